@@ -1,0 +1,228 @@
+//! The HTTP admin server (hyper 1, HTTP/1.1). Endpoints (SPEC section 3):
+//!
+//! - `GET /`             landing page linking the endpoints
+//! - `GET /metrics`      Prometheus text exposition
+//! - `GET /debug`        the report: text, or JSON with `?format=json` / `Accept: application/json`
+//! - `POST /debug/probe` run the live checks now, answer the fresh JSON report (429 within 10 s of the last probe)
+//! - `GET /healthz`      `200 ok` while the process and its loops are alive
+//! - `GET /readyz`       `200` once the first token read and first probe attempt are done, else `503`
+//!
+//! Anything else is `404`, a known path with the wrong method `405`. `HEAD`
+//! is accepted wherever `GET` is. Only `POST /debug/probe` may wait on STS;
+//! every other request reads the latest snapshot.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::metrics;
+use crate::state::State;
+
+/// How long a client may take to send its request headers (slowloris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long in-flight requests get to finish on shutdown (SIGTERM must exit within a second).
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+type Body = Full<Bytes>;
+
+/// Runs live checks on request (`POST /debug/probe`); `None` until live probing is wired in.
+pub trait Prober: Send + Sync {
+    /// Runs a probe now unless one ran within the rate limit; `false` when refused.
+    fn probe_now(&self) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+}
+
+/// What the server needs: the state and, optionally, a way to probe on demand.
+#[derive(Clone)]
+pub struct App {
+    /// Shared state.
+    pub state: Arc<State>,
+    /// On-demand prober.
+    pub prober: Option<Arc<dyn Prober>>,
+}
+
+/// Serves until `shutdown` resolves, then drains connections for at most `DRAIN_TIMEOUT`.
+pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // EMFILE and friends: back off briefly instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still open at shutdown; closing them");
+    }
+}
+
+/// Routes one request.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    let method = req.method();
+    let is_get = method == Method::GET || method == Method::HEAD;
+    let head = method == Method::HEAD;
+    let state = &app.state;
+    let response = match path {
+        "/" if is_get => html(LANDING),
+        "/metrics" if is_get => respond(
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            state.metrics_text(SystemTime::now()),
+        ),
+        "/debug" if is_get => {
+            let report = state.report(SystemTime::now());
+            if wants_json(&req) {
+                json(StatusCode::OK, report.to_json())
+            } else {
+                respond(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    report.to_text(),
+                )
+            }
+        }
+        "/debug/probe" if method == Method::POST => match &app.prober {
+            Some(prober) => {
+                let ran = prober.probe_now().await;
+                let status = if ran {
+                    StatusCode::OK
+                } else {
+                    StatusCode::TOO_MANY_REQUESTS
+                };
+                json(status, state.report(SystemTime::now()).to_json())
+            }
+            None => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "live probing is not available in this mode\n".into(),
+            ),
+        },
+        "/healthz" if is_get => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/readyz" if is_get => {
+            if state.is_ready() {
+                respond(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    "ready\n".into(),
+                )
+            } else {
+                respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    "not ready: waiting for the first token read and probe attempt\n".into(),
+                )
+            }
+        }
+        "/" | "/metrics" | "/debug" | "/healthz" | "/readyz" => method_not_allowed("GET, HEAD"),
+        "/debug/probe" => method_not_allowed("POST"),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found\n".into(),
+        ),
+    };
+    if head {
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::default());
+    }
+    response
+}
+
+fn wants_json(req: &Request<Incoming>) -> bool {
+    let query_json = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.eq_ignore_ascii_case("format=json"))
+    });
+    let query_text = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.eq_ignore_ascii_case("format=text"))
+    });
+    let accept_json = req
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("application/json"));
+    query_json || (accept_json && !query_text)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn json(status: StatusCode, body: String) -> Response<Body> {
+    respond(status, "application/json", body)
+}
+
+fn html(body: &'static str) -> Response<Body> {
+    respond(StatusCode::OK, "text/html; charset=utf-8", body.into())
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = respond(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        format!("method not allowed; use {allow}\n"),
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+const LANDING: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>irsa-doctor</title></head>
+<body><h1>irsa-doctor</h1>
+<p>In-pod diagnostics for EKS IAM Roles for Service Accounts.</p>
+<ul>
+<li><a href="/debug">/debug</a> (report; <a href="/debug?format=json">JSON</a>)</li>
+<li><a href="/metrics">/metrics</a></li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+<li><code>POST /debug/probe</code> runs the live checks now</li>
+</ul></body></html>
+"#;

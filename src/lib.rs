@@ -1,0 +1,25 @@
+//! irsa-doctor: an in-pod diagnostic sidecar for AWS EKS IAM Roles for Service Accounts.
+//!
+//! The crate is a functional core (`token`, `findings`, `report`, `metrics`,
+//! over the plain data of `snapshot`) wrapped in an imperative shell
+//! (`environment`, `watch`, `http`, `serve`, `commands`). See
+//! `ARCHITECTURE.md` for the map.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod emulator;
+pub mod environment;
+pub mod findings;
+pub mod http;
+pub mod metrics;
+pub mod report;
+pub mod serve;
+pub mod snapshot;
+pub mod state;
+pub mod token;
+pub mod watch;
+
+#[cfg(test)]
+mod testutil;

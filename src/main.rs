@@ -1,0 +1,118 @@
+//! irsa-doctor's entry point: parse configuration, set up logging, dispatch.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use irsa_doctor::config::{Cli, Command, Config, LogFormat, LogLevel};
+use irsa_doctor::environment::EnvFacts;
+use irsa_doctor::http::App;
+use irsa_doctor::state::State;
+use irsa_doctor::{commands, serve};
+
+/// Exit code for unusable configuration (clap's own usage errors use it too).
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("irsa-doctor: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = match Config::from_opts(&cli.opts, |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("irsa-doctor: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging(config.log_format, config.log_level);
+
+    if let Some(Command::Decode { file }) = &cli.command {
+        let source = file
+            .clone()
+            .unwrap_or_else(|| config.token_file.display().to_string());
+        return match commands::decode(&source) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("irsa-doctor: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("irsa-doctor: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let env = EnvFacts::from_process().await;
+        let state = match State::new(config, env) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("irsa-doctor: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match cli.command {
+            Some(Command::Check { format }) => {
+                ExitCode::from(commands::check(&state, format).clamp(0, 255) as u8)
+            }
+            None | Some(Command::Serve) => {
+                let listener = match tokio::net::TcpListener::bind(state.config.listen).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("irsa-doctor: cannot listen on {}: {e}", state.config.listen);
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                };
+                // Until live probing exists, readiness waits only for the first token read.
+                state.update(|s| s.probe_attempted = true);
+                let app = App {
+                    state,
+                    prober: None,
+                };
+                serve::run(app, listener, serve::shutdown_signal()).await;
+                ExitCode::SUCCESS
+            }
+            Some(Command::Decode { .. }) => ExitCode::SUCCESS, // handled above
+        }
+    })
+}
+
+fn init_logging(format: LogFormat, level: LogLevel) {
+    let level = match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}

@@ -1,0 +1,404 @@
+//! The `/debug` and `check` report (SPEC section 4): built by one pure
+//! function from the same inputs as the findings, rendered as JSON or as a
+//! short aligned text an SRE reads in five seconds.
+//!
+//! Every field of SPEC section 4 is always present; unknown values are
+//! `null`. Nothing here can carry the raw token, its signature or a key.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::clock;
+use crate::findings::{self, Context, Finding, Status};
+use crate::snapshot::TokenState;
+use crate::token::ReadError;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// irsa-doctor version.
+    pub version: &'static str,
+    /// When this report was built.
+    pub generated_at: Option<String>,
+    /// Worst finding severity.
+    pub status: Status,
+    /// What the environment says.
+    pub environment: EnvironmentSection,
+    /// The token file.
+    pub token: TokenSection,
+    /// The latest STS test-assume.
+    pub sts: StsSection,
+    /// The default credential chain.
+    pub credential_chain: ChainSection,
+    /// Every finding, worst first.
+    pub findings: Vec<Finding>,
+}
+
+/// `environment`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentSection {
+    /// Configured role ARN.
+    pub role_arn: Option<String>,
+    /// Configured token file.
+    pub token_file: String,
+    /// `AWS_REGION` / `AWS_DEFAULT_REGION`.
+    pub region: Option<String>,
+    /// `AWS_STS_REGIONAL_ENDPOINTS`.
+    pub sts_regional_endpoints: Option<String>,
+    /// Access keys in the environment.
+    pub static_credentials_in_env: bool,
+    /// Every source that shadows web identity (names only).
+    pub static_credential_sources: Vec<String>,
+}
+
+/// `token`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TokenSection {
+    /// The file exists (null before the first read).
+    pub present: Option<bool>,
+    /// Why the last read failed.
+    pub read_error: Option<String>,
+    /// When the current token was loaded.
+    pub loaded_at: Option<String>,
+    /// New tokens loaded so far.
+    pub reloads: u64,
+    /// `iss`.
+    pub issuer: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+    /// `aud`.
+    pub audiences: Option<Vec<String>>,
+    /// `iat`.
+    pub issued_at: Option<String>,
+    /// `nbf`.
+    pub not_before: Option<String>,
+    /// `exp`.
+    pub expires_at: Option<String>,
+    /// `exp - now`.
+    pub expires_in_seconds: Option<i64>,
+    /// `now - iat`.
+    pub age_seconds: Option<i64>,
+    /// `exp - iat`.
+    pub lifetime_seconds: Option<i64>,
+    /// The `kubernetes.io` claim.
+    pub kubernetes: Option<KubernetesSection>,
+    /// Header `alg`.
+    pub algorithm: Option<String>,
+    /// Header `kid`.
+    pub key_id: Option<String>,
+}
+
+/// `token.kubernetes`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KubernetesSection {
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// ServiceAccount.
+    pub service_account: Option<String>,
+    /// Pod.
+    pub pod: Option<String>,
+    /// Node.
+    pub node: Option<String>,
+}
+
+/// `sts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StsSection {
+    /// Endpoint used.
+    pub endpoint: Option<String>,
+    /// `success`, `error` or `never`.
+    pub result: &'static str,
+    /// Last attempt.
+    pub last_attempt_at: Option<String>,
+    /// Last success.
+    pub last_success_at: Option<String>,
+    /// Latency of the last attempt.
+    pub latency_seconds: Option<f64>,
+    /// STS error code.
+    pub error_code: Option<String>,
+    /// STS error message.
+    pub error_message: Option<String>,
+    /// Assumed-role ARN of the last success.
+    pub assumed_role_arn: Option<String>,
+    /// Expiry of the test credentials.
+    pub credentials_expire_at: Option<String>,
+    /// Failures since the last success.
+    pub consecutive_failures: u64,
+    /// GetCallerIdentity with the test credentials.
+    pub caller_arn: Option<String>,
+    /// Local clock minus STS's `Date`, seconds.
+    pub clock_skew_seconds: Option<f64>,
+}
+
+/// `credential_chain`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainSection {
+    /// Provider that answered.
+    pub provider: Option<String>,
+    /// Caller ARN with the chain's credentials.
+    pub caller_arn: Option<String>,
+    /// Whether that is the node's role.
+    pub node_role_fallback: Option<bool>,
+    /// Either IMDS version answered.
+    pub imds_reachable: Option<bool>,
+    /// IMDS versions separately.
+    pub imds: ImdsSection,
+    /// Why the chain failed, when it did.
+    pub error: Option<String>,
+}
+
+/// `credential_chain.imds`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImdsSection {
+    /// IMDSv2 token PUT answered.
+    pub v2_reachable: Option<bool>,
+    /// IMDSv1 GET answered.
+    pub v1_reachable: Option<bool>,
+}
+
+/// Builds the report; the findings are computed here so both always agree.
+pub fn build(ctx: &Context<'_>) -> Report {
+    let findings = findings::evaluate(ctx);
+    build_with(ctx, findings)
+}
+
+/// Builds the report from already computed findings.
+pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
+    let snap = ctx.snapshot;
+    let now = clock::unix(ctx.now);
+    let sts = &snap.sts;
+    let chain = &snap.chain;
+    Report {
+        version: env!("CARGO_PKG_VERSION"),
+        generated_at: clock::rfc3339(now),
+        status: Status::of(&findings),
+        environment: EnvironmentSection {
+            role_arn: ctx.config.role_arn.clone(),
+            token_file: ctx.config.token_file.display().to_string(),
+            region: ctx.env.region.clone(),
+            sts_regional_endpoints: ctx.env.sts_regional_endpoints.clone(),
+            static_credentials_in_env: ctx.env.static_keys_in_env(),
+            static_credential_sources: ctx
+                .env
+                .static_sources
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        },
+        token: token_section(ctx, now),
+        sts: StsSection {
+            endpoint: sts.endpoint.clone(),
+            result: sts.result.as_str(),
+            last_attempt_at: sts.last_attempt_at.and_then(clock::rfc3339_time),
+            last_success_at: sts.last_success_at.and_then(clock::rfc3339_time),
+            latency_seconds: sts.latency_seconds,
+            error_code: sts.error_code.clone(),
+            error_message: sts.error_message.clone(),
+            assumed_role_arn: sts.assumed_role_arn.clone(),
+            credentials_expire_at: sts.credentials_expire_at.and_then(clock::rfc3339_time),
+            consecutive_failures: sts.consecutive_failures,
+            caller_arn: sts.caller_arn.clone(),
+            clock_skew_seconds: sts.clock_skew_seconds,
+        },
+        credential_chain: ChainSection {
+            provider: chain.provider.clone(),
+            caller_arn: chain.caller_arn.clone(),
+            node_role_fallback: chain.provider.as_ref().map(|_| {
+                findings
+                    .iter()
+                    .any(|f| f.code == findings::Code::NodeRoleFallback)
+            }),
+            imds_reachable: chain.imds_reachable(),
+            imds: ImdsSection {
+                v2_reachable: chain.imds_v2_reachable,
+                v1_reachable: chain.imds_v1_reachable,
+            },
+            error: chain.error.clone(),
+        },
+        findings,
+    }
+}
+
+fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {
+    let t = &ctx.snapshot.token;
+    let mut s = TokenSection {
+        loaded_at: t.loaded_at.and_then(clock::rfc3339_time),
+        reloads: t.reloads,
+        ..Default::default()
+    };
+    match &t.state {
+        TokenState::NotRead => {}
+        TokenState::Failed(e) => {
+            s.present = Some(!matches!(e, ReadError::Missing { .. }));
+            s.read_error = Some(e.to_string());
+        }
+        TokenState::Loaded(d) => {
+            let c = &d.claims;
+            s.present = Some(true);
+            s.issuer = c.issuer.clone();
+            s.subject = c.subject.clone();
+            s.audiences = Some(c.audiences.clone());
+            s.issued_at = c.issued_at.and_then(clock::rfc3339);
+            s.not_before = c.not_before.and_then(clock::rfc3339);
+            s.expires_at = c.expires_at.and_then(clock::rfc3339);
+            s.expires_in_seconds = c.expires_at.map(|e| e.saturating_sub(now));
+            s.age_seconds = c.issued_at.map(|i| now.saturating_sub(i));
+            s.lifetime_seconds = c.lifetime_seconds();
+            s.kubernetes = Some(KubernetesSection {
+                namespace: c.kubernetes.namespace.clone(),
+                service_account: c.kubernetes.service_account.clone(),
+                pod: c.kubernetes.pod.clone(),
+                node: c.kubernetes.node.clone(),
+            });
+            s.algorithm = d.algorithm.clone();
+            s.key_id = d.key_id.clone();
+        }
+    }
+    s
+}
+
+impl Report {
+    /// Pretty JSON (the SPEC section 4 document).
+    pub fn to_json(&self) -> String {
+        // Serialising plain structs of strings and numbers cannot fail; stay total anyway.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The human summary: status, findings worst first, then the facts behind them.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "irsa-doctor {}  status: {}  at {}",
+            self.version,
+            self.status.as_str().to_ascii_uppercase(),
+            self.generated_at.as_deref().unwrap_or("-")
+        );
+        o.push('\n');
+        if self.findings.is_empty() {
+            o.push_str("FINDINGS  none\n");
+        } else {
+            let _ = writeln!(o, "FINDINGS ({})", self.findings.len());
+            let width = self
+                .findings
+                .iter()
+                .map(|f| f.code.as_str().len())
+                .max()
+                .unwrap_or(0);
+            for f in &self.findings {
+                let _ = writeln!(
+                    o,
+                    "  {:<8}  {:<width$}  {}",
+                    f.severity.as_str().to_ascii_uppercase(),
+                    f.code.as_str(),
+                    f.message
+                );
+                let _ = writeln!(o, "  {:<8}  {:<width$}  fix: {}", "", "", f.remediation);
+            }
+        }
+        let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+        let t = &self.token;
+        let k = t.kubernetes.as_ref();
+        let mut rows: Vec<(&str, Vec<(&str, String)>)> = vec![
+            (
+                "TOKEN",
+                vec![
+                    ("file", self.environment.token_file.clone()),
+                    ("read error", dash(t.read_error.as_deref())),
+                    ("subject", dash(t.subject.as_deref())),
+                    (
+                        "audiences",
+                        t.audiences
+                            .as_ref()
+                            .map(|a| a.join(", "))
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    ("issuer", dash(t.issuer.as_deref())),
+                    (
+                        "expires",
+                        match (&t.expires_at, t.expires_in_seconds) {
+                            (Some(at), Some(secs)) => format!("{at} (in {})", human_secs(secs)),
+                            _ => "-".into(),
+                        },
+                    ),
+                    (
+                        "age",
+                        t.age_seconds.map(human_secs).unwrap_or_else(|| "-".into()),
+                    ),
+                    ("reloads", t.reloads.to_string()),
+                    (
+                        "pod",
+                        k.map(|k| {
+                            format!(
+                                "{}/{} on {}",
+                                k.namespace.as_deref().unwrap_or("-"),
+                                k.pod.as_deref().unwrap_or("-"),
+                                k.node.as_deref().unwrap_or("-")
+                            )
+                        })
+                        .unwrap_or_else(|| "-".into()),
+                    ),
+                ],
+            ),
+            (
+                "STS",
+                vec![
+                    ("role", dash(self.environment.role_arn.as_deref())),
+                    ("endpoint", dash(self.sts.endpoint.as_deref())),
+                    ("result", self.sts.result.to_owned()),
+                    (
+                        "error",
+                        match (&self.sts.error_code, &self.sts.error_message) {
+                            (Some(c), Some(m)) => format!("{c}: {m}"),
+                            (Some(c), None) => c.clone(),
+                            _ => "-".into(),
+                        },
+                    ),
+                    ("assumed", dash(self.sts.assumed_role_arn.as_deref())),
+                    ("last success", dash(self.sts.last_success_at.as_deref())),
+                ],
+            ),
+            (
+                "CHAIN",
+                vec![
+                    ("provider", dash(self.credential_chain.provider.as_deref())),
+                    ("caller", dash(self.credential_chain.caller_arn.as_deref())),
+                    ("imds", imds_text(&self.credential_chain.imds)),
+                ],
+            ),
+        ];
+        if !self.environment.static_credential_sources.is_empty() {
+            rows[2].1.push((
+                "static",
+                self.environment.static_credential_sources.join("; "),
+            ));
+        }
+        for (section, fields) in rows {
+            let _ = writeln!(o, "\n{section}");
+            for (name, value) in fields {
+                let _ = writeln!(o, "  {name:<13} {value}");
+            }
+        }
+        o
+    }
+}
+
+fn imds_text(i: &ImdsSection) -> String {
+    let one = |v: Option<bool>| match v {
+        Some(true) => "reachable",
+        Some(false) => "blocked",
+        None => "not checked",
+    };
+    format!("v2 {}, v1 {}", one(i.v2_reachable), one(i.v1_reachable))
+}
+
+/// `93784` → `1d2h3m4s`; negative values keep their sign.
+fn human_secs(secs: i64) -> String {
+    let sign = if secs < 0 { "-" } else { "" };
+    let d = std::time::Duration::from_secs(secs.unsigned_abs());
+    format!("{sign}{}", humantime::format_duration(d)).replace(' ', "")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+use serde_json::Value;
+
+use super::*;
+use crate::snapshot::Snapshot;
+use crate::testutil::*;
+use crate::token::ReadError;
+
+fn json(fx: &Fixture) -> Value {
+    serde_json::from_str(&build(&fx.context()).to_json()).expect("report is JSON")
+}
+
+/// Every field SPEC section 4 names, as a JSON pointer.
+const SPEC_FIELDS: &[&str] = &[
+    "/version",
+    "/generated_at",
+    "/status",
+    "/environment/role_arn",
+    "/environment/token_file",
+    "/environment/region",
+    "/environment/sts_regional_endpoints",
+    "/environment/static_credentials_in_env",
+    "/token/present",
+    "/token/read_error",
+    "/token/loaded_at",
+    "/token/reloads",
+    "/token/issuer",
+    "/token/subject",
+    "/token/audiences",
+    "/token/issued_at",
+    "/token/not_before",
+    "/token/expires_at",
+    "/token/expires_in_seconds",
+    "/token/age_seconds",
+    "/token/lifetime_seconds",
+    "/token/kubernetes",
+    "/token/algorithm",
+    "/token/key_id",
+    "/sts/endpoint",
+    "/sts/result",
+    "/sts/last_attempt_at",
+    "/sts/last_success_at",
+    "/sts/latency_seconds",
+    "/sts/error_code",
+    "/sts/error_message",
+    "/sts/assumed_role_arn",
+    "/sts/credentials_expire_at",
+    "/sts/consecutive_failures",
+    "/credential_chain/provider",
+    "/credential_chain/caller_arn",
+    "/credential_chain/node_role_fallback",
+    "/credential_chain/imds_reachable",
+    "/credential_chain/imds/v2_reachable",
+    "/credential_chain/imds/v1_reachable",
+    "/findings",
+];
+
+#[test]
+fn healthy_report_has_every_field_with_values() {
+    let j = json(&healthy());
+    for p in SPEC_FIELDS {
+        assert!(j.pointer(p).is_some(), "missing {p}");
+    }
+    assert_eq!(j["status"], "ok");
+    assert_eq!(j["generated_at"], "2026-11-23T10:00:00Z");
+    assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
+    let t = &j["token"];
+    assert_eq!(t["present"], true);
+    assert_eq!(t["read_error"], Value::Null);
+    assert_eq!(t["subject"], SUB);
+    assert_eq!(t["audiences"], serde_json::json!(["sts.amazonaws.com"]));
+    assert_eq!(t["issued_at"], "2026-11-23T08:13:20Z");
+    assert_eq!(t["expires_in_seconds"], 80000);
+    assert_eq!(t["age_seconds"], 6400);
+    assert_eq!(t["lifetime_seconds"], 86400);
+    assert_eq!(t["reloads"], 1);
+    assert_eq!(
+        t["kubernetes"],
+        serde_json::json!({"namespace": "demo", "service_account": "demo-sa", "pod": "web-7d9f", "node": "ip-10-0-1-2"})
+    );
+    assert_eq!(t["algorithm"], "RS256");
+    assert_eq!(t["key_id"], "abc");
+    assert_eq!(j["sts"]["result"], "success");
+    assert_eq!(j["credential_chain"]["node_role_fallback"], false);
+    assert_eq!(j["credential_chain"]["imds_reachable"], false);
+}
+
+#[test]
+fn unknown_values_are_null_not_omitted() {
+    let mut fx = healthy();
+    fx.snapshot = Snapshot::default();
+    let j = json(&fx);
+    for p in SPEC_FIELDS {
+        assert!(j.pointer(p).is_some(), "missing {p}");
+    }
+    for p in [
+        "/token/present",
+        "/token/subject",
+        "/token/expires_at",
+        "/token/kubernetes",
+        "/sts/endpoint",
+        "/sts/last_attempt_at",
+        "/credential_chain/provider",
+        "/credential_chain/node_role_fallback",
+        "/credential_chain/imds/v2_reachable",
+    ] {
+        assert_eq!(j.pointer(p), Some(&Value::Null), "{p} should be null");
+    }
+    assert_eq!(j["sts"]["result"], "never");
+    assert_eq!(j["sts"]["consecutive_failures"], 0);
+}
+
+#[test]
+fn read_errors_show_presence() {
+    let cases = [
+        (
+            ReadError::Missing { path: "/t".into() },
+            false,
+            "TOKEN_FILE_MISSING",
+        ),
+        (
+            ReadError::Unreadable {
+                path: "/t".into(),
+                reason: "denied".into(),
+            },
+            true,
+            "TOKEN_UNREADABLE",
+        ),
+    ];
+    for (err, present, code) in cases {
+        let mut fx = healthy();
+        fx.snapshot.token.apply(Err(err.clone()), at(NOW));
+        let j = json(&fx);
+        assert_eq!(j["token"]["present"], present, "{code}");
+        assert_eq!(j["token"]["read_error"], err.to_string(), "{code}");
+        assert_eq!(
+            j["token"]["subject"],
+            Value::Null,
+            "{code}: no stale claims"
+        );
+        assert_eq!(j["status"], "critical");
+        assert_eq!(j["findings"][0]["code"], code);
+        assert_eq!(j["findings"][0]["severity"], "critical");
+    }
+}
+
+#[test]
+fn text_leads_with_status_and_worst_findings() {
+    let mut fx = healthy();
+    fx.env.sts_regional_endpoints = None;
+    fx.claims().audiences = vec!["api".into()];
+    let text = build(&fx.context()).to_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("status: CRITICAL"), "{text}");
+    assert_eq!(lines[2], "FINDINGS (2)");
+    assert!(
+        lines[3].starts_with("  CRITICAL  AUDIENCE_MISMATCH    token audience [\"api\"]"),
+        "{text}"
+    );
+    assert!(
+        lines[4]
+            .trim_start()
+            .starts_with("fix: set the projected volume's"),
+        "{text}"
+    );
+    assert!(
+        lines[5].starts_with("  INFO      GLOBAL_STS_ENDPOINT  "),
+        "{text}"
+    );
+    assert!(
+        text.contains("  subject       system:serviceaccount:demo:demo-sa\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  expires       2026-11-24T08:13:20Z (in 22h13m20s)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn healthy_text_says_none() {
+    let text = build(&healthy().context()).to_text();
+    assert!(text.contains("status: OK"), "{text}");
+    assert!(text.contains("FINDINGS  none"), "{text}");
+}

@@ -1,0 +1,93 @@
+//! The `serve` daemon: wires the token watcher, the finding supervisor and the
+//! HTTP server around one shared `State`, and stops on SIGTERM/SIGINT.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+
+use crate::findings::{Code, Finding, Severity};
+use crate::http::{self, App};
+use crate::state::State;
+use crate::watch;
+
+/// How often findings are re-judged without an input change (time-based ones: expiry, rotation).
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Runs the daemon on an already bound listener until `shutdown` resolves.
+pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let state = Arc::clone(&app.state);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(listen = %addr, token_file = %state.config.token_file.display(),
+            role_arn = state.config.role_arn.as_deref(), "irsa-doctor serving");
+    }
+    let watcher = tokio::spawn(watch::run(Arc::clone(&state)));
+    let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
+    http::serve(listener, app, shutdown).await;
+    watcher.abort();
+    supervisor.abort();
+    tracing::info!("irsa-doctor stopped");
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
+        r = tokio::signal::ctrl_c() => match r {
+            Ok(()) => tracing::info!(signal = "SIGINT", "shutting down"),
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT"),
+        },
+    }
+}
+
+/// Re-judges findings when the snapshot changes or time passes, and logs each raise and clear once.
+async fn supervise(state: Arc<State>) {
+    let mut changes = state.subscribe();
+    let mut active = BTreeMap::new();
+    loop {
+        log_transitions(&mut active, state.findings(SystemTime::now()));
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            () = tokio::time::sleep(SUPERVISE_INTERVAL) => {}
+        }
+    }
+}
+
+/// Logs findings that appeared or disappeared since the last call. A message that only
+/// changes its numbers (time to expiry) is not a transition.
+fn log_transitions(active: &mut BTreeMap<Code, Finding>, now: Vec<Finding>) {
+    let mut next = BTreeMap::new();
+    for f in now {
+        if !active.contains_key(&f.code) {
+            match f.severity {
+                Severity::Critical => {
+                    tracing::error!(code = f.code.as_str(), severity = "critical", message = %f.message, remediation = %f.remediation, "finding raised")
+                }
+                Severity::Warning => {
+                    tracing::warn!(code = f.code.as_str(), severity = "warning", message = %f.message, remediation = %f.remediation, "finding raised")
+                }
+                Severity::Info => {
+                    tracing::info!(code = f.code.as_str(), severity = "info", message = %f.message, remediation = %f.remediation, "finding raised")
+                }
+            }
+        }
+        next.insert(f.code, f);
+    }
+    for code in active.keys().filter(|c| !next.contains_key(c)) {
+        tracing::info!(code = code.as_str(), "finding cleared");
+    }
+    *active = next;
+}

@@ -1,0 +1,301 @@
+//! The latest observations: plain data that the shell writes and the pure
+//! core (`findings`, `report`, `metrics`) reads. One `Snapshot` is the whole
+//! state of the daemon; it lives behind a `tokio::sync::watch` channel.
+
+use std::time::SystemTime;
+
+use crate::token::{Decoded, ReadError};
+
+/// Everything observed so far.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The web-identity token file.
+    pub token: TokenSnapshot,
+    /// The latest STS test-assume.
+    pub sts: StsSnapshot,
+    /// The latest credential-chain resolution.
+    pub chain: ChainSnapshot,
+    /// Whether a live probe has been attempted (or live probing is off): half of readiness.
+    pub probe_attempted: bool,
+}
+
+impl Snapshot {
+    /// `/readyz`: the first token read and the first probe attempt are done.
+    pub fn is_ready(&self) -> bool {
+        self.token.state != TokenState::NotRead && self.probe_attempted
+    }
+}
+
+/// The token file as last read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenSnapshot {
+    /// What the last read produced.
+    pub state: TokenState,
+    /// When the current token (by content) was first loaded.
+    pub loaded_at: Option<SystemTime>,
+    /// Loads of a new token, counting the first.
+    pub reloads: u64,
+    /// Fingerprint of the last good token, to tell a refresh from a re-read.
+    fingerprint: Option<u64>,
+}
+
+/// The outcome of the last read of the token file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum TokenState {
+    /// Not read yet.
+    #[default]
+    NotRead,
+    /// Read and decoded.
+    Loaded(Box<Decoded>),
+    /// Could not be read or decoded.
+    Failed(ReadError),
+}
+
+/// What one read changed, for logs and counters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenChange {
+    /// A different token than before (or the first one) was loaded.
+    Reloaded,
+    /// The same token was read again.
+    Unchanged,
+    /// The read failed; `first` is true when the previous read did not fail the same way.
+    Failed {
+        /// The error.
+        error: ReadError,
+        /// Whether this is a new failure (worth a log line) rather than a repeat.
+        first: bool,
+    },
+}
+
+impl TokenSnapshot {
+    /// Applies one read of the file taken at `now`.
+    pub fn apply(
+        &mut self,
+        read: Result<(Decoded, u64), ReadError>,
+        now: SystemTime,
+    ) -> TokenChange {
+        match read {
+            Ok((decoded, fingerprint)) => {
+                let same = self.fingerprint == Some(fingerprint);
+                let was_loaded = matches!(self.state, TokenState::Loaded(_));
+                self.state = TokenState::Loaded(Box::new(decoded));
+                if same {
+                    // Recovering from a transient read error with the same token is not a refresh.
+                    if !was_loaded {
+                        tracing::debug!("token readable again, unchanged");
+                    }
+                    return TokenChange::Unchanged;
+                }
+                self.fingerprint = Some(fingerprint);
+                self.loaded_at = Some(now);
+                self.reloads += 1;
+                TokenChange::Reloaded
+            }
+            Err(error) => {
+                let first = !matches!(&self.state, TokenState::Failed(prev) if *prev == error);
+                self.state = TokenState::Failed(error.clone());
+                TokenChange::Failed { error, first }
+            }
+        }
+    }
+
+    /// The decoded token, when the last read succeeded.
+    pub fn decoded(&self) -> Option<&Decoded> {
+        match &self.state {
+            TokenState::Loaded(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The read error, when the last read failed.
+    pub fn error(&self) -> Option<&ReadError> {
+        match &self.state {
+            TokenState::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Outcome class of an STS call, for the report's `sts.result`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StsResult {
+    /// No attempt yet.
+    #[default]
+    Never,
+    /// The last attempt succeeded.
+    Success,
+    /// The last attempt failed.
+    Error,
+}
+
+impl StsResult {
+    /// The report's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StsResult::Never => "never",
+            StsResult::Success => "success",
+            StsResult::Error => "error",
+        }
+    }
+}
+
+/// How an STS failure is classified (drives the finding code and backoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsFailure {
+    /// STS answered with an error (`STS_ASSUME_FAILED`).
+    Rejected,
+    /// STS answered `Throttling` (`STS_THROTTLED`).
+    Throttled,
+    /// STS could not be reached or timed out (`STS_UNREACHABLE`).
+    Unreachable,
+}
+
+/// The latest STS test-assume.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StsSnapshot {
+    /// The endpoint the probe used.
+    pub endpoint: Option<String>,
+    /// Outcome of the last attempt.
+    pub result: StsResult,
+    /// Failure class of the last attempt.
+    pub failure: Option<StsFailure>,
+    /// When the last attempt started.
+    pub last_attempt_at: Option<SystemTime>,
+    /// When an attempt last succeeded.
+    pub last_success_at: Option<SystemTime>,
+    /// Latency of the last attempt.
+    pub latency_seconds: Option<f64>,
+    /// STS error code of the last attempt (`AccessDenied`, ..., `Unreachable`, `Timeout`).
+    pub error_code: Option<String>,
+    /// STS error message of the last attempt (never contains credentials).
+    pub error_message: Option<String>,
+    /// The assumed-role ARN of the last success.
+    pub assumed_role_arn: Option<String>,
+    /// When the test credentials of the last success expire.
+    pub credentials_expire_at: Option<SystemTime>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u64,
+    /// The caller ARN `GetCallerIdentity` gave for the test credentials.
+    pub caller_arn: Option<String>,
+    /// Local clock minus the STS `Date` header, in seconds.
+    pub clock_skew_seconds: Option<f64>,
+}
+
+/// The latest resolution of the default credential chain and IMDS reachability.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainSnapshot {
+    /// Which provider of the default chain answered (`WebIdentityToken`, `EnvironmentVariable`, ...).
+    pub provider: Option<String>,
+    /// `GetCallerIdentity` with the chain's credentials.
+    pub caller_arn: Option<String>,
+    /// Why the chain could not resolve, when it could not.
+    pub error: Option<String>,
+    /// IMDSv2 token `PUT` answered.
+    pub imds_v2_reachable: Option<bool>,
+    /// IMDSv1 `GET` of the credentials path answered.
+    pub imds_v1_reachable: Option<bool>,
+}
+
+impl ChainSnapshot {
+    /// Either IMDS version answered; `None` when not checked.
+    pub fn imds_reachable(&self) -> Option<bool> {
+        match (self.imds_v2_reachable, self.imds_v1_reachable) {
+            (None, None) => None,
+            (v2, v1) => Some(v2.unwrap_or(false) || v1.unwrap_or(false)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{Claims, MalformedToken};
+    use std::time::Duration;
+
+    fn decoded(sub: &str) -> Decoded {
+        Decoded {
+            header: Default::default(),
+            raw_claims: Default::default(),
+            algorithm: Some("RS256".into()),
+            key_id: None,
+            claims: Claims {
+                subject: Some(sub.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn reloads_count_new_tokens_only() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let t1 = t0 + Duration::from_secs(30);
+        let missing = ReadError::Missing { path: "/t".into() };
+        let mut s = TokenSnapshot::default();
+
+        /// (read, expected change, expected reloads, expected loaded_at)
+        type Step = (
+            Result<(Decoded, u64), ReadError>,
+            TokenChange,
+            u64,
+            Option<SystemTime>,
+        );
+        let steps: Vec<Step> = vec![
+            (
+                Err(missing.clone()),
+                TokenChange::Failed {
+                    error: missing.clone(),
+                    first: true,
+                },
+                0,
+                None,
+            ),
+            (
+                Err(missing.clone()),
+                TokenChange::Failed {
+                    error: missing.clone(),
+                    first: false,
+                },
+                0,
+                None,
+            ),
+            (Ok((decoded("a"), 1)), TokenChange::Reloaded, 1, Some(t0)),
+            (Ok((decoded("a"), 1)), TokenChange::Unchanged, 1, Some(t0)),
+            (
+                Err(ReadError::Malformed {
+                    path: "/t".into(),
+                    source: MalformedToken::Empty,
+                }),
+                TokenChange::Failed {
+                    error: ReadError::Malformed {
+                        path: "/t".into(),
+                        source: MalformedToken::Empty,
+                    },
+                    first: true,
+                },
+                1,
+                Some(t0),
+            ),
+            (Ok((decoded("a"), 1)), TokenChange::Unchanged, 1, Some(t0)),
+            (Ok((decoded("b"), 2)), TokenChange::Reloaded, 2, Some(t1)),
+        ];
+        for (i, (read, change, reloads, loaded_at)) in steps.into_iter().enumerate() {
+            let now = if i >= 6 { t1 } else { t0 };
+            assert_eq!(s.apply(read, now), change, "step {i}");
+            assert_eq!(s.reloads, reloads, "step {i}");
+            assert_eq!(s.loaded_at, loaded_at, "step {i}");
+        }
+    }
+
+    #[test]
+    fn readiness_needs_token_read_and_probe_attempt() {
+        let mut s = Snapshot::default();
+        assert!(!s.is_ready());
+        s.token.apply(
+            Err(ReadError::Missing { path: "/t".into() }),
+            SystemTime::now(),
+        );
+        assert!(!s.is_ready(), "probe not attempted yet");
+        s.probe_attempted = true;
+        assert!(s.is_ready(), "a failed read still counts as the first read");
+    }
+}

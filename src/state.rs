@@ -1,0 +1,122 @@
+//! The daemon's one shared state: immutable configuration and environment
+//! facts, the latest `Snapshot` behind a `watch` channel, and the metrics.
+//! Writers (the token watcher, the prober) go through the `apply_*` methods
+//! so the snapshot, the counters and the logs never disagree.
+
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+use crate::clock;
+use crate::config::Config;
+use crate::environment::EnvFacts;
+use crate::findings::{self, Context, Finding};
+use crate::metrics::{Metrics, MetricsError};
+use crate::report::{self, Report};
+use crate::snapshot::{Snapshot, TokenChange};
+use crate::token::{Decoded, ReadError};
+
+/// Shared by every task; cheap to read, written only through its methods.
+pub struct State {
+    /// Validated configuration.
+    pub config: Config,
+    /// The pod's environment, gathered once at start.
+    pub env: EnvFacts,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    snapshot: watch::Sender<Snapshot>,
+}
+
+impl State {
+    /// Creates the state with an empty snapshot.
+    pub fn new(config: Config, env: EnvFacts) -> Result<State, MetricsError> {
+        Ok(State {
+            config,
+            env,
+            metrics: Metrics::new()?,
+            snapshot: watch::Sender::new(Snapshot::default()),
+        })
+    }
+
+    /// A copy of the latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver that wakes on every snapshot change.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.subscribe()
+    }
+
+    /// Applies any change to the snapshot and notifies subscribers.
+    pub fn update(&self, f: impl FnOnce(&mut Snapshot)) {
+        self.snapshot.send_modify(f);
+    }
+
+    /// Applies one read of the token file: snapshot, counters and a log line on change.
+    pub fn apply_token_read(
+        &self,
+        read: Result<(Decoded, u64), ReadError>,
+        now: SystemTime,
+    ) -> TokenChange {
+        let mut change = TokenChange::Unchanged;
+        self.snapshot.send_if_modified(|s| {
+            let before = s.token.clone();
+            change = s.token.apply(read, now);
+            s.token != before
+        });
+        self.metrics.token_read(&change);
+        match &change {
+            TokenChange::Reloaded => {
+                let snap = self.snapshot.borrow();
+                let claims = snap.token.decoded().map(|d| &d.claims);
+                tracing::info!(
+                    subject = claims.and_then(|c| c.subject.as_deref()),
+                    audiences = ?claims.map(|c| &c.audiences),
+                    expires_at = claims.and_then(|c| c.expires_at).and_then(clock::rfc3339),
+                    issued_at = claims.and_then(|c| c.issued_at).and_then(clock::rfc3339),
+                    reloads = snap.token.reloads,
+                    "token loaded"
+                );
+            }
+            TokenChange::Failed { error, first: true } => {
+                tracing::warn!(reason = error.metric_label(), error = %error, "token read failed");
+            }
+            TokenChange::Failed { first: false, .. } | TokenChange::Unchanged => {}
+        }
+        change
+    }
+
+    /// Findings and report for one snapshot, judged at `now`.
+    pub fn report(&self, now: SystemTime) -> Report {
+        let snap = self.snapshot();
+        report::build(&self.context(&snap, now))
+    }
+
+    /// The metrics exposition for the latest snapshot at `now`.
+    pub fn metrics_text(&self, now: SystemTime) -> String {
+        let snap = self.snapshot();
+        let ctx = self.context(&snap, now);
+        self.metrics.render(&ctx, &findings::evaluate(&ctx))
+    }
+
+    /// The findings of the latest snapshot at `now`.
+    pub fn findings(&self, now: SystemTime) -> Vec<Finding> {
+        let snap = self.snapshot();
+        findings::evaluate(&self.context(&snap, now))
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.snapshot.borrow().is_ready()
+    }
+
+    fn context<'a>(&'a self, snap: &'a Snapshot, now: SystemTime) -> Context<'a> {
+        Context {
+            config: &self.config,
+            env: &self.env,
+            snapshot: snap,
+            now,
+        }
+    }
+}

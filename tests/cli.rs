@@ -1,0 +1,180 @@
+//! The one-shot commands of the real binary: `check`, `decode`, and bad flags.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn stdout_json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn check_exit_codes_follow_status() {
+    // (name, claims, extra env, exit code, status, codes)
+    let healthy = claims(100, 86_400);
+    let mut wrong_aud = claims(100, 86_400);
+    wrong_aud["aud"] = serde_json::json!(["api"]);
+    type Row<'a> = (
+        &'a str,
+        Option<Value>,
+        Vec<(&'a str, &'a str)>,
+        i32,
+        &'a str,
+        Vec<&'a str>,
+    );
+    let cases: Vec<Row> = vec![
+        ("healthy", Some(healthy.clone()), vec![], 0, "ok", vec![]),
+        (
+            "profile shadows",
+            Some(healthy.clone()),
+            vec![("AWS_PROFILE", "dev")],
+            1,
+            "warning",
+            vec!["STATIC_CREDENTIALS_SHADOW"],
+        ),
+        (
+            "wrong audience",
+            Some(wrong_aud),
+            vec![],
+            2,
+            "critical",
+            vec!["AUDIENCE_MISMATCH"],
+        ),
+        (
+            "expired",
+            Some(claims(90_000, 86_400)),
+            vec![],
+            2,
+            "critical",
+            vec!["TOKEN_EXPIRED", "TOKEN_NOT_ROTATED"],
+        ),
+        (
+            "no token",
+            None,
+            vec![],
+            2,
+            "critical",
+            vec!["TOKEN_FILE_MISSING"],
+        ),
+        (
+            "global endpoint is info only",
+            Some(healthy),
+            vec![("AWS_STS_REGIONAL_ENDPOINTS", "legacy")],
+            0,
+            "ok",
+            vec!["GLOBAL_STS_ENDPOINT"],
+        ),
+    ];
+    for (name, token, extra, code, status, want_codes) in cases {
+        let pod = Pod::new();
+        if let Some(c) = &token {
+            pod.writer.write_token(jwt(c).as_bytes()).unwrap();
+        }
+        let mut env = pod.env();
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let out = run(&env, &["check", "--format", "json"], None);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = stdout_json(&out);
+        assert_eq!(report["status"], status, "{name}");
+        assert_eq!(codes(&report), want_codes, "{name}");
+    }
+}
+
+#[test]
+fn check_text_is_for_humans() {
+    let pod = Pod::new();
+    pod.writer
+        .write_token(jwt(&claims(0, 86_400)).as_bytes())
+        .unwrap();
+    let mut env = pod.env();
+    env.retain(|(k, _)| k != "AWS_ROLE_ARN");
+    let out = run(&env, &["check"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("irsa-doctor "), "{text}");
+    assert!(text.contains("CRITICAL  IRSA_ENV_MISSING"), "{text}");
+    assert!(
+        text.contains("fix: annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn"),
+        "{text}"
+    );
+}
+
+#[test]
+fn decode_prints_header_and_claims_never_the_signature() {
+    let pod = Pod::new();
+    let c = claims(0, 86_400);
+    let token = jwt(&c);
+    pod.writer.write_token(token.as_bytes()).unwrap();
+    let path = pod.token_path().display().to_string();
+    let from_env = run(&pod.env(), &["decode"], None);
+    let from_file = run(&pod.env(), &["decode", &path], None);
+    let from_stdin = run(&pod.env(), &["decode", "-"], Some(token.as_bytes()));
+    for out in [from_env, from_file, from_stdin] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc = stdout_json(&out);
+        assert_eq!(doc["header"]["kid"], "test-key");
+        assert_eq!(doc["claims"], c);
+        assert_eq!(doc.as_object().unwrap().len(), 2, "only header and claims");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(SIGNATURE));
+    }
+    let bad = run(&pod.env(), &["decode", "-"], Some(b"garbage"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a JWT"));
+}
+
+#[test]
+fn bad_flag_values_fail_with_one_line_and_exit_2() {
+    let env = base_env(std::path::Path::new("/nonexistent"));
+    let cases: [(&[&str], &str); 5] = [
+        (&["--probe-interval", "soon"], "--probe-interval"),
+        (&["--listen", "nowhere"], "--listen"),
+        (&["check", "--format", "yaml"], "yaml"),
+        (
+            &["--probe-interval", "5s", "--probe-timeout", "10s", "check"],
+            "must be shorter",
+        ),
+        (&["--log-format", "xml"], "--log-format"),
+    ];
+    for (args, mention) in cases {
+        let out = run(&env, args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("irsa-doctor: ") && err.contains(mention),
+            "{args:?}: {err}"
+        );
+    }
+    let env_bad = {
+        let mut e = env.clone();
+        e.push(("IRSA_DOCTOR_EXPIRY_WARNING".into(), "-1".into()));
+        e
+    };
+    let out = run(&env_bad, &["check"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "env vars are validated like flags"
+    );
+}
