@@ -5,14 +5,15 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::config::Format;
+use crate::probe::LiveProbe;
 use crate::state::State;
 use crate::token::{self, MAX_TOKEN_BYTES, MalformedToken};
 use crate::watch;
 
 /// Runs every check once and prints the report; returns the exit code (0 ok, 1 warning, 2 critical).
-pub fn check(state: &State, format: Format) -> i32 {
+pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
     watch::read_once(state);
-    state.update(|s| s.probe_attempted = true);
+    probe.run_once().await;
     let report = state.report(SystemTime::now());
     match format {
         Format::Json => println!("{}", report.to_json()),

@@ -6,6 +6,7 @@
 //! `ARCHITECTURE.md` for the map.
 #![forbid(unsafe_code)]
 
+pub mod chain;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -14,10 +15,13 @@ pub mod environment;
 pub mod findings;
 pub mod http;
 pub mod metrics;
+pub mod probe;
 pub mod report;
+pub mod schedule;
 pub mod serve;
 pub mod snapshot;
 pub mod state;
+pub mod sts;
 pub mod token;
 pub mod watch;
 

@@ -8,6 +8,7 @@ use clap::Parser;
 use irsa_doctor::config::{Cli, Command, Config, LogFormat, LogLevel};
 use irsa_doctor::environment::EnvFacts;
 use irsa_doctor::http::App;
+use irsa_doctor::probe::LiveProbe;
 use irsa_doctor::state::State;
 use irsa_doctor::{commands, serve};
 
@@ -71,7 +72,8 @@ fn main() -> ExitCode {
         };
         match cli.command {
             Some(Command::Check { format }) => {
-                ExitCode::from(commands::check(&state, format).clamp(0, 255) as u8)
+                let probe = LiveProbe::new(Arc::clone(&state)).await;
+                ExitCode::from(commands::check(&state, &probe, format).await.clamp(0, 255) as u8)
             }
             None | Some(Command::Serve) => {
                 let listener = match tokio::net::TcpListener::bind(state.config.listen).await {
@@ -81,13 +83,14 @@ fn main() -> ExitCode {
                         return ExitCode::from(EXIT_USAGE);
                     }
                 };
-                // Until live probing exists, readiness waits only for the first token read.
-                state.update(|s| s.probe_attempted = true);
+                let probe = Arc::new(LiveProbe::new(Arc::clone(&state)).await);
+                let prober = tokio::spawn(Arc::clone(&probe).run());
                 let app = App {
                     state,
-                    prober: None,
+                    prober: Some(probe),
                 };
                 serve::run(app, listener, serve::shutdown_signal()).await;
+                prober.abort();
                 ExitCode::SUCCESS
             }
             Some(Command::Decode { .. }) => ExitCode::SUCCESS, // handled above
@@ -95,24 +98,34 @@ fn main() -> ExitCode {
     })
 }
 
+/// Logs to stderr. Only irsa-doctor's own events follow `--log-level`: the AWS SDK's debug
+/// events print resolved identities (access key ids), so third-party crates stay at WARN (SPEC 7).
 fn init_logging(format: LogFormat, level: LogLevel) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = match level {
         LogLevel::Error => tracing::Level::ERROR,
         LogLevel::Warn => tracing::Level::WARN,
         LogLevel::Info => tracing::Level::INFO,
         LogLevel::Debug => tracing::Level::DEBUG,
     };
-    let builder = tracing_subscriber::fmt()
+    // tracing orders levels by verbosity: `min` picks the quieter of the two.
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("irsa_doctor", level)
+        .with_default(level.min(tracing::Level::WARN));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
         .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                fmt.json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            )
             .init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Text => registry.with(fmt.with_ansi(false)).init(),
     }
 }

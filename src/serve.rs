@@ -74,13 +74,13 @@ fn log_transitions(active: &mut BTreeMap<Code, Finding>, now: Vec<Finding>) {
         if !active.contains_key(&f.code) {
             match f.severity {
                 Severity::Critical => {
-                    tracing::error!(code = f.code.as_str(), severity = "critical", message = %f.message, remediation = %f.remediation, "finding raised")
+                    tracing::error!(code = f.code.as_str(), severity = "critical", detail = %f.message, remediation = %f.remediation, "finding raised")
                 }
                 Severity::Warning => {
-                    tracing::warn!(code = f.code.as_str(), severity = "warning", message = %f.message, remediation = %f.remediation, "finding raised")
+                    tracing::warn!(code = f.code.as_str(), severity = "warning", detail = %f.message, remediation = %f.remediation, "finding raised")
                 }
                 Severity::Info => {
-                    tracing::info!(code = f.code.as_str(), severity = "info", message = %f.message, remediation = %f.remediation, "finding raised")
+                    tracing::info!(code = f.code.as_str(), severity = "info", detail = %f.message, remediation = %f.remediation, "finding raised")
                 }
             }
         }

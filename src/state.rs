@@ -72,7 +72,7 @@ impl State {
                 let claims = snap.token.decoded().map(|d| &d.claims);
                 tracing::info!(
                     subject = claims.and_then(|c| c.subject.as_deref()),
-                    audiences = ?claims.map(|c| &c.audiences),
+                    audiences = claims.map(|c| c.audiences.join(",")),
                     expires_at = claims.and_then(|c| c.expires_at).and_then(clock::rfc3339),
                     issued_at = claims.and_then(|c| c.issued_at).and_then(clock::rfc3339),
                     reloads = snap.token.reloads,

@@ -44,7 +44,7 @@ fn check_exit_codes_follow_status() {
             vec![],
             2,
             "critical",
-            vec!["AUDIENCE_MISMATCH"],
+            vec!["AUDIENCE_MISMATCH", "STS_ASSUME_FAILED"],
         ),
         (
             "expired",
@@ -52,7 +52,7 @@ fn check_exit_codes_follow_status() {
             vec![],
             2,
             "critical",
-            vec!["TOKEN_EXPIRED", "TOKEN_NOT_ROTATED"],
+            vec!["TOKEN_EXPIRED", "STS_ASSUME_FAILED", "TOKEN_NOT_ROTATED"],
         ),
         (
             "no token",
@@ -83,7 +83,9 @@ fn check_exit_codes_follow_status() {
         assert_eq!(
             out.status.code(),
             Some(code),
-            "{name}: {}",
+            "{name}: {}
+{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         let report = stdout_json(&out);

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use irsa_doctor::emulator::imds::{FakeImds, ImdsConfig};
+use irsa_doctor::emulator::sts::{FakeSts, StsConfig};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_irsa-doctor");
@@ -264,10 +266,39 @@ pub fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> std
     child.wait_with_output().expect("wait for irsa-doctor")
 }
 
-/// A temporary pod: a home directory and a kubelet-style token volume.
+/// The pod's AWS peers, in-process on loopback: a fake STS and a fake IMDS on their own runtime.
+pub struct Peers {
+    pub sts: FakeSts,
+    pub imds: FakeImds,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Peers {
+    pub fn start() -> Peers {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (sts, imds) = runtime.block_on(async {
+            let sts = FakeSts::start(StsConfig::default()).await.unwrap();
+            let imds = FakeImds::start(ImdsConfig::default()).await.unwrap();
+            (sts, imds)
+        });
+        Peers {
+            sts,
+            imds,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// A temporary pod: a home directory, a kubelet-style token volume and its AWS peers.
+/// IMDS is unreachable by default (as with hop limit 1); tests opt in to reaching the fake.
 pub struct Pod {
     pub tmp: tempfile::TempDir,
     pub writer: irsa_doctor::emulator::kubelet::AtomicWriter,
+    pub peers: Peers,
 }
 
 impl Pod {
@@ -276,17 +307,47 @@ impl Pod {
         let writer =
             irsa_doctor::emulator::kubelet::AtomicWriter::new(tmp.path().join("sa")).unwrap();
         std::fs::create_dir_all(tmp.path().join("home")).unwrap();
-        Pod { tmp, writer }
+        Pod {
+            tmp,
+            writer,
+            peers: Peers::start(),
+        }
     }
+
     pub fn token_path(&self) -> PathBuf {
         self.writer.token_path()
     }
+
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = base_env(&self.tmp.path().join("home"));
-        env.push((
-            "AWS_WEB_IDENTITY_TOKEN_FILE".into(),
-            self.token_path().display().to_string(),
-        ));
+        set(
+            &mut env,
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            &self.token_path().display().to_string(),
+        );
+        set(&mut env, "AWS_ENDPOINT_URL_STS", &self.peers.sts.endpoint());
         env
     }
+
+    /// The environment with IMDS pointed at the fake.
+    pub fn env_with_imds(&self) -> Vec<(String, String)> {
+        let mut env = self.env();
+        set(
+            &mut env,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            &self.peers.imds.endpoint(),
+        );
+        env
+    }
+}
+
+/// Sets (or replaces) one variable.
+pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.into(), value.into()));
+}
+
+/// Removes one variable.
+pub fn unset(env: &mut Vec<(String, String)>, key: &str) {
+    env.retain(|(k, _)| k != key);
 }

@@ -1,0 +1,355 @@
+//! The default credential chain as the application sees it, and whether the
+//! pod can reach IMDS (the node role's credentials).
+//!
+//! The chain is `aws-config`'s own default chain over this container's
+//! environment; which provider answered is read from the credential-feature
+//! property the SDK records (there is no public provider-name getter).
+
+use std::time::Duration;
+
+use aws_credential_types::credential_feature::AwsCredentialFeature;
+use aws_sdk_sts::config::{Credentials, ProvideCredentials};
+use aws_types::SdkConfig;
+use http_body_util::Empty;
+use hyper::body::Bytes;
+
+use crate::environment::EnvFacts;
+use crate::sts::StsProbe;
+
+/// How long each IMDS request may take (the SDK's own IMDS timeout is 1 s).
+pub const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the default chain resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainOutcome {
+    /// Provider name, as the SDK names it (`EnvironmentVariable`, `WebIdentityToken`, `IMDSv2`, ...).
+    pub provider: Option<String>,
+    /// `GetCallerIdentity` with the chain's credentials.
+    pub caller_arn: Option<String>,
+    /// Why the chain or the identity call failed.
+    pub error: Option<String>,
+}
+
+/// Whether the SDK's chain will answer with the same web-identity path the test-assume just took,
+/// so its result can be reused instead of calling STS twice more.
+pub fn chain_is_web_identity(env: &EnvFacts, role_arn: Option<&str>, token_file: &str) -> bool {
+    env.static_sources.is_empty()
+        && env.role_arn.as_deref().is_some()
+        && env.role_arn.as_deref() == role_arn
+        && env.token_file.as_deref() == Some(token_file)
+}
+
+/// The provider name the SDK would log, from the features it recorded on the credentials.
+pub fn provider_name(features: &[AwsCredentialFeature]) -> Option<&'static str> {
+    use AwsCredentialFeature as F;
+    let has = |f: F| features.contains(&f);
+    // Profile-sourced credentials carry the inner provider's feature too, so check the profile first.
+    Some(
+        if has(F::CredentialsProfile) || has(F::CredentialsProfileSourceProfile) {
+            "ProfileFile"
+        } else if has(F::CredentialsEnvVars) {
+            "EnvironmentVariable"
+        } else if has(F::CredentialsProfileStsWebIdToken)
+            || has(F::CredentialsEnvVarsStsWebIdToken)
+            || has(F::CredentialsStsAssumeRoleWebId)
+        {
+            "WebIdentityToken"
+        } else if has(F::CredentialsHttp) {
+            "EcsContainer"
+        } else if has(F::CredentialsImds) {
+            "IMDSv2"
+        } else if has(F::CredentialsProcess) || has(F::CredentialsProfileProcess) {
+            "CredentialProcess"
+        } else if has(F::CredentialsSso) || has(F::CredentialsProfileSso) {
+            "SSO"
+        } else if has(F::CredentialsStsAssumeRole) {
+            "AssumeRoleProvider"
+        } else {
+            return None;
+        },
+    )
+}
+
+/// The `provider_name` field of the credentials' Debug output, the SDK's only other exposure of it.
+fn provider_from_debug(creds: &Credentials) -> Option<String> {
+    let debug = format!("{creds:?}");
+    let rest = debug.split_once("provider_name: \"")?.1;
+    Some(rest.split_once('"')?.0.to_owned())
+}
+
+/// Resolves the default chain and asks STS who the credentials belong to.
+pub async fn resolve(sdk: &SdkConfig, sts: &StsProbe, timeout: Duration) -> ChainOutcome {
+    let Some(provider) = sdk.credentials_provider() else {
+        return ChainOutcome {
+            error: Some("no credentials provider is configured".into()),
+            ..Default::default()
+        };
+    };
+    let creds = match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+        Err(_) => {
+            return ChainOutcome {
+                error: Some(format!(
+                    "the default chain did not answer within {}",
+                    humantime::format_duration(timeout)
+                )),
+                ..Default::default()
+            };
+        }
+        Ok(Err(e)) => {
+            return ChainOutcome {
+                error: Some(crate::sts::error_chain(&e)),
+                ..Default::default()
+            };
+        }
+        Ok(Ok(c)) => c,
+    };
+    let provider = creds
+        .get_property::<Vec<AwsCredentialFeature>>()
+        .and_then(|f| provider_name(f))
+        .map(str::to_owned)
+        .or_else(|| provider_from_debug(&creds));
+    let (caller_arn, error) = match sts.caller_identity(creds).await {
+        Ok(arn) => (Some(arn), None),
+        Err(e) => (None, Some(format!("GetCallerIdentity failed: {e}"))),
+    };
+    ChainOutcome {
+        provider,
+        caller_arn,
+        error,
+    }
+}
+
+/// IMDS reachability, each version separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImdsReach {
+    /// `PUT /latest/api/token` answered 200.
+    pub v2: bool,
+    /// `GET /latest/meta-data/iam/security-credentials/` without a token answered 200.
+    pub v1: bool,
+}
+
+/// The IMDS endpoint the SDK would use: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else by endpoint mode.
+pub fn imds_endpoint(lookup: impl Fn(&str) -> Option<String>) -> String {
+    if let Some(e) = lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|e| !e.is_empty()) {
+        return e.trim_end_matches('/').to_owned();
+    }
+    match lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
+        Some(m) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".into(),
+        _ => "http://169.254.169.254".into(),
+    }
+}
+
+/// Probes IMDSv2 and IMDSv1 concurrently, each with `IMDS_TIMEOUT`.
+pub async fn probe_imds(endpoint: &str) -> ImdsReach {
+    let v2 = status(
+        endpoint,
+        "PUT",
+        "/latest/api/token",
+        Some(("x-aws-ec2-metadata-token-ttl-seconds", "21600")),
+    );
+    let v1 = status(
+        endpoint,
+        "GET",
+        "/latest/meta-data/iam/security-credentials/",
+        None,
+    );
+    let (v2, v1) = tokio::join!(v2, v1);
+    ImdsReach {
+        v2: v2 == Some(200),
+        v1: v1 == Some(200),
+    }
+}
+
+/// One plain-HTTP request; the status, or `None` for any failure or timeout.
+async fn status(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    header: Option<(&str, &str)>,
+) -> Option<u16> {
+    let uri: hyper::Uri = endpoint.parse().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let authority = uri.authority()?.clone();
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = authority.port_u16().unwrap_or(80);
+    let request = async move {
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .ok()?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .ok()?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, authority.as_str());
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        let resp = sender
+            .send_request(req.body(Empty::<Bytes>::new()).ok()?)
+            .await
+            .ok()?;
+        Some(resp.status().as_u16())
+    };
+    tokio::time::timeout(IMDS_TIMEOUT, request)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::StaticSource;
+
+    #[test]
+    fn provider_names_match_the_sdk() {
+        use AwsCredentialFeature as F;
+        let cases: &[(&[F], Option<&str>)] = &[
+            (&[F::CredentialsEnvVars], Some("EnvironmentVariable")),
+            (
+                &[F::CredentialsProfileStsWebIdToken],
+                Some("WebIdentityToken"),
+            ),
+            (&[F::CredentialsImds], Some("IMDSv2")),
+            (&[F::CredentialsHttp], Some("EcsContainer")),
+            (
+                &[F::CredentialsStsAssumeRole, F::CredentialsProfile],
+                Some("ProfileFile"),
+            ),
+            (&[F::CredentialsProcess], Some("CredentialProcess")),
+            (&[], None),
+        ];
+        for (features, want) in cases {
+            assert_eq!(provider_name(features), *want, "{features:?}");
+        }
+    }
+
+    #[test]
+    fn provider_from_debug_reads_the_name() {
+        let c = Credentials::new("AKID", "secret", None, None, "EnvironmentVariable");
+        assert_eq!(
+            provider_from_debug(&c).as_deref(),
+            Some("EnvironmentVariable")
+        );
+    }
+
+    #[test]
+    fn reuse_only_when_the_chain_takes_the_same_web_identity_path() {
+        let env = EnvFacts {
+            role_arn: Some("arn:aws:iam::1:role/r".into()),
+            token_file: Some("/t".into()),
+            ..Default::default()
+        };
+        assert!(chain_is_web_identity(
+            &env,
+            Some("arn:aws:iam::1:role/r"),
+            "/t"
+        ));
+        assert!(
+            !chain_is_web_identity(&env, Some("arn:aws:iam::1:role/other"), "/t"),
+            "--role-arn differs"
+        );
+        assert!(
+            !chain_is_web_identity(&env, Some("arn:aws:iam::1:role/r"), "/other"),
+            "--token-file differs"
+        );
+        let shadowed = EnvFacts {
+            static_sources: vec![StaticSource::EnvProfile("p".into())],
+            ..env.clone()
+        };
+        assert!(!chain_is_web_identity(
+            &shadowed,
+            Some("arn:aws:iam::1:role/r"),
+            "/t"
+        ));
+        assert!(
+            !chain_is_web_identity(&EnvFacts::default(), None, "/t"),
+            "no IRSA env"
+        );
+    }
+
+    #[test]
+    fn imds_endpoint_follows_sdk_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(imds_endpoint(env(&[])), "http://169.254.169.254");
+        assert_eq!(
+            imds_endpoint(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")])),
+            "http://[fd00:ec2::254]"
+        );
+        assert_eq!(
+            imds_endpoint(env(&[(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "http://127.0.0.1:1338/"
+            )])),
+            "http://127.0.0.1:1338"
+        );
+    }
+
+    #[tokio::test]
+    async fn imds_probe_against_the_fake() {
+        use crate::emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
+        let fake = FakeImds::start(ImdsConfig::default()).await.unwrap();
+        let cases = [
+            (ImdsMode::Both, ImdsReach { v2: true, v1: true }),
+            (
+                ImdsMode::V2Only,
+                ImdsReach {
+                    v2: true,
+                    v1: false,
+                },
+            ),
+            (
+                ImdsMode::V1Only,
+                ImdsReach {
+                    v2: false,
+                    v1: true,
+                },
+            ),
+            (
+                ImdsMode::Neither,
+                ImdsReach {
+                    v2: false,
+                    v1: false,
+                },
+            ),
+            (
+                ImdsMode::Silent,
+                ImdsReach {
+                    v2: false,
+                    v1: false,
+                },
+            ),
+        ];
+        for (mode, want) in cases {
+            fake.set_mode(mode);
+            assert_eq!(probe_imds(&fake.endpoint()).await, want, "{mode:?}");
+        }
+        assert_eq!(
+            probe_imds("http://127.0.0.1:9").await,
+            ImdsReach {
+                v2: false,
+                v1: false
+            },
+            "refused"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! The live checks (issue: "prove, not guess"): one probe is a test-assume,
+//! the credential chain as the app sees it, and IMDS reachability; the loop
+//! runs it on the jittered schedule of `schedule`, early after a token
+//! refresh, and on demand for `POST /debug/probe` (at most once per 10 s).
+//!
+//! STS calls per probe on a healthy pod: `AssumeRoleWithWebIdentity` +
+//! `GetCallerIdentity` = 2. The chain is resolved separately only when it
+//! would *not* take the same web-identity path (static keys, a profile, no
+//! IRSA env), so the healthy case never doubles its calls.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_types::SdkConfig;
+
+use crate::chain::{self, ChainOutcome};
+use crate::http::Prober;
+use crate::schedule::Backoff;
+use crate::snapshot::StsResult;
+use crate::state::State;
+use crate::sts::{self, StsProbe};
+use crate::token;
+
+/// `POST /debug/probe` runs at most once per this window, counted from the last probe that ran.
+pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
+/// A token refresh triggers a probe this long after the last refresh event (a kubelet swap is several events).
+const REFRESH_DEBOUNCE: Duration = Duration::from_secs(2);
+
+/// Runs live checks; shared by the scheduled loop and the HTTP handler.
+pub struct LiveProbe {
+    state: Arc<State>,
+    sdk: SdkConfig,
+    sts: StsProbe,
+    session_name: String,
+    imds_endpoint: String,
+    backoff: Mutex<Backoff>,
+    last_run: Mutex<Option<Instant>>,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl LiveProbe {
+    /// Loads the SDK configuration from the environment, as the application's SDK does.
+    pub async fn new(state: Arc<State>) -> LiveProbe {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let pod = lookup("POD_NAME").or_else(|| lookup("HOSTNAME"));
+        LiveProbe {
+            sts: StsProbe::new(&sdk, state.config.probe_timeout),
+            session_name: sts::session_name(pod.as_deref()),
+            imds_endpoint: chain::imds_endpoint(lookup),
+            sdk,
+            state,
+            backoff: Mutex::new(Backoff::default()),
+            last_run: Mutex::new(None),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        *self.backoff.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs one full probe now and records it.
+    pub async fn run_once(&self) {
+        let _one_at_a_time = self.running.lock().await;
+        *self.last_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let config = &self.state.config;
+        let token_file = config.token_file.display().to_string();
+
+        // The SDK re-reads the token on every call; so do we.
+        let token_text = token::read_file(&config.token_file).ok();
+        let role = config.role_arn.clone();
+        let assumed = match (&role, &token_text) {
+            (Some(role), Some(text)) => {
+                let started = SystemTime::now();
+                let outcome = self.sts.assume(role, &self.session_name, text.trim()).await;
+                self.record_assume(started, &outcome);
+                Some(outcome)
+            }
+            _ => None,
+        };
+
+        let chain = if chain::chain_is_web_identity(&self.state.env, role.as_deref(), &token_file) {
+            reuse_for_chain(assumed.as_ref())
+        } else {
+            chain::resolve(&self.sdk, &self.sts, config.probe_timeout).await
+        };
+        let imds = if config.imds_check {
+            Some(chain::probe_imds(&self.imds_endpoint).await)
+        } else {
+            None
+        };
+        self.state.update(|s| {
+            s.chain.provider = chain.provider;
+            s.chain.caller_arn = chain.caller_arn;
+            s.chain.error = chain.error;
+            s.chain.imds_v2_reachable = imds.map(|i| i.v2);
+            s.chain.imds_v1_reachable = imds.map(|i| i.v1);
+            s.probe_attempted = true;
+        });
+    }
+
+    fn record_assume(&self, started: SystemTime, outcome: &sts::AssumeOutcome) {
+        let failure = outcome.result.as_ref().err();
+        self.state.metrics.sts_attempt(
+            outcome.latency.as_secs_f64(),
+            failure.map(|f| f.code.as_str()),
+        );
+        self.backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(failure.map(|f| f.kind));
+        match &outcome.result {
+            Ok(a) => tracing::debug!(
+                latency = outcome.latency.as_secs_f64(),
+                assumed = a.assumed_role_arn.as_deref(),
+                "test-assume succeeded"
+            ),
+            Err(f) => {
+                tracing::debug!(latency = outcome.latency.as_secs_f64(), code = %f.code, detail = %f.message, "test-assume failed")
+            }
+        }
+        self.state.update(|s| {
+            let sts = &mut s.sts;
+            sts.endpoint = outcome.endpoint.clone().or_else(|| sts.endpoint.take());
+            sts.last_attempt_at = Some(started);
+            sts.latency_seconds = Some(outcome.latency.as_secs_f64());
+            if outcome.clock_skew_seconds.is_some() {
+                sts.clock_skew_seconds = outcome.clock_skew_seconds;
+            }
+            match &outcome.result {
+                Ok(a) => {
+                    sts.result = StsResult::Success;
+                    sts.failure = None;
+                    sts.last_success_at = Some(started);
+                    sts.error_code = None;
+                    sts.error_message = None;
+                    sts.assumed_role_arn = a.assumed_role_arn.clone();
+                    sts.credentials_expire_at = a.credentials_expire_at;
+                    sts.consecutive_failures = 0;
+                    sts.caller_arn = a.caller.as_ref().ok().cloned();
+                }
+                Err(f) => {
+                    sts.result = StsResult::Error;
+                    sts.failure = Some(f.kind);
+                    sts.error_code = Some(f.code.clone());
+                    sts.error_message = Some(f.message.clone());
+                    sts.consecutive_failures += 1;
+                    sts.caller_arn = None;
+                }
+            }
+        });
+    }
+
+    /// The scheduled loop: first probe once the token was read, then on the backoff schedule,
+    /// and early (debounced) after a token refresh unless STS is throttling us.
+    pub async fn run(self: Arc<Self>) {
+        let mut changes = self.state.subscribe();
+        // Readiness needs the first probe to see the first token.
+        let _ = changes
+            .wait_for(|s| s.token.state != crate::snapshot::TokenState::NotRead)
+            .await;
+        let mut seen_reloads = self.state.snapshot().token.reloads;
+        loop {
+            self.run_once().await;
+            let delay = self
+                .backoff()
+                .next_delay(self.state.config.probe_interval, fastrand::f64());
+            let deadline = tokio::time::Instant::now() + delay;
+            // Wait for the schedule, or for a refreshed token worth confirming early.
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    r = changes.changed() => {
+                        if r.is_err() { return; }
+                        let reloads = changes.borrow_and_update().token.reloads;
+                        if reloads == seen_reloads || self.backoff().consecutive_throttles > 0 {
+                            seen_reloads = reloads;
+                            continue;
+                        }
+                        // Debounce: let the rest of the swap's events land first.
+                        tokio::time::sleep(REFRESH_DEBOUNCE).await;
+                        seen_reloads = self.state.snapshot().token.reloads;
+                        tracing::debug!("token refreshed: probing early");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The chain's answer when it takes the same web-identity path as the test-assume.
+fn reuse_for_chain(assumed: Option<&sts::AssumeOutcome>) -> ChainOutcome {
+    let mut out = ChainOutcome {
+        provider: Some("WebIdentityToken".into()),
+        ..Default::default()
+    };
+    match assumed.map(|a| &a.result) {
+        Some(Ok(a)) => match &a.caller {
+            Ok(arn) => out.caller_arn = Some(arn.clone()),
+            Err(e) => out.error = Some(format!("GetCallerIdentity failed: {e}")),
+        },
+        Some(Err(f)) => out.error = Some(format!("web identity failed: {}: {}", f.code, f.message)),
+        None => out.error = Some("no token to present".into()),
+    }
+    out
+}
+
+impl Prober for LiveProbe {
+    fn probe_now(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            {
+                // Check and reserve in one critical section, so two racing callers cannot both run.
+                let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+                if last.is_some_and(|t| t.elapsed() < ON_DEMAND_WINDOW) {
+                    return false;
+                }
+                *last = Some(Instant::now());
+            }
+            self.run_once().await;
+            true
+        })
+    }
+}

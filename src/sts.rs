@@ -1,0 +1,352 @@
+//! The STS test-assume: `AssumeRoleWithWebIdentity` with the pod's token,
+//! then `GetCallerIdentity` with the returned credentials.
+//!
+//! Both go through `aws-sdk-sts` configured from the same `SdkConfig` the
+//! application's SDK would load (region, `AWS_ENDPOINT_URL_STS`, ...), with
+//! two deliberate differences: SDK retries are off (our schedule backs off per
+//! SPEC 8, and a throttled STS should see one call, not three), and an
+//! interceptor records the endpoint actually used and the server's `Date`.
+//! The returned credentials live only inside `assume` and are dropped there.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_sts::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_sts::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+use aws_sdk_sts::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
+use aws_types::SdkConfig;
+
+use crate::clock;
+use crate::snapshot::StsFailure;
+
+/// Error codes STS (and the SDK's retry classifier) use for throttling.
+const THROTTLING_CODES: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+];
+
+/// What one test-assume found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssumeOutcome {
+    /// The endpoint the SDK sent the request to (scheme and authority).
+    pub endpoint: Option<String>,
+    /// Wall-clock latency of `AssumeRoleWithWebIdentity`.
+    pub latency: Duration,
+    /// Local clock minus the server's `Date`, seconds.
+    pub clock_skew_seconds: Option<f64>,
+    /// Success or a classified failure.
+    pub result: Result<Assumed, AssumeFailure>,
+}
+
+/// A successful test-assume (no credentials kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assumed {
+    /// `AssumedRoleUser.Arn`.
+    pub assumed_role_arn: Option<String>,
+    /// `Credentials.Expiration`.
+    pub credentials_expire_at: Option<SystemTime>,
+    /// `GetCallerIdentity` with the credentials: the ARN, or why it failed.
+    pub caller: Result<String, String>,
+}
+
+/// A classified STS failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeFailure {
+    /// Rejected, throttled or unreachable.
+    pub kind: StsFailure,
+    /// STS error code, or `Unreachable` / `Timeout` / `InvalidResponse`.
+    pub code: String,
+    /// Human-readable detail, scrubbed of the token.
+    pub message: String,
+}
+
+/// Captures, per request, where it went and what the server's clock said.
+#[derive(Debug, Default)]
+struct Capture {
+    endpoint: Option<String>,
+    skew: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CaptureInterceptor(Arc<Mutex<Capture>>);
+
+impl CaptureInterceptor {
+    fn with<T>(&self, f: impl FnOnce(&mut Capture) -> T) -> T {
+        // A poisoned lock only means another probe panicked mid-write; the data is still usable.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl Intercept for CaptureInterceptor {
+    fn name(&self) -> &'static str {
+        "irsa-doctor-capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let endpoint = context
+            .request()
+            .uri()
+            .parse::<hyper::Uri>()
+            .ok()
+            .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)));
+        self.with(|c| c.endpoint = endpoint);
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let skew = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
+            .map(|server| clock::unix_f64(SystemTime::now()) - server.as_secs_f64());
+        self.with(|c| c.skew = skew);
+        Ok(())
+    }
+}
+
+/// The test-assume client.
+#[derive(Debug, Clone)]
+pub struct StsProbe {
+    config: aws_sdk_sts::Config,
+    capture: CaptureInterceptor,
+    timeout: Duration,
+}
+
+impl StsProbe {
+    /// Builds the client from the application's SDK configuration.
+    pub fn new(sdk: &SdkConfig, timeout: Duration) -> StsProbe {
+        let capture = CaptureInterceptor::default();
+        let config = aws_sdk_sts::config::Builder::from(sdk)
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_sts::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(timeout)
+                    .build(),
+            )
+            .interceptor(capture.clone())
+            .build();
+        StsProbe {
+            config,
+            capture,
+            timeout,
+        }
+    }
+
+    /// `GetCallerIdentity` with explicit credentials (used for the chain's credentials too).
+    pub async fn caller_identity(&self, credentials: Credentials) -> Result<String, String> {
+        let client = aws_sdk_sts::Client::from_conf(
+            self.config
+                .to_builder()
+                .credentials_provider(credentials)
+                .build(),
+        );
+        match tokio::time::timeout(self.timeout, client.get_caller_identity().send()).await {
+            Err(_) => Err(format!(
+                "no answer within {}",
+                humantime::format_duration(self.timeout)
+            )),
+            Ok(Err(e)) => {
+                let f = classify(&e, &[]);
+                Err(format!("{}: {}", f.code, f.message))
+            }
+            Ok(Ok(out)) => out
+                .arn()
+                .map(str::to_owned)
+                .ok_or_else(|| "answer without an Arn".into()),
+        }
+    }
+
+    /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who that is.
+    pub async fn assume(&self, role_arn: &str, session_name: &str, token: &str) -> AssumeOutcome {
+        self.capture.with(|c| *c = Capture::default());
+        // Unsigned: the credentials provider is removed so nothing is resolved or signed.
+        let mut unsigned = self.config.to_builder();
+        unsigned.set_credentials_provider(None);
+        let client = aws_sdk_sts::Client::from_conf(unsigned.build());
+        let started = Instant::now();
+        let call = client
+            .assume_role_with_web_identity()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .web_identity_token(token)
+            .send();
+        let answer = tokio::time::timeout(self.timeout, call).await;
+        let latency = started.elapsed();
+        let (endpoint, clock_skew_seconds) =
+            self.capture.with(|c| (c.endpoint.take(), c.skew.take()));
+        let secrets = secrets_of(token);
+        let result = match answer {
+            Err(_) => Err(AssumeFailure {
+                kind: StsFailure::Unreachable,
+                code: "Timeout".into(),
+                message: format!(
+                    "no answer within --probe-timeout {}",
+                    humantime::format_duration(self.timeout)
+                ),
+            }),
+            Ok(Err(e)) => Err(classify(&e, &secrets)),
+            Ok(Ok(out)) => {
+                let assumed_role_arn = out.assumed_role_user().map(|u| u.arn().to_owned());
+                let caller = match out.credentials() {
+                    Some(c) => {
+                        let expiry = SystemTime::try_from(*c.expiration()).ok();
+                        let creds = Credentials::new(
+                            c.access_key_id(),
+                            c.secret_access_key(),
+                            Some(c.session_token().to_owned()),
+                            expiry,
+                            "irsa-doctor-test-assume",
+                        );
+                        (expiry, self.caller_identity(creds).await)
+                    }
+                    None => (None, Err("STS returned no credentials".into())),
+                };
+                Ok(Assumed {
+                    assumed_role_arn,
+                    credentials_expire_at: caller.0,
+                    caller: caller.1.map_err(|m| redact(&m, &secrets)),
+                })
+            }
+        };
+        AssumeOutcome {
+            endpoint,
+            latency,
+            clock_skew_seconds,
+            result,
+        }
+    }
+}
+
+/// The token and its signature: what must never appear in a message.
+fn secrets_of(token: &str) -> Vec<String> {
+    let token = token.trim();
+    let mut out = vec![token.to_owned()];
+    out.extend(
+        token
+            .rsplit('.')
+            .next()
+            .filter(|s| s.len() >= 8)
+            .map(str::to_owned),
+    );
+    out
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_owned(), |acc, s| {
+            acc.replace(s.as_str(), "<redacted>")
+        })
+}
+
+/// Classifies an SDK error into the finding family, bounded code and message.
+pub fn classify<E, R>(err: &SdkError<E, R>, secrets: &[String]) -> AssumeFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let detail = redact(&error_chain(err), secrets);
+    let (kind, code, message) = match err {
+        SdkError::TimeoutError(_) => (StsFailure::Unreachable, "Timeout".to_owned(), detail),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            (StsFailure::Unreachable, "Timeout".to_owned(), detail)
+        }
+        SdkError::DispatchFailure(_) => (StsFailure::Unreachable, "Unreachable".to_owned(), detail),
+        SdkError::ResponseError(_) => (StsFailure::Rejected, "InvalidResponse".to_owned(), detail),
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().unwrap_or("Unknown").to_owned();
+            let message = e.message().map(|m| redact(m, secrets)).unwrap_or(detail);
+            let kind = if THROTTLING_CODES.contains(&code.as_str()) {
+                StsFailure::Throttled
+            } else {
+                StsFailure::Rejected
+            };
+            (kind, code, message)
+        }
+        _ => (StsFailure::Rejected, "InvalidRequest".to_owned(), detail),
+    };
+    AssumeFailure {
+        kind,
+        code,
+        message,
+    }
+}
+
+/// An error and its sources as one line (`dispatch failure: io error: ...: Connection refused`),
+/// without the Debug dump `DisplayErrorContext` appends.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Some errors repeat their source in their own message; keep each fact once.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `irsa-doctor-<pod or host>`, within STS's `[\w+=,.@-]{2,64}`.
+pub fn session_name(pod_or_host: Option<&str>) -> String {
+    let suffix: String = pod_or_host
+        .unwrap_or("pod")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("irsa-doctor-{suffix}");
+    name.truncate(64);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_valid() {
+        assert_eq!(session_name(Some("web-7d9f")), "irsa-doctor-web-7d9f");
+        assert_eq!(session_name(None), "irsa-doctor-pod");
+        assert_eq!(session_name(Some("a b/c")), "irsa-doctor-a-b-c");
+        assert_eq!(session_name(Some(&"x".repeat(100))).len(), 64);
+    }
+
+    #[test]
+    fn redaction_removes_token_and_signature() {
+        let secrets = secrets_of("aGVhZGVy.Y2xhaW1z.c2lnbmF0dXJlLXBhcnQ\n");
+        assert_eq!(
+            redact(
+                "bad c2lnbmF0dXJlLXBhcnQ and aGVhZGVy.Y2xhaW1z.c2lnbmF0dXJlLXBhcnQ",
+                &secrets
+            ),
+            "bad <redacted> and <redacted>"
+        );
+    }
+}
