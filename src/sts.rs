@@ -274,7 +274,8 @@ where
         SdkError::ResponseError(_) => (StsFailure::Rejected, "InvalidResponse".to_owned(), detail),
         SdkError::ServiceError(ctx) => {
             let e = ctx.err();
-            let code = e.code().unwrap_or("Unknown").to_owned();
+            // An answer without an error code is one the SDK could not parse (garbage, an HTML proxy page).
+            let code = e.code().unwrap_or("InvalidResponse").to_owned();
             let message = e.message().map(|m| redact(m, secrets)).unwrap_or(detail);
             let kind = if THROTTLING_CODES.contains(&code.as_str()) {
                 StsFailure::Throttled

@@ -1,0 +1,464 @@
+//! Live checks of the real binary against in-process fake STS and IMDS on loopback:
+//! every STS failure class, the credential chain, node-role fallback, and the
+//! guarantees that reads never multiply STS calls.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use irsa_doctor::emulator::imds::ImdsMode;
+use irsa_doctor::emulator::sts::StsMode;
+use serde_json::{Value, json};
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+fn check_json(env: &[(String, String)], extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["check", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(env, &args, None);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn healthy_pod() -> Pod {
+    let pod = Pod::new();
+    pod.writer
+        .write_token(jwt(&claims(100, 86_400)).as_bytes())
+        .unwrap();
+    pod
+}
+
+#[test]
+fn healthy_pod_is_proven_with_two_sts_calls() {
+    let pod = healthy_pod();
+    let server = Server::start(&pod.env(), &[]);
+    wait_for("ready", DEADLINE, || {
+        (server.get("/readyz").status == 200).then_some(())
+    });
+    let r = server.report();
+    assert_eq!(r["status"], "ok", "{}", server.get("/debug").body);
+    let sts = &r["sts"];
+    assert_eq!(sts["result"], "success");
+    assert_eq!(sts["endpoint"], pod.peers.sts.endpoint());
+    assert_eq!(sts["consecutive_failures"], 0);
+    let assumed = sts["assumed_role_arn"].as_str().unwrap();
+    assert!(
+        assumed.starts_with("arn:aws:sts::111122223333:assumed-role/demo/irsa-doctor-"),
+        "{assumed}"
+    );
+    assert_eq!(
+        sts["caller_arn"], assumed,
+        "GetCallerIdentity agrees with the assumed role"
+    );
+    assert!(sts["credentials_expire_at"].is_string() && sts["last_success_at"].is_string());
+    assert!(sts["latency_seconds"].as_f64().unwrap() >= 0.0);
+    let chain = &r["credential_chain"];
+    assert_eq!(chain["provider"], "WebIdentityToken");
+    assert_eq!(
+        chain["caller_arn"], assumed,
+        "the chain reuses the test-assume"
+    );
+    assert_eq!(chain["node_role_fallback"], false);
+    assert_eq!(
+        chain["imds"],
+        json!({"v2_reachable": false, "v1_reachable": false})
+    );
+
+    // A healthy probe costs exactly AssumeRoleWithWebIdentity + GetCallerIdentity.
+    assert_eq!(
+        (
+            pod.peers.sts.assume_calls(),
+            pod.peers.sts.caller_identity_calls()
+        ),
+        (1, 1)
+    );
+    let m = server.metrics();
+    for (series, want) in [
+        ("irsa_sts_assume_success", 1.0),
+        ("irsa_sts_assume_attempts_total", 1.0),
+        ("irsa_sts_assume_duration_seconds_count", 1.0),
+        (
+            "irsa_credential_provider_info{provider=\"WebIdentityToken\"}",
+            1.0,
+        ),
+        ("irsa_node_role_fallback", 0.0),
+        ("irsa_imds_reachable", 0.0),
+    ] {
+        assert_eq!(sample(&m, series), Some(want), "{series}\n{m}");
+    }
+    assert!(sample(&m, "irsa_sts_last_success_timestamp_seconds").unwrap() > 1.7e9);
+    assert!(sample(&m, "irsa_sts_credentials_expiry_timestamp_seconds").unwrap() > 1.7e9);
+}
+
+/// One row per way STS can fail: how to provoke it, and what the report must say.
+#[test]
+fn every_sts_failure_is_classified() {
+    struct Case {
+        name: &'static str,
+        setup: fn(&Pod) -> Vec<&'static str>,
+        code: &'static str,
+        finding: &'static str,
+        fragment: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "sub not allowed",
+            setup: |p| {
+                p.peers
+                    .sts
+                    .update_config(|c| c.allowed_subject = "system:serviceaccount:other:*".into());
+                vec![]
+            },
+            code: "AccessDenied",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        },
+        Case {
+            name: "unknown issuer",
+            setup: |p| {
+                p.peers.sts.update_config(|c| {
+                    c.issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/OTHER".into()
+                });
+                vec![]
+            },
+            code: "InvalidIdentityToken",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "No OpenIDConnect provider found",
+        },
+        Case {
+            name: "idp communication",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Error {
+                    status: 400,
+                    code: "IDPCommunicationError".into(),
+                    message: "Couldn't reach the IdP".into(),
+                });
+                vec![]
+            },
+            code: "IDPCommunicationError",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "Couldn't reach the IdP",
+        },
+        Case {
+            name: "idp rejected claim",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Error {
+                    status: 403,
+                    code: "IDPRejectedClaim".into(),
+                    message: "rejected".into(),
+                });
+                vec![]
+            },
+            code: "IDPRejectedClaim",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "rejected",
+        },
+        Case {
+            name: "region disabled",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Error {
+                    status: 403,
+                    code: "RegionDisabledException".into(),
+                    message: "STS is not activated in this region for account:111122223333".into(),
+                });
+                vec![]
+            },
+            code: "RegionDisabledException",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "not activated",
+        },
+        Case {
+            name: "throttled",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Throttle);
+                vec![]
+            },
+            code: "Throttling",
+            finding: "STS_THROTTLED",
+            fragment: "Rate exceeded",
+        },
+        Case {
+            name: "5xx",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::ServerError);
+                vec![]
+            },
+            code: "InternalFailure",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "InternalFailure",
+        },
+        Case {
+            name: "garbage XML",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Garbage);
+                vec![]
+            },
+            code: "InvalidResponse",
+            finding: "STS_ASSUME_FAILED",
+            fragment: "InvalidResponse",
+        },
+        Case {
+            name: "connection dropped",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Down);
+                vec![]
+            },
+            code: "Unreachable",
+            finding: "STS_UNREACHABLE",
+            fragment: "could not be reached",
+        },
+        Case {
+            name: "slower than --probe-timeout",
+            setup: |p| {
+                p.peers.sts.set_mode(StsMode::Slow(Duration::from_secs(5)));
+                vec!["--probe-timeout", "1s"]
+            },
+            code: "Timeout",
+            finding: "STS_UNREACHABLE",
+            fragment: "timed out",
+        },
+    ];
+    for case in cases {
+        let pod = healthy_pod();
+        let extra = (case.setup)(&pod);
+        let (exit, r) = check_json(&pod.env(), &extra);
+        let name = case.name;
+        assert_eq!(r["sts"]["result"], "error", "{name}");
+        assert_eq!(r["sts"]["error_code"], case.code, "{name}: {}", r["sts"]);
+        assert_eq!(r["sts"]["consecutive_failures"], 1, "{name}");
+        let finding = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == case.finding)
+            .unwrap_or_else(|| panic!("{name}: no {} in {}", case.finding, r["findings"]));
+        let text = format!("{} {}", finding["message"], finding["remediation"]);
+        assert!(text.contains(case.fragment), "{name}: {text}");
+        let want_exit = if case.finding == "STS_THROTTLED" {
+            1
+        } else {
+            2
+        };
+        assert_eq!(exit, want_exit, "{name}");
+    }
+}
+
+#[test]
+fn token_problems_are_confirmed_by_sts() {
+    // (name, claim edits, STS code, token finding)
+    let cases: [(&str, Value, &str, &str); 2] = [
+        (
+            "wrong audience",
+            json!({"aud": ["api"]}),
+            "InvalidIdentityToken",
+            "AUDIENCE_MISMATCH",
+        ),
+        (
+            "expired",
+            json!({"exp": now() - 60, "iat": now() - 86_460, "nbf": now() - 86_460}),
+            "ExpiredTokenException",
+            "TOKEN_EXPIRED",
+        ),
+    ];
+    for (name, edits, code, finding) in cases {
+        let pod = Pod::new();
+        let mut c = claims(100, 86_400);
+        for (k, v) in edits.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        pod.writer.write_token(jwt(&c).as_bytes()).unwrap();
+        let (exit, r) = check_json(&pod.env(), &[]);
+        assert_eq!(exit, 2, "{name}");
+        assert_eq!(r["sts"]["error_code"], code, "{name}");
+        let codes = codes(&r);
+        assert!(
+            codes.contains(&finding.to_string())
+                && codes.contains(&"STS_ASSUME_FAILED".to_string()),
+            "{name}: {codes:?}"
+        );
+    }
+}
+
+#[test]
+fn role_mismatch_and_clock_skew() {
+    let pod = healthy_pod();
+    pod.peers.sts.set_mode(StsMode::CallerIs(
+        "arn:aws:sts::999999999999:assumed-role/other/x".into(),
+    ));
+    let (_, r) = check_json(&pod.env(), &[]);
+    assert_eq!(codes(&r), vec!["ROLE_MISMATCH"], "{}", r["findings"]);
+
+    pod.peers.sts.set_mode(StsMode::ClockOffset(-300));
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(codes(&r), vec!["CLOCK_SKEW"]);
+    assert_eq!(exit, 1);
+    let skew = r["sts"]["clock_skew_seconds"].as_f64().unwrap();
+    assert!(
+        (295.0..=305.0).contains(&skew),
+        "local clock is ahead by ~300 s: {skew}"
+    );
+}
+
+#[test]
+fn irsa_env_missing_falls_back_to_the_node_role() {
+    let pod = Pod::new();
+    let imds = pod.peers.imds.config().clone();
+    pod.peers
+        .sts
+        .register_credentials(&imds.access_key_id, &imds.node_caller_arn());
+    let mut env = pod.env_with_imds();
+    unset(&mut env, "AWS_ROLE_ARN");
+    unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    let (exit, r) = check_json(&env, &[]);
+    assert_eq!(exit, 2);
+    let codes = codes(&r);
+    for want in ["IRSA_ENV_MISSING", "NODE_ROLE_FALLBACK", "IMDS_REACHABLE"] {
+        assert!(
+            codes.contains(&want.to_string()),
+            "{want} missing from {codes:?}"
+        );
+    }
+    assert_eq!(r["sts"]["result"], "never", "no role to test-assume");
+    let chain = &r["credential_chain"];
+    assert_eq!(chain["provider"], "IMDSv2");
+    assert_eq!(chain["caller_arn"], imds.node_caller_arn());
+    assert_eq!(chain["node_role_fallback"], true);
+    assert_eq!(
+        chain["imds"],
+        json!({"v2_reachable": true, "v1_reachable": true})
+    );
+    assert_eq!(pod.peers.sts.assume_calls(), 0);
+}
+
+#[test]
+fn imds_v1_only_is_reported_separately() {
+    let pod = healthy_pod();
+    pod.peers.imds.set_mode(ImdsMode::V1Only);
+    let (exit, r) = check_json(&pod.env_with_imds(), &[]);
+    assert_eq!(exit, 1);
+    assert_eq!(codes(&r), vec!["IMDS_REACHABLE"]);
+    assert_eq!(
+        r["credential_chain"]["imds"],
+        json!({"v2_reachable": false, "v1_reachable": true})
+    );
+    let (_, off) = check_json(&pod.env_with_imds(), &["--no-imds-check"]);
+    assert_eq!(
+        off["credential_chain"]["imds"],
+        json!({"v2_reachable": null, "v1_reachable": null})
+    );
+    assert_eq!(codes(&off), Vec::<String>::new());
+}
+
+#[test]
+fn static_keys_in_env_shadow_web_identity() {
+    let pod = healthy_pod();
+    pod.peers.sts.register_credentials(
+        "AKIASTATICKEYEXAMPLE",
+        "arn:aws:iam::111122223333:user/ci-bot",
+    );
+    let mut env = pod.env();
+    set(&mut env, "AWS_ACCESS_KEY_ID", "AKIASTATICKEYEXAMPLE");
+    set(&mut env, "AWS_SECRET_ACCESS_KEY", "c2VjcmV0LXN0YXRpYy1rZXk");
+    let (exit, r) = check_json(&env, &[]);
+    assert_eq!(exit, 1);
+    assert_eq!(codes(&r), vec!["STATIC_CREDENTIALS_SHADOW"]);
+    assert_eq!(r["credential_chain"]["provider"], "EnvironmentVariable");
+    assert_eq!(
+        r["credential_chain"]["caller_arn"],
+        "arn:aws:iam::111122223333:user/ci-bot"
+    );
+    assert_eq!(r["credential_chain"]["node_role_fallback"], false);
+    assert_eq!(
+        r["sts"]["result"], "success",
+        "the test-assume still proves IRSA itself works"
+    );
+    let all = r.to_string();
+    assert!(!all.contains("c2VjcmV0LXN0YXRpYy1rZXk") && !all.contains("AKIASTATICKEYEXAMPLE"));
+}
+
+#[test]
+fn reads_never_call_sts() {
+    let pod = healthy_pod();
+    let server = Server::start(&pod.env(), &[]);
+    wait_for("first probe", DEADLINE, || {
+        (server.get("/readyz").status == 200).then_some(())
+    });
+    let before = pod.peers.sts.requests();
+    for i in 0..200 {
+        let path = if i % 2 == 0 {
+            "/debug?format=json"
+        } else {
+            "/metrics"
+        };
+        assert_eq!(server.get(path).status, 200);
+    }
+    assert_eq!(
+        pod.peers.sts.requests(),
+        before,
+        "200 reads added STS requests"
+    );
+}
+
+#[test]
+fn unreachable_then_recovery_via_post_probe() {
+    let pod = healthy_pod();
+    pod.peers.sts.set_mode(StsMode::Down);
+    let server = Server::start(&pod.env(), &[]);
+    wait_for("ready after a failed first probe", DEADLINE, || {
+        (server.get("/readyz").status == 200).then_some(())
+    });
+    assert!(server.codes().contains(&"STS_UNREACHABLE".to_string()));
+    assert_eq!(
+        sample(
+            &server.metrics(),
+            "irsa_sts_assume_errors_total{code=\"Unreachable\"}"
+        ),
+        Some(1.0)
+    );
+
+    pod.peers.sts.set_mode(StsMode::Healthy);
+    // Inside the 10 s window: 429 with the cached report, and the refusal does not extend it.
+    let refused = request(server.addr, "POST", "/debug/probe", &[]).unwrap();
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["sts"]["result"], "error");
+    let fresh = wait_for(
+        "a probe accepted after the window",
+        Duration::from_secs(25),
+        || {
+            let r = request(server.addr, "POST", "/debug/probe", &[]).ok()?;
+            if r.status == 200 {
+                Some(r)
+            } else {
+                std::thread::sleep(Duration::from_millis(500));
+                None
+            }
+        },
+    );
+    assert_eq!(fresh.json()["sts"]["result"], "success");
+    assert_eq!(fresh.json()["status"], "ok");
+    assert_eq!(fresh.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn token_refresh_triggers_an_early_probe() {
+    let pod = healthy_pod();
+    let server = Server::start(&pod.env(), &[]);
+    wait_for("first probe", DEADLINE, || {
+        (pod.peers.sts.assume_calls() == 1).then_some(())
+    });
+    pod.writer
+        .write_token(jwt(&claims(0, 86_400)).as_bytes())
+        .unwrap();
+    // The interval is 5 minutes: only the refresh can explain a second call.
+    wait_for("early probe after refresh", DEADLINE, || {
+        (pod.peers.sts.assume_calls() == 2).then_some(())
+    });
+    assert_eq!(server.report()["sts"]["result"], "success");
+}

@@ -1,0 +1,135 @@
+//! A real third-party peer: moto's STS/IAM server (PyPI `moto[server]`), set up
+//! with boto3 and a token minted by PyJWT, then the real binary's `check`.
+//! moto accepts every token, so error paths are the fakes' job (tests/live.rs).
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
+fn start_moto() -> Option<Moto> {
+    let found = Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if found.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "moto_server is required in CI (pip install 'moto[server]')"
+        );
+        eprintln!("skipping: moto_server not installed (pip install 'moto[server]' pyjwt)");
+        return None;
+    }
+    // moto takes a port, not a socket: borrow a free one from the OS.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn moto_server");
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for("moto_server to answer", Duration::from_secs(30), || {
+        request(addr, "POST", "/moto-api/reset", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+    Some(moto)
+}
+
+#[test]
+fn check_against_moto() {
+    let Some(moto) = start_moto() else { return };
+    let pod = Pod::new();
+    std::fs::create_dir_all(pod.writer.dir()).unwrap();
+    let token_path = pod.writer.dir().join("pyjwt-token");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/moto_setup.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&moto.endpoint)
+        .arg(&token_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "moto setup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let setup: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role_arn = setup["role_arn"].as_str().unwrap();
+    assert_eq!(role_arn, "arn:aws:iam::123456789012:role/s3-backup");
+
+    let mut env = pod.env();
+    set(&mut env, "AWS_ENDPOINT_URL_STS", &moto.endpoint);
+    set(&mut env, "AWS_ROLE_ARN", role_arn);
+    set(
+        &mut env,
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        &token_path.display().to_string(),
+    );
+    set(
+        &mut env,
+        "IRSA_DOCTOR_EXPECTED_SUBJECT",
+        "system:serviceaccount:payments:s3-backup",
+    );
+
+    // Healthy: the test-assume succeeds and GetCallerIdentity agrees.
+    let out = run(&env, &["check", "--format", "json"], None);
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{r:#}");
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["token"]["key_id"], "moto-test-key");
+    assert_eq!(r["token"]["kubernetes"]["service_account"], "s3-backup");
+    let sts = &r["sts"];
+    assert_eq!(sts["result"], "success", "{sts:#}");
+    assert_eq!(sts["endpoint"], moto.endpoint);
+    let assumed = sts["assumed_role_arn"].as_str().unwrap();
+    assert!(
+        assumed.starts_with("arn:aws:sts::123456789012:assumed-role/s3-backup/irsa-doctor-"),
+        "{assumed}"
+    );
+    assert_eq!(sts["caller_arn"], assumed);
+    assert_eq!(r["credential_chain"]["provider"], "WebIdentityToken");
+    assert_eq!(r["credential_chain"]["caller_arn"], assumed);
+
+    // Static keys too: the SDK's chain answers from the environment, as moto's user.
+    set(&mut env, "AWS_ACCESS_KEY_ID", "testing");
+    set(&mut env, "AWS_SECRET_ACCESS_KEY", "testing");
+    let out = run(&env, &["check", "--format", "json"], None);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert_eq!(r["credential_chain"]["provider"], "EnvironmentVariable");
+    assert_eq!(
+        r["credential_chain"]["caller_arn"],
+        "arn:aws:sts::123456789012:user/moto"
+    );
+    assert_eq!(codes(&r), vec!["STATIC_CREDENTIALS_SHADOW"]);
+    assert_eq!(r["sts"]["result"], "success");
+}
