@@ -35,6 +35,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
+    Demo {
+        /// How long each scripted step (healthy, expired token, wrong audience, STS down, IMDS open) lasts.
+        #[arg(long, default_value = "45s", value_parser = parse_duration)]
+        step: Duration,
+    },
     /// Print a token's header and claims as JSON (never its signature).
     Decode {
         /// Token file, or `-` for standard input; the configured token file when omitted.

@@ -10,6 +10,7 @@ pub mod chain;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod emulator;
 pub mod environment;
 pub mod findings;

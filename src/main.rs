@@ -10,7 +10,7 @@ use irsa_doctor::environment::EnvFacts;
 use irsa_doctor::http::App;
 use irsa_doctor::probe::LiveProbe;
 use irsa_doctor::state::State;
-use irsa_doctor::{commands, serve};
+use irsa_doctor::{commands, demo, serve};
 
 /// Exit code for unusable configuration (clap's own usage errors use it too).
 const EXIT_USAGE: u8 = 2;
@@ -62,6 +62,15 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        if let Some(Command::Demo { step }) = cli.command {
+            return match demo::run(config.listen.port(), step, serve::shutdown_signal()).await {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("irsa-doctor: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let env = EnvFacts::from_process().await;
         let state = match State::new(config, env) {
             Ok(s) => Arc::new(s),
@@ -93,7 +102,7 @@ fn main() -> ExitCode {
                 prober.abort();
                 ExitCode::SUCCESS
             }
-            Some(Command::Decode { .. }) => ExitCode::SUCCESS, // handled above
+            Some(Command::Decode { .. } | Command::Demo { .. }) => ExitCode::SUCCESS, // handled above
         }
     })
 }

@@ -355,7 +355,7 @@ impl Report {
                             _ => "-".into(),
                         },
                     ),
-                    ("assumed", dash(self.sts.assumed_role_arn.as_deref())),
+                    ("last assumed", dash(self.sts.assumed_role_arn.as_deref())),
                     ("last success", dash(self.sts.last_success_at.as_deref())),
                 ],
             ),

@@ -180,3 +180,63 @@ fn bad_flag_values_fail_with_one_line_and_exit_2() {
         "env vars are validated like flags"
     );
 }
+
+/// `demo` end to end: the scripted walk-through shows each failure in `/debug`, then heals.
+#[test]
+fn demo_walks_through_failures_and_back() {
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["demo", "--listen", "127.0.0.1:0", "--step", "6s"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr: std::net::SocketAddr = lines
+        .find_map(|l| {
+            l.ok()?
+                .split("http://")
+                .nth(1)?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the demo prints its URL");
+    std::thread::spawn(move || lines.for_each(drop)); // keep draining stdout
+
+    let report = || {
+        request(addr, "GET", "/debug?format=json", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+            .map(|r| r.json())
+    };
+    let deadline = std::time::Duration::from_secs(30);
+    wait_for("healthy start", deadline, || {
+        report().filter(|r| r["status"] == "ok" && r["sts"]["result"] == "success")
+    });
+    for code in [
+        "TOKEN_EXPIRED",
+        "AUDIENCE_MISMATCH",
+        "STS_UNREACHABLE",
+        "IMDS_REACHABLE",
+    ] {
+        wait_for(code, deadline, || {
+            report().filter(|r| codes(r).contains(&code.to_string()))
+        });
+    }
+    wait_for("healthy again", deadline, || {
+        report().filter(|r| r["status"] == "ok")
+    });
+}

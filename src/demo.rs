@@ -1,0 +1,262 @@
+//! `irsa-doctor demo`: a simulated pod on 127.0.0.1 so a newcomer can curl a
+//! working sidecar with no cluster.
+//!
+//! In-process: an RS256 issuer whose short-lived tokens a "kubelet" writes
+//! with the atomic writer's symlink swap, the fake STS (which checks expiry,
+//! audience, issuer and the trust policy's `sub`) and a fake IMDS. The
+//! sidecar itself is this same binary's `serve`, started as a child process
+//! with a clean environment aimed at those peers: it runs exactly as in a
+//! pod, and the demo never mutates its own environment. A timer walks
+//! through failure modes and back to healthy.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
+use crate::emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use crate::emulator::kubelet::AtomicWriter;
+use crate::emulator::sts::{FakeSts, StsConfig, StsMode};
+
+/// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
+const TOKEN_TTL_SECS: i64 = 60;
+/// The sidecar's probe interval in the demo, so failures show within seconds.
+const PROBE_INTERVAL: &str = "15s";
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot set up the demo's {what}: {source}")]
+    Setup {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot generate the demo's signing key: {0}")]
+    Issuer(#[from] crate::emulator::issuer::IssuerError),
+}
+
+fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DemoError {
+    move |source| DemoError::Setup { what, source }
+}
+
+/// One step of the scripted walk-through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Healthy,
+    KubeletStalled,
+    WrongAudience,
+    StsDown,
+    ImdsOpen,
+}
+
+impl Step {
+    const CYCLE: [Step; 6] = [
+        Step::Healthy,
+        Step::KubeletStalled,
+        Step::WrongAudience,
+        Step::StsDown,
+        Step::ImdsOpen,
+        Step::Healthy,
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            Step::Healthy => "healthy: token rotating every 48 s, STS accepts it, IMDS blocked",
+            Step::KubeletStalled => {
+                "the kubelet stopped refreshing: the token is expired (TOKEN_EXPIRED, STS ExpiredTokenException)"
+            }
+            Step::WrongAudience => {
+                "the projected volume's audience is wrong (AUDIENCE_MISMATCH, STS InvalidIdentityToken)"
+            }
+            Step::StsDown => {
+                "STS is unreachable (STS_UNREACHABLE; probing retries after 10 s, doubling)"
+            }
+            Step::ImdsOpen => {
+                "IMDS is reachable from the pod: node-role credentials exposed (IMDS_REACHABLE)"
+            }
+        }
+    }
+
+    /// Whether the kubelet keeps rotating a healthy token during this step.
+    fn rotates(self) -> bool {
+        matches!(self, Step::Healthy | Step::StsDown | Step::ImdsOpen)
+    }
+}
+
+/// The simulated pod's peers and its token writer.
+struct Pod {
+    issuer: Issuer,
+    writer: AtomicWriter,
+    sts: FakeSts,
+    imds: FakeImds,
+    root: PathBuf,
+}
+
+impl Pod {
+    async fn start() -> Result<Pod, DemoError> {
+        let root = std::env::temp_dir().join(format!("irsa-doctor-demo-{}", std::process::id()));
+        let writer = AtomicWriter::new(root.join("eks.amazonaws.com/serviceaccount"))
+            .map_err(setup("token directory"))?;
+        std::fs::create_dir_all(root.join("home")).map_err(setup("home directory"))?;
+        let imds = FakeImds::start(ImdsConfig::default())
+            .await
+            .map_err(setup("fake IMDS"))?;
+        imds.set_mode(ImdsMode::Neither);
+        Ok(Pod {
+            issuer: Issuer::generate(DEFAULT_ISSUER)?,
+            writer,
+            sts: FakeSts::start(StsConfig::default())
+                .await
+                .map_err(setup("fake STS"))?,
+            imds,
+            root,
+        })
+    }
+
+    fn write_token(&self, edit: impl FnOnce(&mut TokenSpec)) {
+        let mut spec = TokenSpec {
+            lifetime: TOKEN_TTL_SECS,
+            ..self.issuer.token_spec()
+        };
+        edit(&mut spec);
+        let written = self
+            .issuer
+            .issue(&spec)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                self.writer
+                    .write_token(t.as_bytes())
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::error!(error = %e, "demo kubelet could not write the token");
+        }
+    }
+
+    fn enter(&self, step: Step) {
+        self.sts.set_mode(if step == Step::StsDown {
+            StsMode::Down
+        } else {
+            StsMode::Healthy
+        });
+        self.imds.set_mode(if step == Step::ImdsOpen {
+            ImdsMode::Both
+        } else {
+            ImdsMode::Neither
+        });
+        match step {
+            Step::KubeletStalled => self.write_token(|s| s.issued_at -= TOKEN_TTL_SECS + 30),
+            Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
+            Step::Healthy | Step::StsDown | Step::ImdsOpen => self.write_token(|_| {}),
+        }
+    }
+
+    /// The child's whole environment: only what a mutated pod would have, aimed at the fakes.
+    fn sidecar_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", self.root.join("home").display().to_string()),
+            ("AWS_ROLE_ARN", self.sts.role_arn()),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                self.writer.token_path().display().to_string(),
+            ),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
+            ("AWS_ENDPOINT_URL_STS", self.sts.endpoint()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds.endpoint()),
+            ("POD_NAMESPACE", "demo".into()),
+            ("SERVICE_ACCOUNT_NAME", "demo-sa".into()),
+            ("POD_NAME", "web-7d9f".into()),
+            ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
+            ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
+        ]
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Runs the demo until `shutdown` resolves or the sidecar exits; returns the exit code.
+pub async fn run(
+    port: u16,
+    step_duration: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<i32, DemoError> {
+    // Resolve port 0 now so the URLs printed are the real ones.
+    let addr = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .and_then(|l| l.local_addr())
+        .map_err(setup(
+            "listen address (is the port in use? try --listen 127.0.0.1:0)",
+        ))?;
+    let pod = Pod::start().await?;
+    pod.enter(Step::Healthy);
+
+    let exe = std::env::current_exe().map_err(setup("path of this binary"))?;
+    let mut child = tokio::process::Command::new(exe)
+        .env_clear()
+        .envs(pod.sidecar_env())
+        .args(["serve", "--listen", &addr.to_string()])
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(setup("sidecar process"))?;
+
+    let base = format!("http://{addr}");
+    println!("irsa-doctor demo: a simulated pod with a rotating token, a local STS and IMDS\n");
+    println!("  curl {base}/debug                 the report for humans");
+    println!("  curl {base}/debug?format=json     the same as JSON");
+    println!("  curl {base}/metrics               Prometheus metrics");
+    println!("  curl -X POST {base}/debug/probe   run the live checks now\n");
+    println!(
+        "Every {} the demo breaks something; Ctrl-C stops it.",
+        humantime::format_duration(step_duration)
+    );
+
+    let script = async {
+        let mut since_rotation = Duration::ZERO;
+        let refresh_after = Duration::from_secs((TOKEN_TTL_SECS * 4 / 5) as u64);
+        for (i, step) in Step::CYCLE.iter().cycle().enumerate() {
+            if i > 0 {
+                pod.enter(*step);
+                since_rotation = Duration::ZERO;
+            }
+            println!("\n[step {}] {}", i + 1, step.describe());
+            let mut elapsed = Duration::ZERO;
+            while elapsed < step_duration {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                elapsed += Duration::from_secs(1);
+                since_rotation += Duration::from_secs(1);
+                if step.rotates() && since_rotation >= refresh_after {
+                    pod.write_token(|_| {});
+                    since_rotation = Duration::ZERO;
+                }
+            }
+        }
+    };
+
+    let code = tokio::select! {
+        () = script => 0,
+        () = shutdown => {
+            // Our terminal sent SIGINT to the child too; make sure it stops either way.
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            0
+        }
+        status = child.wait() => match status {
+            Ok(s) => {
+                eprintln!("irsa-doctor demo: the sidecar exited ({s})");
+                s.code().unwrap_or(1)
+            }
+            Err(e) => {
+                eprintln!("irsa-doctor demo: lost the sidecar: {e}");
+                1
+            }
+        },
+    };
+    Ok(code)
+}
