@@ -193,15 +193,23 @@ fn demo_walks_through_failures_and_back() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
+    /// Stops the demo as a user would (SIGTERM), so it can stop its sidecar child too.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            let pid = self.0.id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status();
+            let stopped = wait_for_exit(&mut self.0, std::time::Duration::from_secs(5));
+            if !stopped {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
         }
     }
     let stdout = child.stdout.take().unwrap();
-    let _guard = Kill(child);
+    let demo = Stop(child);
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let addr: std::net::SocketAddr = lines
         .find_map(|l| {
@@ -239,4 +247,22 @@ fn demo_walks_through_failures_and_back() {
     wait_for("healthy again", deadline, || {
         report().filter(|r| r["status"] == "ok")
     });
+
+    // SIGTERM stops the demo and, with it, its sidecar: nothing keeps serving.
+    drop(demo);
+    assert!(
+        request(addr, "GET", "/healthz", &[]).is_err(),
+        "the sidecar outlived the demo"
+    );
+}
+
+fn wait_for_exit(child: &mut std::process::Child, deadline: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
 }
