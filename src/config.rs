@@ -102,6 +102,9 @@ pub struct Opts {
     /// A JSON trust policy to evaluate offline.
     #[arg(long, global = true, env = "IRSA_DOCTOR_TRUST_POLICY_FILE")]
     pub trust_policy_file: Option<PathBuf>,
+    /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
+    #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
+    pub oidc_discovery_url: Option<String>,
     /// Address the HTTP server listens on.
     #[arg(
         long,
@@ -165,6 +168,8 @@ pub struct Config {
     pub expected_subject: Option<String>,
     /// Trust policy JSON to evaluate offline.
     pub trust_policy_file: Option<PathBuf>,
+    /// Override of the OIDC discovery document's URL.
+    pub oidc_discovery_url: Option<String>,
     /// HTTP listen address.
     pub listen: SocketAddr,
     /// Probe interval.
@@ -214,6 +219,7 @@ impl Config {
             expected_audience: opts.expected_audience.clone(),
             expected_subject,
             trust_policy_file: opts.trust_policy_file.clone(),
+            oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
             listen: opts.listen,
             probe_interval: opts.probe_interval,
             probe_timeout: opts.probe_timeout,

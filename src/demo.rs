@@ -1,8 +1,9 @@
 //! `irsa-doctor demo`: a simulated pod on 127.0.0.1 so a newcomer can curl a
 //! working sidecar with no cluster.
 //!
-//! In-process: an RS256 issuer whose short-lived tokens a "kubelet" writes
-//! with the atomic writer's symlink swap, the fake STS (which checks expiry,
+//! In-process: an RS256 issuer (with its OIDC discovery and JWKS endpoint)
+//! whose short-lived tokens a "kubelet" writes with the atomic writer's
+//! symlink swap, the fake STS (which checks expiry,
 //! audience, issuer and the trust policy's `sub`) and a fake IMDS. The
 //! sidecar itself is this same binary's `serve`, started as a child process
 //! with a clean environment aimed at those peers: it runs exactly as in a
@@ -16,6 +17,7 @@ use std::time::Duration;
 use crate::emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
 use crate::emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
 use crate::emulator::kubelet::AtomicWriter;
+use crate::emulator::oidc::FakeOidc;
 use crate::emulator::sts::{FakeSts, StsConfig, StsMode};
 
 /// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
@@ -90,6 +92,7 @@ struct Pod {
     writer: AtomicWriter,
     sts: FakeSts,
     imds: FakeImds,
+    oidc: FakeOidc,
     root: PathBuf,
 }
 
@@ -103,8 +106,12 @@ impl Pod {
             .await
             .map_err(setup("fake IMDS"))?;
         imds.set_mode(ImdsMode::Neither);
+        let issuer = Issuer::generate(DEFAULT_ISSUER)?;
         Ok(Pod {
-            issuer: Issuer::generate(DEFAULT_ISSUER)?,
+            oidc: FakeOidc::start(&issuer)
+                .await
+                .map_err(setup("fake OIDC issuer"))?,
+            issuer,
             writer,
             sts: FakeSts::start(StsConfig::default())
                 .await
@@ -167,6 +174,7 @@ impl Pod {
             ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
             ("AWS_ENDPOINT_URL_STS", self.sts.endpoint()),
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds.endpoint()),
+            ("IRSA_DOCTOR_OIDC_DISCOVERY_URL", self.oidc.discovery_url()),
             ("POD_NAMESPACE", "demo".into()),
             ("SERVICE_ACCOUNT_NAME", "demo-sa".into()),
             ("POD_NAME", "web-7d9f".into()),

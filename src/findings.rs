@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::clock;
 use crate::config::Config;
 use crate::environment::EnvFacts;
+use crate::oidc::Signature;
 use crate::snapshot::{Snapshot, StsFailure, StsResult};
 use crate::token::ReadError;
 
@@ -83,6 +84,8 @@ codes! {
     ImdsReachable => "IMDS_REACHABLE", Warning;
     GlobalStsEndpoint => "GLOBAL_STS_ENDPOINT", Info;
     ClockSkew => "CLOCK_SKEW", Warning;
+    TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
+    OidcDiscoveryFailed => "OIDC_DISCOVERY_FAILED", Info;
 }
 
 impl Serialize for Code {
@@ -194,6 +197,7 @@ const CHECKS: &[Check] = &[
     node_role_fallback,
     imds_reachable,
     clock_skew,
+    token_signature,
 ];
 
 /// Computes all findings, worst first (then in SPEC order).
@@ -660,6 +664,28 @@ fn clock_skew(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             node_hint(ctx)
         ),
     ));
+}
+
+fn token_signature(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let issuer = ctx
+        .snapshot
+        .token
+        .decoded()
+        .and_then(|d| d.claims.issuer.clone())
+        .unwrap_or_else(|| "the issuer".into());
+    match ctx.snapshot.current_signature() {
+        Some(Signature::Invalid { reason }) => out.push(Finding::new(
+            Code::TokenSignatureInvalid,
+            format!("the token's signature does not verify against {issuer}'s published keys: {reason}"),
+            "the token was not signed by this cluster's current service-account key: check that the pod's token comes from the projected volume (not a copied token from another cluster), and that the IAM OIDC provider's issuer is this cluster's; STS rejects such tokens with InvalidIdentityToken [r6][r9]",
+        )),
+        Some(Signature::Unchecked { reason }) => out.push(Finding::new(
+            Code::OidcDiscoveryFailed,
+            format!("could not fetch {issuer}'s OIDC discovery document or keys, so the signature was not checked: {reason}"),
+            "nothing to fix for STS, which fetches the keys itself; to let irsa-doctor verify signatures, allow egress to the issuer or point --oidc-discovery-url at a mirror [r10]",
+        )),
+        Some(Signature::Verified { .. }) | None => {}
+    }
 }
 
 #[cfg(test)]

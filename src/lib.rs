@@ -16,6 +16,7 @@ pub mod environment;
 pub mod findings;
 pub mod http;
 pub mod metrics;
+pub mod oidc;
 pub mod probe;
 pub mod report;
 pub mod schedule;

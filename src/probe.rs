@@ -17,8 +17,9 @@ use aws_types::SdkConfig;
 
 use crate::chain::{self, ChainOutcome};
 use crate::http::Prober;
+use crate::oidc::{Signature, Verifier};
 use crate::schedule::Backoff;
-use crate::snapshot::StsResult;
+use crate::snapshot::{SignatureSnapshot, StsResult};
 use crate::state::State;
 use crate::sts::{self, StsProbe};
 use crate::token;
@@ -38,6 +39,7 @@ pub struct LiveProbe {
     backoff: Mutex<Backoff>,
     last_run: Mutex<Option<Instant>>,
     running: tokio::sync::Mutex<()>,
+    verifier: Result<Verifier, String>,
 }
 
 impl LiveProbe {
@@ -48,6 +50,7 @@ impl LiveProbe {
             .await;
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let pod = lookup("POD_NAME").or_else(|| lookup("HOSTNAME"));
+        let state_discovery_url = state.config.oidc_discovery_url.clone();
         LiveProbe {
             sts: StsProbe::new(&sdk, state.config.probe_timeout),
             session_name: sts::session_name(pod.as_deref()),
@@ -57,6 +60,8 @@ impl LiveProbe {
             backoff: Mutex::new(Backoff::default()),
             last_run: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
+            verifier: Verifier::new(state_discovery_url)
+                .map_err(|e| format!("cannot load the system's root certificates: {e}")),
         }
     }
 
@@ -74,15 +79,19 @@ impl LiveProbe {
         // The SDK re-reads the token on every call; so do we.
         let token_text = token::read_file(&config.token_file).ok();
         let role = config.role_arn.clone();
-        let assumed = match (&role, &token_text) {
-            (Some(role), Some(text)) => {
-                let started = SystemTime::now();
-                let outcome = self.sts.assume(role, &self.session_name, text.trim()).await;
-                self.record_assume(started, &outcome);
-                Some(outcome)
+        let assume = async {
+            match (&role, &token_text) {
+                (Some(role), Some(text)) => {
+                    let started = SystemTime::now();
+                    let outcome = self.sts.assume(role, &self.session_name, text.trim()).await;
+                    self.record_assume(started, &outcome);
+                    Some(outcome)
+                }
+                _ => None,
             }
-            _ => None,
         };
+        // Discovery may time out on a pod without egress; never let it delay the test-assume.
+        let (assumed, ()) = tokio::join!(assume, self.check_signature(token_text.as_deref()));
 
         let chain = if chain::chain_is_web_identity(&self.state.env, role.as_deref(), &token_file) {
             reuse_for_chain(assumed.as_ref())
@@ -101,6 +110,35 @@ impl LiveProbe {
             s.chain.imds_v2_reachable = imds.map(|i| i.v2);
             s.chain.imds_v1_reachable = imds.map(|i| i.v1);
             s.probe_attempted = true;
+        });
+    }
+
+    /// Verifies the current token against the issuer's published keys and records the outcome.
+    async fn check_signature(&self, token_text: Option<&str>) {
+        let Some(text) = token_text else { return };
+        let Ok(decoded) = token::decode(text) else {
+            return;
+        };
+        let result = match &self.verifier {
+            Ok(v) => {
+                v.check(
+                    text,
+                    decoded.algorithm.as_deref(),
+                    decoded.key_id.as_deref(),
+                    decoded.claims.issuer.as_deref(),
+                )
+                .await
+            }
+            Err(reason) => Signature::Unchecked {
+                reason: reason.clone(),
+            },
+        };
+        let fingerprint = token::fingerprint(text);
+        self.state.update(|s| {
+            s.signature = SignatureSnapshot {
+                fingerprint: Some(fingerprint),
+                result: Some(result),
+            }
         });
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::findings::{self, Context, Finding, Status};
+use crate::oidc::Signature;
 use crate::snapshot::TokenState;
 use crate::token::ReadError;
 
@@ -87,6 +88,10 @@ pub struct TokenSection {
     pub algorithm: Option<String>,
     /// Header `kid`.
     pub key_id: Option<String>,
+    /// The issuer's published keys verify the signature (`null`: not checked).
+    pub signature_verified: Option<bool>,
+    /// Why the signature is invalid or was not checked.
+    pub signature_error: Option<String>,
 }
 
 /// `token.kubernetes`.
@@ -253,6 +258,12 @@ fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {
             });
             s.algorithm = d.algorithm.clone();
             s.key_id = d.key_id.clone();
+            (s.signature_verified, s.signature_error) = match ctx.snapshot.current_signature() {
+                Some(Signature::Verified { .. }) => (Some(true), None),
+                Some(Signature::Invalid { reason }) => (Some(false), Some(reason.clone())),
+                Some(Signature::Unchecked { reason }) => (None, Some(reason.clone())),
+                None => (None, None),
+            };
         }
     }
     s
@@ -325,6 +336,17 @@ impl Report {
                     (
                         "age",
                         t.age_seconds.map(human_secs).unwrap_or_else(|| "-".into()),
+                    ),
+                    (
+                        "signature",
+                        match (t.signature_verified, &t.signature_error) {
+                            (Some(true), _) => {
+                                format!("verified with key {}", t.key_id.as_deref().unwrap_or("-"))
+                            }
+                            (Some(false), Some(e)) => format!("INVALID: {e}"),
+                            (None, Some(e)) => format!("not checked: {e}"),
+                            _ => "not checked".into(),
+                        },
                     ),
                     ("reloads", t.reloads.to_string()),
                     (

@@ -15,11 +15,28 @@ pub struct Snapshot {
     pub sts: StsSnapshot,
     /// The latest credential-chain resolution.
     pub chain: ChainSnapshot,
+    /// The last signature check, for the token it was made on.
+    pub signature: SignatureSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
 }
 
+/// A signature check tied to the token (by fingerprint) it judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureSnapshot {
+    /// Fingerprint of the token that was checked.
+    pub fingerprint: Option<u64>,
+    /// The outcome.
+    pub result: Option<crate::oidc::Signature>,
+}
+
 impl Snapshot {
+    /// The signature check of the *current* token, if one was made.
+    pub fn current_signature(&self) -> Option<&crate::oidc::Signature> {
+        let current = self.token.decoded().and(self.token.fingerprint())?;
+        (self.signature.fingerprint == Some(current)).then_some(self.signature.result.as_ref())?
+    }
+
     /// `/readyz`: the first token read and the first probe attempt are done.
     pub fn is_ready(&self) -> bool {
         self.token.state != TokenState::NotRead && self.probe_attempted
@@ -97,6 +114,11 @@ impl TokenSnapshot {
                 TokenChange::Failed { error, first }
             }
         }
+    }
+
+    /// Fingerprint of the current good token.
+    pub fn fingerprint(&self) -> Option<u64> {
+        self.fingerprint
     }
 
     /// The decoded token, when the last read succeeded.

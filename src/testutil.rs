@@ -32,6 +32,7 @@ pub fn healthy() -> Fixture {
         expected_audience: "sts.amazonaws.com".into(),
         expected_subject: Some(SUB.into()),
         trust_policy_file: None,
+        oidc_discovery_url: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         probe_interval: Duration::from_secs(300),
         probe_timeout: Duration::from_secs(10),

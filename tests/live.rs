@@ -462,3 +462,51 @@ fn token_refresh_triggers_an_early_probe() {
     });
     assert_eq!(server.report()["sts"]["result"], "success");
 }
+
+/// Signature verification against the issuer's published keys (discovery → JWKS → RS256).
+#[test]
+fn signature_is_verified_against_published_keys() {
+    use irsa_doctor::emulator::issuer::Issuer;
+    use irsa_doctor::emulator::oidc::OidcMode;
+
+    // Published key verifies the token.
+    let pod = healthy_pod();
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(
+        (exit, r["token"]["signature_verified"].clone()),
+        (0, json!(true)),
+        "{}",
+        r["token"]
+    );
+    assert!(
+        pod.peers.oidc.requests() >= 2,
+        "discovery document and key set were fetched"
+    );
+
+    // The cluster's key was rotated out: the token's kid is no longer published.
+    let rotated = Issuer::generate(ISSUER).unwrap();
+    pod.peers.oidc.set_keys(rotated.jwks());
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(exit, 2);
+    assert_eq!(r["token"]["signature_verified"], false);
+    assert_eq!(codes(&r), vec!["TOKEN_SIGNATURE_INVALID"]);
+    let msg = r["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("no key with kid {}", issuer().key_id()))
+            && msg.contains(rotated.key_id()),
+        "{msg}"
+    );
+
+    // The issuer cannot be reached: info only, status unaffected.
+    for mode in [OidcMode::Down, OidcMode::ServerError] {
+        pod.peers.oidc.set_mode(mode);
+        let (exit, r) = check_json(&pod.env(), &[]);
+        assert_eq!(
+            exit, 0,
+            "{mode:?}: STS does not need the pod to reach the issuer"
+        );
+        assert_eq!(r["status"], "ok");
+        assert_eq!(codes(&r), vec!["OIDC_DISCOVERY_FAILED"], "{mode:?}");
+        assert_eq!(r["token"]["signature_verified"], Value::Null);
+    }
+}

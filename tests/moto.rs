@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use irsa_doctor::emulator::oidc::FakeOidc;
 use serde_json::Value;
 
 struct Moto {
@@ -85,8 +86,20 @@ fn check_against_moto() {
     let role_arn = setup["role_arn"].as_str().unwrap();
     assert_eq!(role_arn, "arn:aws:iam::123456789012:role/s3-backup");
 
+    // Publish PyJWT's key the way the cluster's issuer would.
+    let oidc = pod.peers.runtime.block_on(FakeOidc::start_with(
+        setup["issuer"].as_str().unwrap(),
+        setup["jwks"].clone(),
+    ));
+    let oidc = oidc.unwrap();
+
     let mut env = pod.env();
     set(&mut env, "AWS_ENDPOINT_URL_STS", &moto.endpoint);
+    set(
+        &mut env,
+        "IRSA_DOCTOR_OIDC_DISCOVERY_URL",
+        &oidc.discovery_url(),
+    );
     set(&mut env, "AWS_ROLE_ARN", role_arn);
     set(
         &mut env,
@@ -106,6 +119,10 @@ fn check_against_moto() {
     assert_eq!(out.status.code(), Some(0), "{r:#}");
     assert_eq!(r["status"], "ok");
     assert_eq!(r["token"]["key_id"], "moto-test-key");
+    assert_eq!(
+        r["token"]["signature_verified"], true,
+        "PyJWT's signature verifies with the published key"
+    );
     assert_eq!(r["token"]["kubernetes"]["service_account"], "s3-backup");
     let sts = &r["sts"];
     assert_eq!(sts["result"], "success", "{sts:#}");

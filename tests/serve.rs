@@ -228,12 +228,14 @@ fn secrets_never_leave_the_process() {
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY".into(),
     ));
     let server = Server::start(&env, &["--log-level", "debug"]);
-    wait_for("token loaded", DEADLINE, || {
-        (reloads(&server.metrics()) == Some(1.0)).then_some(())
+    wait_for("token loaded and probed", DEADLINE, || {
+        (reloads(&server.metrics()) == Some(1.0) && server.get("/readyz").status == 200)
+            .then_some(())
     });
+    let sig = signature(&token).to_owned();
     // Provoke error paths too: a malformed token whose bytes include the old signature.
     pod.writer
-        .write_token(format!("x.{SIGNATURE}").as_bytes())
+        .write_token(format!("x.{sig}").as_bytes())
         .unwrap();
     wait_for("malformed", DEADLINE, || {
         codes(&server.report())
@@ -254,7 +256,7 @@ fn secrets_never_leave_the_process() {
     for (name, text) in &outputs {
         for secret in [
             token.as_str(),
-            SIGNATURE,
+            sig.as_str(),
             payload,
             "AKIAEXAMPLESECRETKEY1",
             "wJalrXUtnFEMI",

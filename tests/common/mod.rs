@@ -7,12 +7,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use irsa_doctor::emulator::imds::{FakeImds, ImdsConfig};
+use irsa_doctor::emulator::issuer::Issuer;
+use irsa_doctor::emulator::oidc::FakeOidc;
 use irsa_doctor::emulator::sts::{FakeSts, StsConfig};
 use serde_json::{Value, json};
 
@@ -20,8 +20,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_irsa-doctor");
 pub const ROLE: &str = "arn:aws:iam::111122223333:role/demo";
 pub const ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
 pub const SUB: &str = "system:serviceaccount:demo:demo-sa";
-/// A signature no output may ever contain (SPEC 7).
-pub const SIGNATURE: &str = "U0VDUkVULXNpZ25hdHVyZS1tdXN0LW5ldmVyLWxlYWs";
+/// The cluster's service-account signing key, shared by every test of this binary.
+pub fn issuer() -> &'static Issuer {
+    static ISSUER_KEY: OnceLock<Issuer> = OnceLock::new();
+    ISSUER_KEY.get_or_init(|| Issuer::generate(ISSUER).expect("generate the test signing key"))
+}
+
+/// The signature part of a compact JWT: what no output may ever contain (SPEC 7).
+pub fn signature(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or_default()
+}
 
 pub fn now() -> i64 {
     SystemTime::now()
@@ -45,11 +53,9 @@ pub fn claims(age: i64, lifetime: i64) -> Value {
     })
 }
 
-/// A compact JWT with the fixed `SIGNATURE` (signatures are not verified by the core).
+/// A compact JWT really signed (RS256) by the test cluster's key, which the fake OIDC endpoint publishes.
 pub fn jwt(claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "kid": "test-key"});
-    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
-    format!("{}.{}.{SIGNATURE}", enc(&header), enc(claims))
+    issuer().sign(claims).expect("sign a test token")
 }
 
 /// Polls `f` until it returns `Some`, or panics after `deadline` with `what`.
@@ -154,6 +160,10 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
             "http://127.0.0.1:9".into(),
         ),
         ("AWS_ENDPOINT_URL_STS".into(), "http://127.0.0.1:9".into()),
+        (
+            "IRSA_DOCTOR_OIDC_DISCOVERY_URL".into(),
+            "http://127.0.0.1:9/.well-known/openid-configuration".into(),
+        ),
         ("AWS_ROLE_ARN".into(), ROLE.into()),
         ("IRSA_DOCTOR_LOG_FORMAT".into(), "json".into()),
     ];
@@ -270,7 +280,8 @@ pub fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> std
 pub struct Peers {
     pub sts: FakeSts,
     pub imds: FakeImds,
-    _runtime: tokio::runtime::Runtime,
+    pub oidc: FakeOidc,
+    pub runtime: tokio::runtime::Runtime,
 }
 
 impl Peers {
@@ -280,15 +291,17 @@ impl Peers {
             .enable_all()
             .build()
             .unwrap();
-        let (sts, imds) = runtime.block_on(async {
+        let (sts, imds, oidc) = runtime.block_on(async {
             let sts = FakeSts::start(StsConfig::default()).await.unwrap();
             let imds = FakeImds::start(ImdsConfig::default()).await.unwrap();
-            (sts, imds)
+            let oidc = FakeOidc::start(issuer()).await.unwrap();
+            (sts, imds, oidc)
         });
         Peers {
             sts,
             imds,
-            _runtime: runtime,
+            oidc,
+            runtime,
         }
     }
 }
@@ -326,6 +339,11 @@ impl Pod {
             &self.token_path().display().to_string(),
         );
         set(&mut env, "AWS_ENDPOINT_URL_STS", &self.peers.sts.endpoint());
+        set(
+            &mut env,
+            "IRSA_DOCTOR_OIDC_DISCOVERY_URL",
+            &self.peers.oidc.discovery_url(),
+        );
         env
     }
 

@@ -6,7 +6,8 @@
 - mints an EKS-shaped RS256 token with PyJWT (an independent JWT library)
   and writes it where the kubelet would.
 
-Usage: moto_setup.py ENDPOINT TOKEN_PATH; prints {"role_arn": ...} as JSON.
+Usage: moto_setup.py ENDPOINT TOKEN_PATH; prints {"role_arn", "issuer", "jwks"} as JSON,
+the JWK set being the public half of the signing key, as the cluster would publish it.
 """
 import json
 import sys
@@ -64,7 +65,14 @@ def main(endpoint: str, token_path: str) -> None:
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "moto-test-key"})
     with open(token_path, "w", encoding="ascii") as f:
         f.write(token)
-    print(json.dumps({"role_arn": role_arn, "provider_arn": provider_arn}))
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "moto-test-key", "alg": "RS256", "use": "sig"})
+    print(json.dumps({
+        "role_arn": role_arn,
+        "provider_arn": provider_arn,
+        "issuer": ISSUER,
+        "jwks": {"keys": [jwk]},
+    }))
 
 
 if __name__ == "__main__":
