@@ -13,6 +13,9 @@ use crate::watch;
 /// Runs every check once and prints the report; returns the exit code (0 ok, 1 warning, 2 critical).
 pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
     watch::read_once(state);
+    if let Some(path) = &state.config.trust_policy_file {
+        state.reload_trust_policy(path);
+    }
     probe.run_once().await;
     let report = state.report(SystemTime::now());
     match format {

@@ -102,6 +102,11 @@ pub struct Opts {
     /// A JSON trust policy to evaluate offline.
     #[arg(long, global = true, env = "IRSA_DOCTOR_TRUST_POLICY_FILE")]
     pub trust_policy_file: Option<PathBuf>,
+    /// Also read the role's trust policy with iam:GetRole (with the test-assumed credentials).
+    #[arg(long, global = true, env = "IRSA_DOCTOR_FETCH_TRUST_POLICY", default_value_t = false,
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub fetch_trust_policy: bool,
     /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
     #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
     pub oidc_discovery_url: Option<String>,
@@ -168,6 +173,8 @@ pub struct Config {
     pub expected_subject: Option<String>,
     /// Trust policy JSON to evaluate offline.
     pub trust_policy_file: Option<PathBuf>,
+    /// Whether to read the trust policy with iam:GetRole.
+    pub fetch_trust_policy: bool,
     /// Override of the OIDC discovery document's URL.
     pub oidc_discovery_url: Option<String>,
     /// HTTP listen address.
@@ -219,6 +226,7 @@ impl Config {
             expected_audience: opts.expected_audience.clone(),
             expected_subject,
             trust_policy_file: opts.trust_policy_file.clone(),
+            fetch_trust_policy: opts.fetch_trust_policy,
             oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
             listen: opts.listen,
             probe_interval: opts.probe_interval,

@@ -22,6 +22,8 @@ use crate::emulator::sts::{FakeSts, StsConfig, StsMode};
 
 /// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
 const TOKEN_TTL_SECS: i64 = 60;
+/// The ConfigMap key the demo mounts the role's trust policy under.
+const TRUST_POLICY_FILE: &str = "trust-policy.json";
 /// The sidecar's probe interval in the demo, so failures show within seconds.
 const PROBE_INTERVAL: &str = "15s";
 
@@ -47,15 +49,17 @@ fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DemoError {
 enum Step {
     Healthy,
     KubeletStalled,
+    WrongServiceAccount,
     WrongAudience,
     StsDown,
     ImdsOpen,
 }
 
 impl Step {
-    const CYCLE: [Step; 6] = [
+    const CYCLE: [Step; 7] = [
         Step::Healthy,
         Step::KubeletStalled,
+        Step::WrongServiceAccount,
         Step::WrongAudience,
         Step::StsDown,
         Step::ImdsOpen,
@@ -67,6 +71,9 @@ impl Step {
             Step::Healthy => "healthy: token rotating every 48 s, STS accepts it, IMDS blocked",
             Step::KubeletStalled => {
                 "the kubelet stopped refreshing: the token is expired (TOKEN_EXPIRED, STS ExpiredTokenException)"
+            }
+            Step::WrongServiceAccount => {
+                "the pod runs as ServiceAccount default, which the role's trust policy does not allow (TRUST_POLICY_DENIES names the failing condition; STS AccessDenied)"
             }
             Step::WrongAudience => {
                 "the projected volume's audience is wrong (AUDIENCE_MISMATCH, STS InvalidIdentityToken)"
@@ -102,6 +109,18 @@ impl Pod {
         let writer = AtomicWriter::new(root.join("eks.amazonaws.com/serviceaccount"))
             .map_err(setup("token directory"))?;
         std::fs::create_dir_all(root.join("home")).map_err(setup("home directory"))?;
+        let sts = FakeSts::start(StsConfig::default())
+            .await
+            .map_err(setup("fake STS"))?;
+        // The role's trust policy, mounted like a ConfigMap: the same one the fake STS enforces.
+        AtomicWriter::new(root.join("trust-policy"))
+            .and_then(|w| {
+                w.write(
+                    TRUST_POLICY_FILE,
+                    sts.config().trust_policy_json().to_string().as_bytes(),
+                )
+            })
+            .map_err(setup("trust policy file"))?;
         let imds = FakeImds::start(ImdsConfig::default())
             .await
             .map_err(setup("fake IMDS"))?;
@@ -113,9 +132,7 @@ impl Pod {
                 .map_err(setup("fake OIDC issuer"))?,
             issuer,
             writer,
-            sts: FakeSts::start(StsConfig::default())
-                .await
-                .map_err(setup("fake STS"))?,
+            sts,
             imds,
             root,
         })
@@ -154,6 +171,10 @@ impl Pod {
         });
         match step {
             Step::KubeletStalled => self.write_token(|s| s.issued_at -= TOKEN_TTL_SECS + 30),
+            Step::WrongServiceAccount => self.write_token(|s| {
+                s.subject = "system:serviceaccount:demo:default".into();
+                s.service_account = "default".into();
+            }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
             Step::Healthy | Step::StsDown | Step::ImdsOpen => self.write_token(|_| {}),
         }
@@ -175,6 +196,14 @@ impl Pod {
             ("AWS_ENDPOINT_URL_STS", self.sts.endpoint()),
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds.endpoint()),
             ("IRSA_DOCTOR_OIDC_DISCOVERY_URL", self.oidc.discovery_url()),
+            (
+                "IRSA_DOCTOR_TRUST_POLICY_FILE",
+                self.root
+                    .join("trust-policy")
+                    .join(TRUST_POLICY_FILE)
+                    .display()
+                    .to_string(),
+            ),
             ("POD_NAMESPACE", "demo".into()),
             ("SERVICE_ACCOUNT_NAME", "demo-sa".into()),
             ("POD_NAME", "web-7d9f".into()),

@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod state;
 pub mod sts;
 pub mod token;
+pub mod trust_policy;
 pub mod watch;
 
 #[cfg(test)]

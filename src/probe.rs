@@ -83,7 +83,12 @@ impl LiveProbe {
             match (&role, &token_text) {
                 (Some(role), Some(text)) => {
                     let started = SystemTime::now();
-                    let outcome = self.sts.assume(role, &self.session_name, text.trim()).await;
+                    // A mounted policy file wins over fetching it.
+                    let fetch = config.fetch_trust_policy && config.trust_policy_file.is_none();
+                    let outcome = self
+                        .sts
+                        .assume(role, &self.session_name, text.trim(), fetch)
+                        .await;
                     self.record_assume(started, &outcome);
                     Some(outcome)
                 }
@@ -142,6 +147,27 @@ impl LiveProbe {
         });
     }
 
+    /// Records a trust policy read with `iam:GetRole`; a refusal is an info note, not a failure.
+    fn record_fetched_policy(&self, role: &str, fetched: &Result<String, String>) {
+        let source = format!("iam:GetRole {role}");
+        let parsed = fetched.as_ref().map_err(Clone::clone).and_then(|doc| {
+            crate::trust_policy::parse(doc)
+                .map_err(|e| format!("the document iam:GetRole returned: {e}"))
+        });
+        self.state.update(|s| {
+            let tp = &mut s.trust_policy;
+            tp.source = Some(source);
+            tp.notes.clear();
+            match parsed {
+                Ok(p) => tp.policy = Some(Ok(std::sync::Arc::new(p))),
+                Err(e) if fetched.is_err() => tp.notes.push(format!(
+                    "could not read the trust policy ({e}); grant the role iam:GetRole on itself, or mount the policy and use --trust-policy-file"
+                )),
+                Err(e) => tp.policy = Some(Err(e)),
+            }
+        });
+    }
+
     fn record_assume(&self, started: SystemTime, outcome: &sts::AssumeOutcome) {
         let failure = outcome.result.as_ref().err();
         self.state.metrics.sts_attempt(
@@ -152,6 +178,11 @@ impl LiveProbe {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(failure.map(|f| f.kind));
+        if let (Ok(a), Some(role)) = (&outcome.result, &self.state.config.role_arn)
+            && let Some(fetched) = &a.trust_policy
+        {
+            self.record_fetched_policy(role, fetched);
+        }
         match &outcome.result {
             Ok(a) => tracing::debug!(
                 latency = outcome.latency.as_secs_f64(),

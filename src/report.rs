@@ -14,6 +14,7 @@ use crate::findings::{self, Context, Finding, Status};
 use crate::oidc::Signature;
 use crate::snapshot::TokenState;
 use crate::token::ReadError;
+use crate::trust_policy;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +33,8 @@ pub struct Report {
     pub sts: StsSection,
     /// The default credential chain.
     pub credential_chain: ChainSection,
+    /// The role's trust policy judged against the token.
+    pub trust_policy: TrustPolicySection,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }
@@ -153,6 +156,27 @@ pub struct ChainSection {
     pub error: Option<String>,
 }
 
+/// `trust_policy`: where the policy came from, the verdict and the per-condition table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrustPolicySection {
+    /// `file <path>` or `iam:GetRole <role>`; null when none is configured.
+    pub source: Option<String>,
+    /// Why the policy could not be read or parsed.
+    pub error: Option<String>,
+    /// `allowed`, `explicit_deny`, `implicit_deny` or `unknown` (unevaluable conditions); null when not evaluated.
+    pub verdict: Option<&'static str>,
+    /// The statement that decided a denial (explicit deny) or came closest to allowing.
+    pub deciding_statement: Option<String>,
+    /// Whether any statement trusts this token's issuer.
+    pub issuer_matched: Option<bool>,
+    /// How many statements were evaluated.
+    pub statements_evaluated: usize,
+    /// Every statement with its principal, action and condition results.
+    pub statements: Vec<trust_policy::StatementResult>,
+    /// Info-level advice (missing aud pin, literal * in StringEquals, no iam:GetRole permission, ...).
+    pub notes: Vec<String>,
+}
+
 /// `credential_chain.imds`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImdsSection {
@@ -221,8 +245,42 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
             },
             error: chain.error.clone(),
         },
+        trust_policy: trust_policy_section(snap),
         findings,
     }
+}
+
+fn trust_policy_section(snap: &crate::snapshot::Snapshot) -> TrustPolicySection {
+    let tp = &snap.trust_policy;
+    let mut s = TrustPolicySection {
+        source: tp.source.clone(),
+        notes: tp.notes.clone(),
+        ..Default::default()
+    };
+    if let Some(Err(e)) = &tp.policy {
+        s.error = Some(e.clone());
+    }
+    if let Some(eval) = crate::findings::trust_policy_evaluation(snap) {
+        use trust_policy::Verdict;
+        s.verdict = Some(match eval.verdict {
+            Verdict::Allowed => "allowed",
+            Verdict::ExplicitDeny { .. } => "explicit_deny",
+            Verdict::ImplicitDeny => "implicit_deny",
+            Verdict::Unknown => "unknown",
+        });
+        s.deciding_statement = match &eval.verdict {
+            Verdict::ExplicitDeny { statement } => Some(statement.clone()),
+            _ => eval
+                .closest
+                .and_then(|i| eval.statements.get(i))
+                .map(|st| st.label.clone()),
+        };
+        s.issuer_matched = Some(eval.issuer_matched);
+        s.statements_evaluated = eval.statements.len();
+        s.notes.extend(eval.notes);
+        s.statements = eval.statements;
+    }
+    s
 }
 
 fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {
@@ -402,7 +460,72 @@ impl Report {
                 let _ = writeln!(o, "  {name:<13} {value}");
             }
         }
+        self.trust_policy.write_text(&mut o);
         o
+    }
+}
+
+impl TrustPolicySection {
+    /// The TRUST POLICY section: verdict, then one line per condition, failures first within each statement.
+    fn write_text(&self, o: &mut String) {
+        let Some(source) = &self.source else { return };
+        let _ = writeln!(o, "\nTRUST POLICY  {source}");
+        if let Some(e) = &self.error {
+            let _ = writeln!(o, "  error         {e}");
+        }
+        if let Some(v) = self.verdict {
+            let deciding = self
+                .deciding_statement
+                .as_deref()
+                .map(|d| format!(" (statement {d})"))
+                .unwrap_or_default();
+            let _ = writeln!(o, "  verdict       {v}{deciding}");
+        }
+        for st in &self.statements {
+            let _ = writeln!(
+                o,
+                "  statement {} {}: principal {}, action {}",
+                st.label,
+                match st.effect {
+                    trust_policy::Effect::Allow => "(Allow)",
+                    trust_policy::Effect::Deny => "(Deny)",
+                },
+                if st.principal_matches {
+                    "matches"
+                } else {
+                    "does not match"
+                },
+                if st.action_matches {
+                    "matches"
+                } else {
+                    "does not match"
+                },
+            );
+            let mut conds: Vec<&trust_policy::ConditionResult> = st.conditions.iter().collect();
+            conds.sort_by_key(|c| c.outcome != trust_policy::Outcome::Fail);
+            for c in conds {
+                let outcome = match c.outcome {
+                    trust_policy::Outcome::Pass => "pass",
+                    trust_policy::Outcome::Fail => "FAIL",
+                    trust_policy::Outcome::Unevaluable => "n/a ",
+                };
+                let actual = c
+                    .actual
+                    .as_ref()
+                    .map(|a| a.join(", "))
+                    .unwrap_or_else(|| "(absent)".into());
+                let _ = writeln!(
+                    o,
+                    "    {outcome}  {} {}  expected {}  token has {actual}",
+                    c.operator,
+                    c.key,
+                    c.expected.join(" | ")
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(o, "  note          {n}");
+        }
     }
 }
 

@@ -24,9 +24,18 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
             role_arn = state.config.role_arn.as_deref(), "irsa-doctor serving");
     }
     let watcher = tokio::spawn(watch::run(Arc::clone(&state)));
+    let policy_watcher = state.config.trust_policy_file.clone().map(|path| {
+        let state = Arc::clone(&state);
+        tokio::spawn(
+            async move { watch::watch_file(&path, || state.reload_trust_policy(&path)).await },
+        )
+    });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
     http::serve(listener, app, shutdown).await;
     watcher.abort();
+    if let Some(w) = policy_watcher {
+        w.abort();
+    }
     supervisor.abort();
     tracing::info!("irsa-doctor stopped");
 }

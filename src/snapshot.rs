@@ -15,10 +15,23 @@ pub struct Snapshot {
     pub sts: StsSnapshot,
     /// The latest credential-chain resolution.
     pub chain: ChainSnapshot,
+    /// The role's trust policy, when one is configured or fetched.
+    pub trust_policy: PolicySnapshot,
     /// The last signature check, for the token it was made on.
     pub signature: SignatureSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+}
+
+/// The trust policy as last loaded, from a file or from `iam:GetRole`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicySnapshot {
+    /// Where it came from (`file /path` or `iam:GetRole <role>`); `None` when none is configured.
+    pub source: Option<String>,
+    /// The parsed policy, or why it could not be read or parsed.
+    pub policy: Option<Result<std::sync::Arc<crate::trust_policy::Policy>, String>>,
+    /// Info-level notes about obtaining it (e.g. the role may not call iam:GetRole).
+    pub notes: Vec<String>,
 }
 
 /// A signature check tied to the token (by fingerprint) it judged.

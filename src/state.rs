@@ -14,7 +14,26 @@ use crate::findings::{self, Context, Finding};
 use crate::metrics::{Metrics, MetricsError};
 use crate::report::{self, Report};
 use crate::snapshot::{Snapshot, TokenChange};
-use crate::token::{Decoded, ReadError};
+use crate::token::{Decoded, MAX_TOKEN_BYTES, ReadError};
+use crate::trust_policy;
+
+/// Reads a trust policy file (raw or URL-encoded JSON) with the same size cap as the token.
+fn read_policy_file(path: &std::path::Path) -> Result<trust_policy::Policy, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_TOKEN_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if text.len() as u64 > MAX_TOKEN_BYTES {
+        return Err(format!(
+            "{} is over {MAX_TOKEN_BYTES} bytes; IAM trust policies are at most 4 KiB",
+            path.display()
+        ));
+    }
+    trust_policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
 
 /// Shared by every task; cheap to read, written only through its methods.
 pub struct State {
@@ -85,6 +104,26 @@ impl State {
             TokenChange::Failed { first: false, .. } | TokenChange::Unchanged => {}
         }
         change
+    }
+
+    /// Reads and parses the `--trust-policy-file`, logging when the outcome changes.
+    pub fn reload_trust_policy(&self, path: &std::path::Path) {
+        let loaded = read_policy_file(path).map(std::sync::Arc::new);
+        let source = format!("file {}", path.display());
+        self.snapshot.send_if_modified(|s| {
+            let tp = &mut s.trust_policy;
+            let changed = tp.source.as_deref() != Some(source.as_str())
+                || tp.policy.as_ref() != Some(&loaded);
+            if changed {
+                match &loaded {
+                    Ok(_) => tracing::info!(source = %source, "trust policy loaded"),
+                    Err(e) => tracing::warn!(source = %source, error = %e, "trust policy unusable"),
+                }
+                tp.source = Some(source);
+                tp.policy = Some(loaded);
+            }
+            changed
+        });
     }
 
     /// Findings and report for one snapshot, judged at `now`.

@@ -53,6 +53,8 @@ pub struct Assumed {
     pub credentials_expire_at: Option<SystemTime>,
     /// `GetCallerIdentity` with the credentials: the ARN, or why it failed.
     pub caller: Result<String, String>,
+    /// `iam:GetRole`'s trust policy document (as IAM returns it, URL-encoded), when asked for.
+    pub trust_policy: Option<Result<String, String>>,
 }
 
 /// A classified STS failure.
@@ -126,6 +128,7 @@ impl Intercept for CaptureInterceptor {
 #[derive(Debug, Clone)]
 pub struct StsProbe {
     config: aws_sdk_sts::Config,
+    iam: aws_sdk_iam::Config,
     capture: CaptureInterceptor,
     timeout: Duration,
 }
@@ -143,10 +146,54 @@ impl StsProbe {
             )
             .interceptor(capture.clone())
             .build();
+        let iam = aws_sdk_iam::config::Builder::from(sdk)
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_iam::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(timeout)
+                    .build(),
+            )
+            .build();
         StsProbe {
             config,
+            iam,
             capture,
             timeout,
+        }
+    }
+
+    /// `iam:GetRole` for `role_arn` with explicit credentials: the trust policy document.
+    async fn trust_policy(
+        &self,
+        role_arn: &str,
+        credentials: Credentials,
+        secrets: &[String],
+    ) -> Result<String, String> {
+        let name = role_arn
+            .rsplit_once('/')
+            .map(|(_, n)| n)
+            .ok_or_else(|| format!("{role_arn} is not a role ARN"))?;
+        let client = aws_sdk_iam::Client::from_conf(
+            self.iam
+                .to_builder()
+                .credentials_provider(credentials)
+                .build(),
+        );
+        let call = client.get_role().role_name(name).send();
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => Err(format!(
+                "iam:GetRole: no answer within {}",
+                humantime::format_duration(self.timeout)
+            )),
+            Ok(Err(e)) => {
+                let f = classify(&e, secrets);
+                Err(format!("iam:GetRole failed: {}: {}", f.code, f.message))
+            }
+            Ok(Ok(out)) => out
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .map(str::to_owned)
+                .ok_or_else(|| "iam:GetRole returned no AssumeRolePolicyDocument".into()),
         }
     }
 
@@ -175,7 +222,14 @@ impl StsProbe {
     }
 
     /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who that is.
-    pub async fn assume(&self, role_arn: &str, session_name: &str, token: &str) -> AssumeOutcome {
+    /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
+    pub async fn assume(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        token: &str,
+        fetch_policy: bool,
+    ) -> AssumeOutcome {
         self.capture.with(|c| *c = Capture::default());
         // Unsigned: the credentials provider is removed so nothing is resolved or signed.
         let mut unsigned = self.config.to_builder();
@@ -205,7 +259,7 @@ impl StsProbe {
             Ok(Err(e)) => Err(classify(&e, &secrets)),
             Ok(Ok(out)) => {
                 let assumed_role_arn = out.assumed_role_user().map(|u| u.arn().to_owned());
-                let caller = match out.credentials() {
+                let (expiry, caller, trust_policy) = match out.credentials() {
                     Some(c) => {
                         let expiry = SystemTime::try_from(*c.expiration()).ok();
                         let creds = Credentials::new(
@@ -215,14 +269,20 @@ impl StsProbe {
                             expiry,
                             "irsa-doctor-test-assume",
                         );
-                        (expiry, self.caller_identity(creds).await)
+                        let policy = if fetch_policy {
+                            Some(self.trust_policy(role_arn, creds.clone(), &secrets).await)
+                        } else {
+                            None
+                        };
+                        (expiry, self.caller_identity(creds).await, policy)
                     }
-                    None => (None, Err("STS returned no credentials".into())),
+                    None => (None, Err("STS returned no credentials".into()), None),
                 };
                 Ok(Assumed {
                     assumed_role_arn,
-                    credentials_expire_at: caller.0,
-                    caller: caller.1.map_err(|m| redact(&m, &secrets)),
+                    credentials_expire_at: expiry,
+                    caller: caller.map_err(|m| redact(&m, &secrets)),
+                    trust_policy,
                 })
             }
         };

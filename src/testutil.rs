@@ -33,6 +33,7 @@ pub fn healthy() -> Fixture {
         expected_subject: Some(SUB.into()),
         trust_policy_file: None,
         oidc_discovery_url: None,
+        fetch_trust_policy: false,
         listen: "127.0.0.1:0".parse().unwrap(),
         probe_interval: Duration::from_secs(300),
         probe_timeout: Duration::from_secs(10),

@@ -1,4 +1,4 @@
-//! Watches the token file the way the kubelet writes it.
+//! Watches the token file (and any other projected file) the way the kubelet writes it.
 //!
 //! The kubelet's atomic writer never modifies `token`: it writes a new
 //! timestamped directory and swaps the `..data` symlink, so a watch on the
@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::state::State;
 use crate::token;
 
-/// How often the token is re-read even without events.
+/// How often a watched file is re-read even without events.
 pub const SAFETY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Reads the token once and records the result.
@@ -29,16 +29,22 @@ pub fn read_once(state: &State) {
     state.apply_token_read(read, SystemTime::now());
 }
 
-/// Watches and re-reads the token until the task is dropped. Never returns an error: a
-/// watcher that cannot be set up degrades to the safety timer with a warning.
+/// Watches and re-reads the token until the task is dropped.
 pub async fn run(state: Arc<State>) {
     let path = state.config.token_file.clone();
+    watch_file(&path, || read_once(&state)).await;
+}
+
+/// Calls `reload` now and whenever `path` may have changed, until the task is dropped.
+/// Never returns an error: a watcher that cannot be set up degrades to the safety
+/// timer with a warning. Works for any file the kubelet projects (tokens, ConfigMaps).
+pub async fn watch_file(path: &Path, mut reload: impl FnMut()) {
     let wake = Arc::new(Notify::new());
-    let mut armed = Armed::new(&path, Arc::clone(&wake));
+    let mut armed = Armed::new(path, Arc::clone(&wake));
     loop {
         // Arm before reading, so a write between the two is never missed.
         armed.rearm();
-        read_once(&state);
+        reload();
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(SAFETY_INTERVAL) => {}

@@ -236,6 +236,7 @@ fn demo_walks_through_failures_and_back() {
     });
     for code in [
         "TOKEN_EXPIRED",
+        "TRUST_POLICY_DENIES",
         "AUDIENCE_MISMATCH",
         "STS_UNREACHABLE",
         "IMDS_REACHABLE",

@@ -510,3 +510,73 @@ fn signature_is_verified_against_published_keys() {
         assert_eq!(r["token"]["signature_verified"], Value::Null);
     }
 }
+
+/// The trust policy, mounted like a ConfigMap, is re-read on change: the verdict follows within a second.
+#[test]
+fn trust_policy_file_edits_update_the_verdict() {
+    use irsa_doctor::emulator::kubelet::AtomicWriter;
+    use irsa_doctor::emulator::sts::StsConfig;
+
+    let pod = healthy_pod();
+    let configmap = AtomicWriter::new(pod.tmp.path().join("trust-policy")).unwrap();
+    let allowing = StsConfig::default().trust_policy_json();
+    configmap
+        .write("policy.json", allowing.to_string().as_bytes())
+        .unwrap();
+    let path = configmap.dir().join("policy.json");
+    let server = Server::start(&pod.env(), &["--trust-policy-file", path.to_str().unwrap()]);
+    wait_for("allowed verdict", DEADLINE, || {
+        let r = server.report();
+        (r["trust_policy"]["verdict"] == "allowed").then_some(())
+    });
+    assert_eq!(server.report()["status"], "ok");
+
+    // Pin another ServiceAccount, written URL-encoded as iam:GetRole returns it.
+    let denying = StsConfig {
+        allowed_subject: "system:serviceaccount:payments:s3-backup".into(),
+        ..StsConfig::default()
+    };
+    let encoded: String = denying
+        .trust_policy_json()
+        .to_string()
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    configmap.write("policy.json", encoded.as_bytes()).unwrap();
+    let r = wait_for(
+        "denying verdict within a second",
+        Duration::from_secs(1),
+        || {
+            let r = server.report();
+            (r["trust_policy"]["verdict"] == "implicit_deny").then_some(r)
+        },
+    );
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "TRUST_POLICY_DENIES")
+        .expect("finding");
+    let msg = finding["message"].as_str().unwrap();
+    assert!(msg.contains("expected system:serviceaccount:payments:s3-backup, token has system:serviceaccount:demo:demo-sa"), "{msg}");
+    assert!(
+        server
+            .get("/debug")
+            .body
+            .contains("    FAIL  StringLike oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub")
+    );
+
+    // Garbage in the ConfigMap: reported, not fatal, and the daemon keeps serving.
+    configmap.write("policy.json", b"{ not json").unwrap();
+    wait_for("policy error reported", Duration::from_secs(2), || {
+        let r = server.report();
+        r["trust_policy"]["error"].as_str().map(|_| ())
+    });
+    assert_eq!(server.get("/healthz").status, 200);
+}

@@ -149,4 +149,23 @@ fn check_against_moto() {
     );
     assert_eq!(codes(&r), vec!["STATIC_CREDENTIALS_SHADOW"]);
     assert_eq!(r["sts"]["result"], "success");
+
+    // --fetch-trust-policy: the role's own trust policy through moto's iam:GetRole, judged locally.
+    unset(&mut env, "AWS_ACCESS_KEY_ID");
+    unset(&mut env, "AWS_SECRET_ACCESS_KEY");
+    set(&mut env, "AWS_ENDPOINT_URL_IAM", &moto.endpoint);
+    let out = run(
+        &env,
+        &["check", "--format", "json", "--fetch-trust-policy"],
+        None,
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tp = &r["trust_policy"];
+    assert_eq!(tp["source"], format!("iam:GetRole {role_arn}"), "{tp:#}");
+    assert_eq!(tp["verdict"], "allowed", "{tp:#}");
+    assert_eq!(tp["issuer_matched"], true);
+    let conditions = tp["statements"][0]["conditions"].as_array().unwrap();
+    assert_eq!(conditions.len(), 2, "sub and aud pinned: {tp:#}");
+    assert!(conditions.iter().all(|c| c["outcome"] == "pass"));
+    assert_eq!(out.status.code(), Some(0), "{r:#}");
 }

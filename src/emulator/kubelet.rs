@@ -40,6 +40,11 @@ impl AtomicWriter {
 
     /// Publishes new content for `token` with the symlink swap.
     pub fn write_token(&self, content: &[u8]) -> io::Result<()> {
+        self.write("token", content)
+    }
+
+    /// Publishes new content for the file `name` (a projected token, a ConfigMap key) with the symlink swap.
+    pub fn write(&self, name: &str, content: &[u8]) -> io::Result<()> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -52,7 +57,7 @@ impl AtomicWriter {
         );
         let ts_dir = self.dir.join(&ts_name);
         std::fs::create_dir(&ts_dir)?;
-        std::fs::write(ts_dir.join("token"), content)?;
+        std::fs::write(ts_dir.join(name), content)?;
 
         let data = self.dir.join("..data");
         let old_target = std::fs::read_link(&data).ok();
@@ -61,9 +66,9 @@ impl AtomicWriter {
         symlink(&ts_name, &tmp)?;
         std::fs::rename(&tmp, &data)?;
 
-        let user_link = self.token_path();
+        let user_link = self.dir.join(name);
         if std::fs::symlink_metadata(&user_link).is_err() {
-            symlink("..data/token", &user_link)?;
+            symlink(format!("..data/{name}"), &user_link)?;
         }
         if let Some(old) = old_target {
             let old = self.dir.join(old);

@@ -45,6 +45,7 @@ pub struct StsConfig {
     /// The provider's client id: the audience the token must carry.
     pub audience: String,
     /// The trust policy's `<issuer>:sub` condition, an IAM `StringLike` pattern (`*`, `?`).
+    /// The policy itself is `trust_policy_json()`, judged by the real evaluator.
     pub allowed_subject: String,
     /// How long issued credentials last unless the caller asks for `DurationSeconds`.
     pub credentials_ttl: Duration,
@@ -68,6 +69,25 @@ impl StsConfig {
     /// The ARN of the role this STS lets a matching token assume.
     pub fn role_arn(&self) -> String {
         format!("arn:aws:iam::{}:role/{}", self.account_id, self.role_name)
+    }
+
+    /// The role's trust policy, shaped like the one `eksctl` writes: the cluster's OIDC provider,
+    /// `sub` pinned with `StringLike` (so `*` works) and `aud` pinned to the provider's client id.
+    pub fn trust_policy_json(&self) -> serde_json::Value {
+        let host = self.issuer.trim_start_matches("https://");
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "AllowServiceAccount",
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{host}", self.account_id)},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringLike": {format!("{host}:sub"): self.allowed_subject},
+                    "StringEquals": {format!("{host}:aud"): self.audience}
+                }
+            }]
+        })
     }
 }
 
@@ -372,6 +392,10 @@ impl State {
             return invalid("Couldn't parse the web identity token");
         };
         let claims = decoded.claims;
+        // The same evaluator irsa-doctor uses, so the demo's denials are the real explanations.
+        let trusted = crate::trust_policy::parse(&config.trust_policy_json().to_string())
+            .map(|policy| crate::trust_policy::evaluate(&policy, &claims).verdict)
+            .is_ok_and(|v| v == crate::trust_policy::Verdict::Allowed);
         let issuer = claims.issuer.unwrap_or_default();
         if issuer != config.issuer {
             return invalid(&format!(
@@ -396,7 +420,7 @@ impl State {
         }
         let subject = claims.subject.unwrap_or_default();
         // STS does not say which condition failed, or whether the role exists: one message for all.
-        if *role_arn != config.role_arn() || !string_like(&config.allowed_subject, &subject) {
+        if *role_arn != config.role_arn() || !trusted {
             return Answer::error(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
@@ -686,36 +710,6 @@ pub(crate) fn xml_escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// IAM `StringLike`: `*` matches any run of characters, `?` exactly one; case-sensitive.
-pub(crate) fn string_like(pattern: &str, value: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let value: Vec<char> = value.chars().collect();
-    let (mut p, mut v) = (0, 0);
-    // Where the last `*` was and how much of the value it has swallowed so far.
-    let mut backtrack: Option<(usize, usize)> = None;
-    while v < value.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                backtrack = Some((p, v));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == value[v] => {
-                p += 1;
-                v += 1;
-            }
-            _ => match backtrack {
-                Some((star, swallowed)) => {
-                    p = star + 1;
-                    v = swallowed + 1;
-                    backtrack = Some((star, swallowed + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds.
@@ -1125,49 +1119,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(refused, "still listening on {addr}");
-    }
-
-    #[test]
-    fn string_like_matches_iam_wildcards() {
-        for (pattern, value, want) in [
-            (
-                "system:serviceaccount:demo:demo-sa",
-                "system:serviceaccount:demo:demo-sa",
-                true,
-            ),
-            (
-                "system:serviceaccount:demo:*",
-                "system:serviceaccount:demo:demo-sa",
-                true,
-            ),
-            (
-                "system:serviceaccount:*:demo-sa",
-                "system:serviceaccount:x:y:demo-sa",
-                true,
-            ),
-            (
-                "system:serviceaccount:demo:demo-s?",
-                "system:serviceaccount:demo:demo-sa",
-                true,
-            ),
-            (
-                "system:serviceaccount:demo:demo-s?",
-                "system:serviceaccount:demo:demo-s",
-                false,
-            ),
-            ("*", "", true),
-            ("", "", true),
-            ("a*b*c", "aXXbYYc", true),
-            ("a*b*c", "aXXbYY", false),
-            (
-                "System:serviceaccount:demo:*",
-                "system:serviceaccount:demo:x",
-                false,
-            ),
-            ("*:demo-sa", "system:serviceaccount:demo:demo-sa-2", false),
-        ] {
-            assert_eq!(string_like(pattern, value), want, "{pattern} vs {value}");
-        }
     }
 
     #[test]

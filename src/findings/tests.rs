@@ -496,6 +496,93 @@ fn signature_cases() {
     );
 }
 
+/// The standard EKS trust policy for `host`, pinning `sub` with `op` to `sub`.
+fn policy(host: &str, op: &str, sub: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Irsa",
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::111122223333:oidc-provider/{host}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {op: {format!("{host}:sub"): sub, format!("{host}:aud"): "sts.amazonaws.com"}}
+        }]
+    })
+    .to_string()
+}
+
+#[test]
+fn trust_policy_cases() {
+    let host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
+    let with = |text: String| {
+        move |f: &mut Fixture| {
+            f.snapshot.trust_policy.source = Some("file /etc/irsa/trust-policy.json".into());
+            f.snapshot.trust_policy.policy = Some(
+                crate::trust_policy::parse(&text)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+    };
+    check("allowed", with(policy(host, "StringEquals", SUB)), &[]);
+    check(
+        "wildcard with StringLike",
+        with(policy(host, "StringLike", "system:serviceaccount:demo:*")),
+        &[],
+    );
+    check(
+        "sub denied",
+        with(policy(
+            host,
+            "StringEquals",
+            "system:serviceaccount:payments:s3-backup",
+        )),
+        &[(
+            Code::TrustPolicyDenies,
+            &[
+                "file /etc/irsa/trust-policy.json would not allow this token",
+                "statement \"Irsa\": StringEquals oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub expected system:serviceaccount:payments:s3-backup, token has system:serviceaccount:demo:demo-sa",
+            ],
+        )],
+    );
+    check(
+        "wildcard in StringEquals is literal",
+        with(policy(host, "StringEquals", "system:serviceaccount:demo:*")),
+        &[(Code::TrustPolicyDenies, &["StringEquals", "use StringLike"])],
+    );
+    check(
+        "policy for another cluster",
+        with(policy(
+            "oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+            "StringEquals",
+            SUB,
+        )),
+        &[(
+            Code::IssuerMismatch,
+            &[
+                "no statement of file /etc/irsa/trust-policy.json trusts this token's issuer https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+                "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+                "oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+            ],
+        )],
+    );
+    check(
+        "unparseable policy raises nothing by itself",
+        |f: &mut Fixture| {
+            f.snapshot.trust_policy.policy = Some(Err("not JSON".into()));
+        },
+        &[],
+    );
+    check(
+        "no token, no verdict",
+        |f: &mut Fixture| {
+            with(policy(host, "StringEquals", "x"))(f);
+            f.snapshot.token = Default::default();
+        },
+        &[],
+    );
+}
+
 #[test]
 fn sorted_worst_first_and_status() {
     let mut fx = healthy();

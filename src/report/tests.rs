@@ -110,6 +110,47 @@ fn unknown_values_are_null_not_omitted() {
 }
 
 #[test]
+fn trust_policy_section_is_null_without_a_policy() {
+    let j = json(&healthy());
+    assert_eq!(j["trust_policy"]["source"], Value::Null);
+    assert_eq!(j["trust_policy"]["verdict"], Value::Null);
+    assert_eq!(j["trust_policy"]["statements"], serde_json::json!([]));
+    assert_eq!(j["token"]["signature_verified"], Value::Null);
+}
+
+#[test]
+fn trust_policy_table_in_text() {
+    let mut fx = healthy();
+    let host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
+    let text = serde_json::json!({
+        "Statement": {"Sid": "Irsa", "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::111122223333:oidc-provider/{host}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {format!("{host}:sub"): "system:serviceaccount:payments:s3-backup"}}}
+    });
+    fx.snapshot.trust_policy.source = Some("file /p.json".into());
+    fx.snapshot.trust_policy.policy = Some(Ok(std::sync::Arc::new(
+        crate::trust_policy::parse(&text.to_string()).unwrap(),
+    )));
+    let report = build(&fx.context());
+    let j: Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(j["trust_policy"]["verdict"], "implicit_deny");
+    assert_eq!(j["trust_policy"]["deciding_statement"], "Irsa");
+    assert_eq!(
+        j["trust_policy"]["statements"][0]["conditions"][0]["outcome"],
+        "fail"
+    );
+    let text = report.to_text();
+    assert!(
+        text.contains(
+            "TRUST POLICY  file /p.json\n  verdict       implicit_deny (statement Irsa)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&format!("    FAIL  StringEquals {host}:sub  expected system:serviceaccount:payments:s3-backup  token has {SUB}\n")), "{text}");
+}
+
+#[test]
 fn read_errors_show_presence() {
     let cases = [
         (
