@@ -580,3 +580,19 @@ fn trust_policy_file_edits_update_the_verdict() {
     });
     assert_eq!(server.get("/healthz").status, 200);
 }
+
+/// A role without iam:GetRole on itself: an info note in the report, never a failure.
+#[test]
+fn fetching_the_trust_policy_without_permission_is_a_note() {
+    let pod = healthy_pod();
+    let mut env = pod.env();
+    // The fake STS answers GetRole with an error, as IAM does for a role lacking the permission.
+    set(&mut env, "AWS_ENDPOINT_URL_IAM", &pod.peers.sts.endpoint());
+    let (exit, r) = check_json(&env, &["--fetch-trust-policy"]);
+    assert_eq!(exit, 0, "{r:#}");
+    let tp = &r["trust_policy"];
+    assert_eq!(tp["verdict"], Value::Null);
+    let note = tp["notes"][0].as_str().unwrap_or_default();
+    assert!(note.contains("iam:GetRole failed") && note.contains("grant the role iam:GetRole"), "{tp:#}");
+    assert_eq!(codes(&r), Vec::<String>::new());
+}
