@@ -39,6 +39,31 @@ pub fn chain_is_web_identity(env: &EnvFacts, role_arn: Option<&str>, token_file:
         && env.token_file.as_deref() == Some(token_file)
 }
 
+/// The provider the default chain would answer with, predicted from an environment: used for
+/// `check --pid`, since the SDK cannot be pointed at another process's environment.
+pub fn predict_provider(env: &EnvFacts) -> &'static str {
+    use crate::environment::StaticSource;
+    if env
+        .static_sources
+        .iter()
+        .any(|s| matches!(s, StaticSource::EnvKeys(_)))
+    {
+        "EnvironmentVariable"
+    } else if env
+        .static_sources
+        .iter()
+        .any(|s| matches!(s, StaticSource::ProfileKeys { .. }))
+    {
+        "ProfileFile"
+    } else if env.role_arn.is_some() && env.token_file.is_some() {
+        "WebIdentityToken"
+    } else if env.uses_pod_identity() {
+        "EcsContainer"
+    } else {
+        "IMDSv2"
+    }
+}
+
 /// The provider name the SDK would log, from the features it recorded on the credentials.
 pub fn provider_name(features: &[AwsCredentialFeature]) -> Option<&'static str> {
     use AwsCredentialFeature as F;
@@ -167,25 +192,58 @@ async fn status(
     path: &str,
     header: Option<(&str, &str)>,
 ) -> Option<u16> {
-    let uri: hyper::Uri = endpoint.parse().ok()?;
+    let headers: Vec<(&str, &str)> = header.into_iter().collect();
+    request(endpoint, method, path, &headers, IMDS_TIMEOUT)
+        .await
+        .ok()
+        .map(|(status, _)| status)
+}
+
+/// Why a plain-HTTP request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0} is not an http:// URL")]
+    BadUrl(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Largest body read from a link-local credentials endpoint.
+const MAX_BODY: usize = 64 * 1024;
+
+/// One plain-HTTP request to a link-local service (IMDS, the Pod Identity agent): status and body.
+/// Deliberately not the SDK's client: these probes must see raw statuses the SDK would retry or hide.
+pub async fn request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<(u16, Bytes), RequestError> {
+    use http_body_util::BodyExt;
+    let bad_url = || RequestError::BadUrl(endpoint.to_owned());
+    let uri: hyper::Uri = endpoint.parse().map_err(|_| bad_url())?;
     if uri.scheme_str() != Some("http") {
-        return None;
+        return Err(bad_url());
     }
-    let authority = uri.authority()?.clone();
+    let authority = uri.authority().ok_or_else(bad_url)?.clone();
     let host = authority
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
     let port = authority.port_u16().unwrap_or(80);
-    let request = async move {
+    let io = |e: &(dyn std::error::Error + 'static)| RequestError::Io(crate::sts::error_chain(e));
+    let call = async move {
         let stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
-            .ok()?;
+            .map_err(|e| io(&e))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
-                .ok()?;
+                .map_err(|e| io(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -193,19 +251,22 @@ async fn status(
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, authority.as_str());
-        if let Some((k, v)) = header {
-            req = req.header(k, v);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
-        let resp = sender
-            .send_request(req.body(Empty::<Bytes>::new()).ok()?)
+        let req = req.body(Empty::<Bytes>::new()).map_err(|e| io(&e))?;
+        let resp = sender.send_request(req).await.map_err(|e| io(&e))?;
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY)
+            .collect()
             .await
-            .ok()?;
-        Some(resp.status().as_u16())
+            .map_err(|e| RequestError::Io(format!("reading the body: {e}")))?
+            .to_bytes();
+        Ok((status, body))
     };
-    tokio::time::timeout(IMDS_TIMEOUT, request)
+    tokio::time::timeout(timeout, call)
         .await
-        .ok()
-        .flatten()
+        .map_err(|_| RequestError::Timeout(timeout))?
 }
 
 #[cfg(test)]
@@ -233,6 +294,54 @@ mod tests {
         ];
         for (features, want) in cases {
             assert_eq!(provider_name(features), *want, "{features:?}");
+        }
+    }
+
+    #[test]
+    fn provider_prediction_follows_chain_order() {
+        use crate::environment::StaticSource;
+        let irsa = EnvFacts {
+            role_arn: Some("r".into()),
+            token_file: Some("/t".into()),
+            ..Default::default()
+        };
+        let pod_identity = EnvFacts {
+            container_credentials_uri: Some("http://169.254.170.23/v1/credentials".into()),
+            container_token_file: Some("/p".into()),
+            ..Default::default()
+        };
+        let cases = [
+            (
+                EnvFacts {
+                    static_sources: vec![StaticSource::EnvKeys(vec!["AWS_ACCESS_KEY_ID"])],
+                    ..irsa.clone()
+                },
+                "EnvironmentVariable",
+            ),
+            (
+                EnvFacts {
+                    static_sources: vec![StaticSource::ProfileKeys {
+                        profile: "default".into(),
+                        keys: vec![],
+                    }],
+                    ..irsa.clone()
+                },
+                "ProfileFile",
+            ),
+            (irsa.clone(), "WebIdentityToken"),
+            (
+                EnvFacts {
+                    role_arn: irsa.role_arn.clone(),
+                    token_file: irsa.token_file.clone(),
+                    ..pod_identity.clone()
+                },
+                "WebIdentityToken",
+            ),
+            (pod_identity, "EcsContainer"),
+            (EnvFacts::default(), "IMDSv2"),
+        ];
+        for (env, want) in cases {
+            assert_eq!(predict_provider(&env), want, "{env:?}");
         }
     }
 

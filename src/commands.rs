@@ -12,7 +12,7 @@ use crate::watch;
 
 /// Runs every check once and prints the report; returns the exit code (0 ok, 1 warning, 2 critical).
 pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
-    watch::read_once(state);
+    watch::read_all(state);
     if let Some(path) = &state.config.trust_policy_file {
         state.reload_trust_policy(path);
     }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
+/// The audience of EKS Pod Identity tokens.
+pub const POD_IDENTITY_AUDIENCE: &str = "pods.eks.amazonaws.com";
+
 /// Where the EKS pod-identity webhook mounts the token by default.
 pub const DEFAULT_TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
 
@@ -34,6 +37,9 @@ pub enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Diagnose another process (e.g. the app container, with `kubectl debug --target`): its environment and its view of the file system.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
     },
     /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
     Demo {
@@ -82,12 +88,17 @@ pub enum LogLevel {
 /// Flags shared by every subcommand (global, so they may come before or after it).
 #[derive(Debug, clap::Args)]
 pub struct Opts {
-    /// The projected service-account token to watch.
-    #[arg(long, global = true, env = "AWS_WEB_IDENTITY_TOKEN_FILE", default_value = DEFAULT_TOKEN_FILE)]
-    pub token_file: PathBuf,
-    /// The IAM role the pod should assume.
-    #[arg(long, global = true, env = "AWS_ROLE_ARN")]
+    /// A token to watch, `[NAME=]PATH`; repeatable [env: AWS_WEB_IDENTITY_TOKEN_FILE] [default: /var/run/secrets/eks.amazonaws.com/serviceaccount/token].
+    /// Unnamed paths are `irsa`, or `kube_api` / `pod_identity` for those tokens' paths.
+    // Read from the environment in `Config::from_opts`, not by clap, so `check --pid` can use the target's.
+    #[arg(long, global = true, action = ArgAction::Append, value_name = "[NAME=]PATH")]
+    pub token_file: Vec<String>,
+    /// The IAM role the pod should assume [env: AWS_ROLE_ARN].
+    #[arg(long, global = true)]
     pub role_arn: Option<String>,
+    /// The EKS Pod Identity agent URI [default: $AWS_CONTAINER_CREDENTIALS_FULL_URI].
+    #[arg(long, global = true, env = "IRSA_DOCTOR_POD_IDENTITY_ENDPOINT")]
+    pub pod_identity_endpoint: Option<String>,
     /// The audience the token must carry.
     #[arg(
         long,
@@ -158,13 +169,56 @@ pub enum ConfigError {
     TimeoutNotBelowInterval { timeout: String, interval: String },
     #[error("--expected-audience must not be empty")]
     EmptyAudience,
+    #[error(
+        "--token-file {value}: a second unnamed token; name it, e.g. --token-file other={value}"
+    )]
+    UnnamedToken { value: String },
+    #[error("--token-file {value}: token name {name} is used twice")]
+    DuplicateToken { value: String, name: String },
+}
+
+/// The API server's own token (`kube-api-access` volume).
+pub const KUBE_API_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+/// The `token` label of the web-identity token.
+pub const IRSA: &str = "irsa";
+/// The `token` label of the EKS Pod Identity token.
+pub const POD_IDENTITY: &str = "pod_identity";
+/// The `token` label of the API server's token.
+pub const KUBE_API: &str = "kube_api";
+
+/// A token other than the IRSA one, watched and checked under its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    /// The `token` label: `pod_identity`, `kube_api` or a user-given name.
+    pub name: String,
+    /// Where it is (already under `/proc/PID/root` with `--pid`).
+    pub path: PathBuf,
+    /// The audience it must carry, when one is known (`pods.eks.amazonaws.com` for Pod Identity).
+    pub expected_audience: Option<String>,
+}
+
+/// EKS Pod Identity, when its environment is present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodIdentityConfig {
+    /// The agent's credentials URI.
+    pub endpoint: String,
+    /// The token the SDK sends as `Authorization` (also among `extra_tokens` as `pod_identity`).
+    pub token_file: PathBuf,
 }
 
 /// The validated configuration: plain data, no I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Token file to watch.
+    /// The IRSA token file (meaningful when `irsa_token` is set).
     pub token_file: PathBuf,
+    /// Whether the IRSA token is watched: not for a pod that uses Pod Identity alone.
+    pub irsa_token: bool,
+    /// Other tokens to watch and check.
+    pub extra_tokens: Vec<NamedToken>,
+    /// EKS Pod Identity, when configured.
+    pub pod_identity: Option<PodIdentityConfig>,
+    /// With `check --pid`: whose environment this is.
+    pub target_pid: Option<u32>,
     /// Role the pod should assume.
     pub role_arn: Option<String>,
     /// Audience the token must carry.
@@ -199,6 +253,16 @@ impl Config {
         opts: &Opts,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Config::for_target(opts, lookup, None)
+    }
+
+    /// Like `from_opts`, for the process `pid` whose environment `lookup` reads: file paths
+    /// are resolved through `/proc/PID/root`, so they are that process's files.
+    pub fn for_target(
+        opts: &Opts,
+        lookup: impl Fn(&str) -> Option<String>,
+        pid: Option<u32>,
+    ) -> Result<Config, ConfigError> {
         if opts.probe_timeout >= opts.probe_interval {
             return Err(ConfigError::TimeoutNotBelowInterval {
                 timeout: humantime::format_duration(opts.probe_timeout).to_string(),
@@ -220,9 +284,103 @@ impl Config {
                     non_empty("SERVICE_ACCOUNT_NAME")?
                 ))
             });
+        let in_target = |path: &str| -> PathBuf {
+            match pid {
+                Some(pid) => {
+                    PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'))
+                }
+                None => PathBuf::from(path),
+            }
+        };
+        let pod_identity_token = non_empty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+        let pod_identity = match (
+            opts.pod_identity_endpoint
+                .clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| non_empty("AWS_CONTAINER_CREDENTIALS_FULL_URI")),
+            &pod_identity_token,
+        ) {
+            (Some(endpoint), Some(token)) => Some(PodIdentityConfig {
+                endpoint,
+                token_file: in_target(token),
+            }),
+            _ => None,
+        };
+
+        // Name every --token-file; the env var stands in for an absent flag, as for every other flag.
+        let given: Vec<String> = if opts.token_file.is_empty() {
+            non_empty("AWS_WEB_IDENTITY_TOKEN_FILE")
+                .into_iter()
+                .collect()
+        } else {
+            opts.token_file.clone()
+        };
+        let mut irsa_path: Option<String> = None;
+        let mut extra_tokens: Vec<NamedToken> = Vec::new();
+        for value in &given {
+            let (name, path) = match value.split_once('=') {
+                Some((n, p))
+                    if !n.is_empty()
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    (Some(n.to_owned()), p.to_owned())
+                }
+                _ => (None, value.clone()),
+            };
+            let name = match name {
+                Some(n) => n,
+                None if path == KUBE_API_TOKEN_FILE => KUBE_API.into(),
+                None if pod_identity_token.as_deref() == Some(path.as_str()) => POD_IDENTITY.into(),
+                None if irsa_path.is_none() => IRSA.into(),
+                None => {
+                    return Err(ConfigError::UnnamedToken {
+                        value: value.clone(),
+                    });
+                }
+            };
+            let taken = (name == IRSA && irsa_path.is_some())
+                || extra_tokens.iter().any(|t| t.name == name);
+            if taken {
+                return Err(ConfigError::DuplicateToken {
+                    value: value.clone(),
+                    name,
+                });
+            }
+            if name == IRSA {
+                irsa_path = Some(path);
+            } else {
+                extra_tokens.push(NamedToken {
+                    expected_audience: (name == POD_IDENTITY)
+                        .then(|| POD_IDENTITY_AUDIENCE.to_owned()),
+                    name,
+                    path: in_target(&path),
+                });
+            }
+        }
+        if let Some(pi) = &pod_identity
+            && !extra_tokens.iter().any(|t| t.name == POD_IDENTITY)
+        {
+            extra_tokens.push(NamedToken {
+                name: POD_IDENTITY.into(),
+                path: pi.token_file.clone(),
+                expected_audience: Some(POD_IDENTITY_AUDIENCE.into()),
+            });
+        }
+        // A pod using Pod Identity alone has no IRSA token to miss.
+        let irsa_token = irsa_path.is_some() || pod_identity.is_none();
+        let token_file = in_target(irsa_path.as_deref().unwrap_or(DEFAULT_TOKEN_FILE));
+
         Ok(Config {
-            token_file: opts.token_file.clone(),
-            role_arn: opts.role_arn.clone().filter(|s| !s.is_empty()),
+            token_file,
+            irsa_token,
+            extra_tokens,
+            pod_identity,
+            target_pid: pid,
+            role_arn: opts
+                .role_arn
+                .clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| non_empty("AWS_ROLE_ARN")),
             expected_audience: opts.expected_audience.clone(),
             expected_subject,
             trust_policy_file: opts.trust_policy_file.clone(),
@@ -291,6 +449,113 @@ mod tests {
     }
 
     #[test]
+    fn token_files_are_named() {
+        let c = config(
+            &[
+                "--token-file",
+                "/a",
+                "--token-file",
+                "extra=/b",
+                "--token-file",
+                KUBE_API_TOKEN_FILE,
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.token_file, PathBuf::from("/a"));
+        assert!(c.irsa_token);
+        let names: Vec<(&str, &str)> = c
+            .extra_tokens
+            .iter()
+            .map(|t| (t.name.as_str(), t.path.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("extra", "/b"), ("kube_api", KUBE_API_TOKEN_FILE)]
+        );
+        assert_eq!(
+            config(&["--token-file", "/a", "--token-file", "/b"], &[]),
+            Err(ConfigError::UnnamedToken { value: "/b".into() })
+        );
+        assert_eq!(
+            config(&["--token-file", "x=/a", "--token-file", "x=/b"], &[]),
+            Err(ConfigError::DuplicateToken {
+                value: "x=/b".into(),
+                name: "x".into()
+            })
+        );
+        let from_env = config(
+            &[],
+            &[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/env/token"),
+                ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(from_env.token_file, PathBuf::from("/env/token"));
+        assert_eq!(from_env.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+    }
+
+    #[test]
+    fn pod_identity_from_env() {
+        let env = [
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://169.254.170.23/v1/credentials",
+            ),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
+            ),
+        ];
+        let c = config(&[], &env).unwrap();
+        let pi = c.pod_identity.as_ref().unwrap();
+        assert_eq!(pi.endpoint, "http://169.254.170.23/v1/credentials");
+        assert!(!c.irsa_token, "Pod Identity alone: no IRSA token to watch");
+        assert_eq!(c.extra_tokens[0].name, POD_IDENTITY);
+        assert_eq!(
+            c.extra_tokens[0].expected_audience.as_deref(),
+            Some(POD_IDENTITY_AUDIENCE)
+        );
+        let both = config(&["--token-file", "/irsa"], &env).unwrap();
+        assert!(both.irsa_token);
+        let overridden = config(
+            &[
+                "--pod-identity-endpoint",
+                "http://127.0.0.1:9/v1/credentials",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            overridden.pod_identity.unwrap().endpoint,
+            "http://127.0.0.1:9/v1/credentials"
+        );
+    }
+
+    #[test]
+    fn pid_resolves_paths_through_the_target_root() {
+        let cli = parse(&["check", "--pid", "42"]).unwrap();
+        let env = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/t"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/app"),
+        ];
+        let c = Config::for_target(
+            &cli.opts,
+            |k| {
+                env.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            },
+            Some(42),
+        )
+        .unwrap();
+        assert_eq!(c.token_file, PathBuf::from("/proc/42/root/var/run/t"));
+        assert_eq!(c.role_arn.as_deref(), Some("arn:aws:iam::1:role/app"));
+        assert_eq!(c.target_pid, Some(42));
+    }
+
+    #[test]
     fn imds_check_switches() {
         assert!(!config(&["--no-imds-check"], &[]).unwrap().imds_check);
         assert!(!config(&["--imds-check=false"], &[]).unwrap().imds_check);
@@ -303,10 +568,11 @@ mod tests {
         assert!(matches!(
             cli.command,
             Some(Command::Check {
-                format: Format::Json
+                format: Format::Json,
+                pid: None
             })
         ));
-        assert_eq!(cli.opts.token_file, PathBuf::from("/t"));
+        assert_eq!(cli.opts.token_file, vec!["/t".to_owned()]);
         let cli = parse(&["--listen", "127.0.0.1:0"]).unwrap();
         assert!(cli.command.is_none(), "no subcommand means serve");
         let cli = parse(&["decode", "-"]).unwrap();

@@ -22,6 +22,28 @@ pub struct EnvFacts {
     pub sts_regional_endpoints: Option<String>,
     /// Sources the default credential chain consults before web identity.
     pub static_sources: Vec<StaticSource>,
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (EKS Pod Identity's agent).
+    pub container_credentials_uri: Option<String>,
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (EKS Pod Identity's token).
+    pub container_token_file: Option<String>,
+    /// Which proxy variables are set (names only: their URLs may carry credentials).
+    pub proxy_vars: Vec<&'static str>,
+    /// `NO_PROXY` / `no_proxy`.
+    pub no_proxy: Option<String>,
+}
+
+/// Variables through which SDK HTTP clients pick up a proxy.
+const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+
+/// Addresses of the credential endpoints that must bypass a proxy: the Pod Identity agent (v4, v6) and IMDS.
+pub const CREDENTIAL_ENDPOINTS: [&str; 3] = ["169.254.170.23", "fd00:ec2::23", "169.254.169.254"];
+
+/// Whether a `NO_PROXY` list lets `host` bypass the proxy (exact entries, `*`, and CIDR-less suffix forms).
+pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
+    no_proxy
+        .split(',')
+        .map(|e| e.trim().trim_start_matches('[').trim_end_matches(']'))
+        .any(|e| e == "*" || e.eq_ignore_ascii_case(host))
 }
 
 /// A credential source that wins over web identity in every SDK's default chain.
@@ -66,11 +88,27 @@ const PROFILE_CREDENTIAL_KEYS: [&str; 5] = [
 ];
 
 impl EnvFacts {
+    /// Whether the EKS Pod Identity variables are both set.
+    pub fn uses_pod_identity(&self) -> bool {
+        self.container_credentials_uri.is_some() && self.container_token_file.is_some()
+    }
+
+    /// Whether either IRSA variable is set.
+    pub fn uses_irsa(&self) -> bool {
+        self.role_arn.is_some() || self.token_file.is_some()
+    }
+
     /// Whether access keys sit in the environment (the report's `static_credentials_in_env`).
     pub fn static_keys_in_env(&self) -> bool {
         self.static_sources
             .iter()
             .any(|s| matches!(s, StaticSource::EnvKeys(_)))
+    }
+
+    /// Another process's environment, its shared files read through its root (`/proc/PID/root`).
+    pub async fn for_process(vars: &[(String, String)], root: std::path::PathBuf) -> EnvFacts {
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        EnvFacts::gather(&Env::from_slice(&pairs), &Fs::from_test_dir(root, "/")).await
     }
 
     /// Reads the real process environment and shared AWS files.
@@ -101,6 +139,13 @@ impl EnvFacts {
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
             sts_regional_endpoints: var("AWS_STS_REGIONAL_ENDPOINTS"),
             static_sources,
+            container_credentials_uri: var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            container_token_file: var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+            proxy_vars: PROXY_VARS
+                .into_iter()
+                .filter(|k| var(k).is_some())
+                .collect(),
+            no_proxy: var("NO_PROXY").or_else(|| var("no_proxy")),
         }
     }
 }

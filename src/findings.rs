@@ -13,7 +13,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::environment::EnvFacts;
 use crate::oidc::Signature;
-use crate::snapshot::{Snapshot, StsFailure, StsResult};
+use crate::snapshot::{Snapshot, StsFailure, StsResult, TokenSnapshot};
 use crate::token::ReadError;
 use crate::trust_policy;
 
@@ -85,8 +85,14 @@ codes! {
     ImdsReachable => "IMDS_REACHABLE", Warning;
     GlobalStsEndpoint => "GLOBAL_STS_ENDPOINT", Info;
     ClockSkew => "CLOCK_SKEW", Warning;
-    TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
+        TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
     OidcDiscoveryFailed => "OIDC_DISCOVERY_FAILED", Info;
+    PodIdentityAgentUnreachable => "POD_IDENTITY_AGENT_UNREACHABLE", Critical;
+    PodIdentityDenied => "POD_IDENTITY_DENIED", Critical;
+    PodIdentityAgentError => "POD_IDENTITY_AGENT_ERROR", Critical;
+    BothIdentityMechanisms => "BOTH_IDENTITY_MECHANISMS", Warning;
+    ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning;
+    TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning;
 }
 
 impl Serialize for Code {
@@ -173,6 +179,23 @@ pub struct Context<'a> {
     pub now: SystemTime,
 }
 
+impl<'a> Context<'a> {
+    /// Every configured token with its `token` label: the IRSA one first (when configured), then the others.
+    pub fn tokens(&self) -> Vec<(&'a str, &'a crate::snapshot::TokenSnapshot)> {
+        let irsa = self
+            .config
+            .irsa_token
+            .then_some((crate::config::IRSA, &self.snapshot.token));
+        let extras = self
+            .config
+            .extra_tokens
+            .iter()
+            .zip(&self.snapshot.extra_tokens)
+            .map(|(c, s)| (c.name.as_str(), s));
+        irsa.into_iter().chain(extras).collect()
+    }
+}
+
 /// Allowed clock difference for `nbf`/`iat` and for STS's `Date` (SPEC 5).
 pub const SKEW_ALLOWANCE_SECS: i64 = 60;
 /// How long past the kubelet's refresh point before rotation counts as stalled (SPEC 5).
@@ -187,8 +210,8 @@ type Check = fn(&Context<'_>, &mut Vec<Finding>);
 /// Every check, in the order findings are listed before sorting.
 const CHECKS: &[Check] = &[
     irsa_env,
-    token_file,
-    token_lifetime,
+    token_files,
+    token_lifetimes,
     audience,
     subject,
     static_credentials,
@@ -200,6 +223,11 @@ const CHECKS: &[Check] = &[
     clock_skew,
     token_signature,
     trust_policy,
+    extra_token_audiences,
+    stale_warnafter,
+    both_identity_mechanisms,
+    proxy_intercepts_credentials,
+    pod_identity_agent,
 ];
 
 /// Computes all findings, worst first (then in SPEC order).
@@ -233,6 +261,10 @@ fn node_hint(ctx: &Context<'_>) -> String {
 }
 
 fn irsa_env(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    // A pod using EKS Pod Identity alone is not missing anything.
+    if ctx.env.uses_pod_identity() && !ctx.env.uses_irsa() {
+        return;
+    }
     let mut unset = Vec::new();
     if ctx.env.role_arn.is_none() {
         unset.push("AWS_ROLE_ARN");
@@ -257,16 +289,45 @@ fn irsa_env(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     ));
 }
 
-fn token_file(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(error) = ctx.snapshot.token.error() else {
+/// Runs a token check on every configured token; findings about tokens other than the
+/// IRSA one say which token they are about.
+fn per_token(
+    ctx: &Context<'_>,
+    out: &mut Vec<Finding>,
+    check: fn(&Context<'_>, &TokenSnapshot, &mut Vec<Finding>),
+) {
+    for (name, token) in ctx.tokens() {
+        let mut found = Vec::new();
+        check(ctx, token, &mut found);
+        if name != crate::config::IRSA {
+            for f in &mut found {
+                f.message = format!("[{name} token] {}", f.message);
+            }
+        }
+        out.extend(found);
+    }
+}
+
+fn token_files(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    per_token(ctx, out, token_file);
+}
+
+fn token_lifetimes(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    per_token(ctx, out, token_lifetime);
+}
+
+fn token_file(_ctx: &Context<'_>, token: &TokenSnapshot, out: &mut Vec<Finding>) {
+    let Some(error) = token.error() else {
         return;
     };
-    let dir = ctx
-        .config
-        .token_file
-        .parent()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let dir = match error {
+        ReadError::Missing { path }
+        | ReadError::Unreadable { path, .. }
+        | ReadError::Malformed { path, .. } => std::path::Path::new(path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
     let finding = match error {
         ReadError::Missing { path } => Finding::new(
             Code::TokenFileMissing,
@@ -289,13 +350,18 @@ fn token_file(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     out.push(finding);
 }
 
-fn token_lifetime(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(token) = ctx.snapshot.token.decoded() else {
+fn token_lifetime(ctx: &Context<'_>, token: &TokenSnapshot, out: &mut Vec<Finding>) {
+    let Some(token) = token.decoded() else {
         return;
     };
     let c = &token.claims;
     let now = clock::unix(ctx.now);
-    let node = node_hint(ctx);
+    let node = c
+        .kubernetes
+        .node
+        .as_deref()
+        .map(|n| format!("node {n}"))
+        .unwrap_or_else(|| "this pod's node".into());
 
     if let Some(exp) = c.expires_at
         && exp <= now
@@ -688,6 +754,132 @@ fn token_signature(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         )),
         Some(Signature::Verified { .. }) | None => {}
     }
+}
+
+fn extra_token_audiences(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for (cfg, token) in ctx
+        .config
+        .extra_tokens
+        .iter()
+        .zip(&ctx.snapshot.extra_tokens)
+    {
+        let (Some(want), Some(d)) = (&cfg.expected_audience, token.decoded()) else {
+            continue;
+        };
+        if d.claims.audiences.iter().any(|a| a == want) {
+            continue;
+        }
+        out.push(Finding::new(
+            Code::AudienceMismatch,
+            format!(
+                "[{} token] audience {} does not contain {want}",
+                cfg.name,
+                serde_json::to_string(&d.claims.audiences).unwrap_or_default()
+            ),
+            "the EKS Pod Identity webhook projects this token with audience pods.eks.amazonaws.com; check the pod's eks-pod-identity-token volume was not edited, and that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it [r20]",
+        ));
+    }
+}
+
+fn stale_warnafter(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let now = clock::unix(ctx.now);
+    for (name, token) in ctx.tokens() {
+        let Some(warn_after) = token.decoded().and_then(|d| d.claims.kubernetes.warn_after) else {
+            continue;
+        };
+        if now <= warn_after {
+            continue;
+        }
+        out.push(Finding::new(
+            Code::TokenStaleWarnafter,
+            format!(
+                "[{name} token] now is {}s past its warnafter {}: the kubelet has not refreshed this extended-expiry token, and the API server flags every use (audit annotation authentication.k8s.io/stale-token)",
+                now.saturating_sub(warn_after),
+                show_time(warn_after)
+            ),
+            "the kubelet should have refreshed it within the hour: check the kubelet and the projected kube-api-access volume; apps must re-read the token file (client-go does since v0.15); EKS rejects tokens older than 90 days [r14]",
+        ));
+    }
+}
+
+fn both_identity_mechanisms(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !(ctx.env.uses_irsa() && ctx.env.uses_pod_identity()) {
+        return;
+    }
+    let role = ctx
+        .env
+        .role_arn
+        .as_deref()
+        .unwrap_or("(AWS_ROLE_ARN unset)");
+    out.push(Finding::new(
+        Code::BothIdentityMechanisms,
+        format!(
+            "IRSA (AWS_ROLE_ARN={role}) and EKS Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) are both configured: every SDK's default chain tries web identity before the container provider, so the app gets the IRSA role, not the Pod Identity association's"
+        ),
+        "keep one: remove the eks.amazonaws.com/role-arn annotation from the ServiceAccount, or delete the Pod Identity association, then recreate the pod (both webhooks mutate only at creation) [r21]",
+    ));
+}
+
+fn proxy_intercepts_credentials(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if ctx.env.proxy_vars.is_empty() {
+        return;
+    }
+    let no_proxy = ctx.env.no_proxy.as_deref().unwrap_or("");
+    let uncovered: Vec<&str> = crate::environment::CREDENTIAL_ENDPOINTS
+        .into_iter()
+        .filter(|host| !crate::environment::no_proxy_covers(no_proxy, host))
+        .collect();
+    if uncovered.is_empty() {
+        return;
+    }
+    out.push(Finding::new(
+        Code::ProxyInterceptsCredentials,
+        format!(
+            "{} set, and NO_PROXY ({}) does not cover {}: SDKs send credential requests to the Pod Identity agent and IMDS through the proxy, which times out or answers for the wrong host",
+            ctx.env.proxy_vars.join(" and "),
+            if no_proxy.is_empty() { "unset" } else { no_proxy },
+            uncovered.join(", ")
+        ),
+        "add 169.254.170.23,fd00:ec2::23,169.254.169.254 to NO_PROXY (and no_proxy) in the pod spec [r19]",
+    ));
+}
+
+fn pod_identity_agent(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let pi = &ctx.snapshot.pod_identity;
+    if pi.result != StsResult::Error {
+        return;
+    }
+    let endpoint = pi.endpoint.as_deref().unwrap_or("the Pod Identity agent");
+    let detail = pi.error_message.as_deref().unwrap_or("no detail");
+    let status = pi
+        .http_status
+        .map(|s| format!("HTTP {s}: "))
+        .unwrap_or_default();
+    let failures = pi.consecutive_failures;
+    let finding = match pi.failure {
+        Some(crate::snapshot::AgentFailure::Denied) => Finding::new(
+            Code::PodIdentityDenied,
+            format!(
+                "the Pod Identity agent at {endpoint} refused the pod's token: {status}{detail}; {failures} attempt(s) in a row"
+            ),
+            "check the Pod Identity association exists for this namespace/ServiceAccount (aws eks list-pod-identity-associations), that the role's trust policy allows pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession, and that the pod is not hostNetwork [r20]",
+        ),
+        Some(crate::snapshot::AgentFailure::AgentError) => Finding::new(
+            Code::PodIdentityAgentError,
+            format!(
+                "the Pod Identity agent at {endpoint} failed: {status}{detail}; {failures} attempt(s) in a row"
+            ),
+            "the agent could not get credentials from EKS Auth: check the eks-pod-identity-agent DaemonSet's logs on this node (kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent) and the node role's eks-auth:AssumeRoleForPodIdentity permission [r20]",
+        ),
+        Some(crate::snapshot::AgentFailure::Unreachable) | None => Finding::new(
+            Code::PodIdentityAgentUnreachable,
+            format!(
+                "the Pod Identity agent at {endpoint} could not be reached: {detail}; {failures} attempt(s) in a row"
+            ),
+            "check the eks-pod-identity-agent DaemonSet runs on this node (kubectl get pods -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent -o wide), that the pod is not hostNetwork, that no NetworkPolicy blocks 169.254.170.23:80, and NO_PROXY [r19][r20]",
+        ),
+    };
+    out.push(finding);
 }
 
 /// The trust policy judged against the current token, when both are known.

@@ -136,22 +136,18 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
             None => respond(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain; charset=utf-8",
-                "live probing is not available in this mode\n".into(),
+                "live probing is not available in this mode\n",
             ),
         },
-        "/healthz" if is_get => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/healthz" if is_get => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" if is_get => {
             if state.is_ready() {
-                respond(
-                    StatusCode::OK,
-                    "text/plain; charset=utf-8",
-                    "ready\n".into(),
-                )
+                respond(StatusCode::OK, "text/plain; charset=utf-8", "ready\n")
             } else {
                 respond(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain; charset=utf-8",
-                    "not ready: waiting for the first token read and probe attempt\n".into(),
+                    "not ready: waiting for the first token read and probe attempt\n",
                 )
             }
         }
@@ -160,7 +156,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
         _ => respond(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found\n".into(),
+            "not found\n",
         ),
     };
     if head {
@@ -188,8 +184,12 @@ fn wants_json(req: &Request<Incoming>) -> bool {
     query_json || (accept_json && !query_text)
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut r = Response::new(Body::new(Bytes::from(body)));
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut r = Response::new(Body::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -201,7 +201,7 @@ fn json(status: StatusCode, body: String) -> Response<Body> {
 }
 
 fn html(body: &'static str) -> Response<Body> {
-    respond(StatusCode::OK, "text/html; charset=utf-8", body.into())
+    respond(StatusCode::OK, "text/html; charset=utf-8", body)
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {

@@ -10,7 +10,7 @@ use irsa_doctor::environment::EnvFacts;
 use irsa_doctor::http::App;
 use irsa_doctor::probe::LiveProbe;
 use irsa_doctor::state::State;
-use irsa_doctor::{commands, demo, serve};
+use irsa_doctor::{commands, demo, serve, target};
 
 /// Exit code for unusable configuration (clap's own usage errors use it too).
 const EXIT_USAGE: u8 = 2;
@@ -26,7 +26,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let config = match Config::from_opts(&cli.opts, |k| std::env::var(k).ok()) {
+    // With `check --pid`, everything the environment decides comes from the target process.
+    let target_pid = match &cli.command {
+        Some(Command::Check { pid, .. }) => *pid,
+        _ => None,
+    };
+    let target_env = match target_pid.map(target::environ).transpose() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("irsa-doctor: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let lookup = |k: &str| match &target_env {
+        Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        None => std::env::var(k).ok(),
+    };
+    let config = match Config::for_target(&cli.opts, lookup, target_pid) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("irsa-doctor: {e}");
@@ -71,7 +87,10 @@ fn main() -> ExitCode {
                 }
             };
         }
-        let env = EnvFacts::from_process().await;
+        let env = match (&target_env, target_pid) {
+            (Some(vars), Some(pid)) => EnvFacts::for_process(vars, target::root(pid)).await,
+            _ => EnvFacts::from_process().await,
+        };
         let state = match State::new(config, env) {
             Ok(s) => Arc::new(s),
             Err(e) => {
@@ -80,7 +99,7 @@ fn main() -> ExitCode {
             }
         };
         match cli.command {
-            Some(Command::Check { format }) => {
+            Some(Command::Check { format, .. }) => {
                 let probe = LiveProbe::new(Arc::clone(&state)).await;
                 ExitCode::from(commands::check(&state, &probe, format).await.clamp(0, 255) as u8)
             }

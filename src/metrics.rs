@@ -11,14 +11,11 @@ use prometheus::{
 
 use crate::clock;
 use crate::findings::{Code, Context, Finding};
-use crate::snapshot::{StsResult, TokenChange};
+use crate::snapshot::{StsResult, TokenChange, TokenSnapshot};
 use crate::token::READ_ERROR_REASONS;
 
 /// The `Content-Type` Prometheus 3 requires for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The `token` label value of the web-identity token.
-pub const TOKEN_IRSA: &str = "irsa";
 
 const NO_LABELS: &[&str] = &[];
 
@@ -68,6 +65,12 @@ pub struct Metrics {
     sts_success: GaugeVec,
     sts_last_success: GaugeVec,
     sts_credentials_expiry: GaugeVec,
+    pi_attempts: IntCounterVec,
+    pi_errors: IntCounterVec,
+    pi_duration: HistogramVec,
+    pi_success: GaugeVec,
+    pi_last_success: GaugeVec,
+    pi_credentials_expiry: GaugeVec,
     provider_info: GaugeVec,
     node_role_fallback: GaugeVec,
     imds_reachable: GaugeVec,
@@ -80,8 +83,9 @@ pub struct Metrics {
 pub struct MetricsError(#[from] prometheus::Error);
 
 impl Metrics {
-    /// Creates and registers every metric, with zeroed counters for every bounded label value.
-    pub fn new() -> Result<Metrics, MetricsError> {
+    /// Creates and registers every metric, with zeroed counters for every bounded label value
+    /// and every configured token name.
+    pub fn new(tokens: &[&str]) -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
         let r = &registry;
         let m = Metrics {
@@ -182,6 +186,48 @@ impl Metrics {
                 "Expiry of the last test-assumed credentials, Unix seconds.",
                 &[],
             )?,
+            pi_attempts: counter(
+                r,
+                "irsa_pod_identity_attempts_total",
+                "EKS Pod Identity agent calls attempted.",
+                &[],
+            )?,
+            pi_errors: counter(
+                r,
+                "irsa_pod_identity_errors_total",
+                "Failed agent calls: Unreachable, Denied (4xx), AgentError (5xx or unusable answer).",
+                &["code"],
+            )?,
+            pi_duration: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "irsa_pod_identity_duration_seconds",
+                        "Latency of EKS Pod Identity agent calls.",
+                    )
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                    &[],
+                )?;
+                r.register(Box::new(h.clone()))?;
+                h
+            },
+            pi_success: gauge(
+                r,
+                "irsa_pod_identity_success",
+                "1 when the last agent call returned credentials (cached: calls run on the probe interval).",
+                &[],
+            )?,
+            pi_last_success: gauge(
+                r,
+                "irsa_pod_identity_last_success_timestamp_seconds",
+                "When an agent call last succeeded, Unix seconds.",
+                &[],
+            )?,
+            pi_credentials_expiry: gauge(
+                r,
+                "irsa_pod_identity_credentials_expiry_timestamp_seconds",
+                "Expiry of the agent's last credentials, Unix seconds.",
+                &[],
+            )?,
             provider_info: gauge(
                 r,
                 "irsa_credential_provider_info",
@@ -222,28 +268,45 @@ impl Metrics {
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
 
-        m.token_reloads.with_label_values(&[TOKEN_IRSA]).reset();
-        for reason in READ_ERROR_REASONS {
-            m.token_read_errors
-                .with_label_values(&[TOKEN_IRSA, reason])
-                .reset();
+        for token in tokens {
+            m.token_reloads.with_label_values(&[*token]).reset();
+            for reason in READ_ERROR_REASONS {
+                m.token_read_errors
+                    .with_label_values(&[*token, reason])
+                    .reset();
+            }
         }
         m.sts_attempts.with_label_values(NO_LABELS).reset();
         for code in STS_ERROR_CODES {
             m.sts_errors.with_label_values(&[code]).reset();
         }
+        m.pi_attempts.with_label_values(NO_LABELS).reset();
+        for code in ["Unreachable", "Denied", "AgentError"] {
+            m.pi_errors.with_label_values(&[code]).reset();
+        }
         Ok(m)
     }
 
-    /// Counts one read of the token file.
-    pub fn token_read(&self, change: &TokenChange) {
+    /// Counts one read of the token file named `token`.
+    pub fn token_read(&self, token: &str, change: &TokenChange) {
         match change {
-            TokenChange::Reloaded => self.token_reloads.with_label_values(&[TOKEN_IRSA]).inc(),
+            TokenChange::Reloaded => self.token_reloads.with_label_values(&[token]).inc(),
             TokenChange::Unchanged => {}
             TokenChange::Failed { error, .. } => self
                 .token_read_errors
-                .with_label_values(&[TOKEN_IRSA, error.metric_label()])
+                .with_label_values(&[token, error.metric_label()])
                 .inc(),
+        }
+    }
+
+    /// Counts one Pod Identity agent call; `error_code` is `None` on success.
+    pub fn pod_identity_attempt(&self, latency_seconds: f64, error_code: Option<&str>) {
+        self.pi_attempts.with_label_values(NO_LABELS).inc();
+        self.pi_duration
+            .with_label_values(NO_LABELS)
+            .observe(latency_seconds);
+        if let Some(code) = error_code {
+            self.pi_errors.with_label_values(&[code]).inc();
         }
     }
 
@@ -273,7 +336,6 @@ impl Metrics {
     fn set_gauges(&self, ctx: &Context<'_>, findings: &[Finding]) {
         let snap = ctx.snapshot;
         let now = clock::unix(ctx.now);
-        let t = [TOKEN_IRSA];
         for g in [
             &self.token_expiry,
             &self.token_issued,
@@ -282,43 +344,9 @@ impl Metrics {
         ] {
             g.reset();
         }
-        let mut valid = false;
-        if let Some(d) = snap.token.decoded() {
-            let c = &d.claims;
-            if let Some(exp) = c.expires_at {
-                self.token_expiry.with_label_values(&t).set(exp as f64);
-            }
-            if let Some(iat) = c.issued_at {
-                self.token_issued.with_label_values(&t).set(iat as f64);
-            }
-            if let Some(l) = c.lifetime_seconds() {
-                self.token_lifetime.with_label_values(&t).set(l as f64);
-            }
-            let audience = c.audiences.join(",");
-            self.token_info
-                .with_label_values(&[
-                    TOKEN_IRSA,
-                    c.issuer.as_deref().unwrap_or(""),
-                    c.subject.as_deref().unwrap_or(""),
-                    &audience,
-                    c.kubernetes.namespace.as_deref().unwrap_or(""),
-                    c.kubernetes.service_account.as_deref().unwrap_or(""),
-                ])
-                .set(1.0);
-            let started = c
-                .not_before
-                .or(c.issued_at)
-                .is_none_or(|nbf| nbf <= now + crate::findings::SKEW_ALLOWANCE_SECS);
-            valid = started && c.expires_at.is_some_and(|exp| exp > now);
-        }
-        self.token_valid
-            .with_label_values(&t)
-            .set(f64::from(u8::from(valid)));
         self.token_last_reload.reset();
-        if let Some(at) = snap.token.loaded_at {
-            self.token_last_reload
-                .with_label_values(&t)
-                .set(clock::unix_f64(at));
+        for (name, token) in ctx.tokens() {
+            self.set_token(name, token, now);
         }
 
         let sts = &snap.sts;
@@ -337,6 +365,24 @@ impl Metrics {
         set_optional(
             &self.sts_credentials_expiry,
             sts.credentials_expire_at.map(clock::unix_f64),
+        );
+
+        let pi = &snap.pod_identity;
+        set_optional(
+            &self.pi_success,
+            match pi.result {
+                StsResult::Never => None,
+                StsResult::Success => Some(1.0),
+                StsResult::Error => Some(0.0),
+            },
+        );
+        set_optional(
+            &self.pi_last_success,
+            pi.last_success_at.map(clock::unix_f64),
+        );
+        set_optional(
+            &self.pi_credentials_expiry,
+            pi.credentials_expire_at.map(clock::unix_f64),
         );
 
         let chain = &snap.chain;
@@ -360,6 +406,49 @@ impl Metrics {
             self.finding_active
                 .with_label_values(&[code.as_str(), code.severity().as_str()])
                 .set(f64::from(u8::from(active(*code))));
+        }
+    }
+}
+
+impl Metrics {
+    fn set_token(&self, name: &str, token: &TokenSnapshot, now: i64) {
+        let t = [name];
+        let mut valid = false;
+        if let Some(d) = token.decoded() {
+            let c = &d.claims;
+            if let Some(exp) = c.expires_at {
+                self.token_expiry.with_label_values(&t).set(exp as f64);
+            }
+            if let Some(iat) = c.issued_at {
+                self.token_issued.with_label_values(&t).set(iat as f64);
+            }
+            if let Some(l) = c.lifetime_seconds() {
+                self.token_lifetime.with_label_values(&t).set(l as f64);
+            }
+            let audience = c.audiences.join(",");
+            self.token_info
+                .with_label_values(&[
+                    name,
+                    c.issuer.as_deref().unwrap_or(""),
+                    c.subject.as_deref().unwrap_or(""),
+                    &audience,
+                    c.kubernetes.namespace.as_deref().unwrap_or(""),
+                    c.kubernetes.service_account.as_deref().unwrap_or(""),
+                ])
+                .set(1.0);
+            let started = c
+                .not_before
+                .or(c.issued_at)
+                .is_none_or(|nbf| nbf <= now + crate::findings::SKEW_ALLOWANCE_SECS);
+            valid = started && c.expires_at.is_some_and(|exp| exp > now);
+        }
+        self.token_valid
+            .with_label_values(&t)
+            .set(f64::from(u8::from(valid)));
+        if let Some(at) = token.loaded_at {
+            self.token_last_reload
+                .with_label_values(&t)
+                .set(clock::unix_f64(at));
         }
     }
 }
@@ -417,9 +506,9 @@ mod tests {
 
     #[test]
     fn healthy_token_series() {
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         let fx = healthy();
-        m.token_read(&TokenChange::Reloaded);
+        m.token_read("irsa", &TokenChange::Reloaded);
         let text = render(&fx, &m);
         for line in [
             "irsa_token_expiry_timestamp_seconds{token=\"irsa\"} 1795508000",
@@ -454,7 +543,7 @@ mod tests {
 
     #[test]
     fn every_finding_code_always_has_a_series() {
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         let text = render(&healthy(), &m);
         for code in Code::ALL {
             let line = format!(
@@ -468,14 +557,14 @@ mod tests {
 
     #[test]
     fn failed_token_drops_claim_series_and_counts_reason() {
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         let mut fx = healthy();
         let change = fx
             .snapshot
             .token
             .apply(Err(ReadError::Missing { path: "/t".into() }), at(NOW));
-        m.token_read(&change);
-        m.token_read(&change);
+        m.token_read("irsa", &change);
+        m.token_read("irsa", &change);
         let text = render(&fx, &m);
         assert!(
             has(
@@ -505,7 +594,7 @@ mod tests {
 
     #[test]
     fn expired_token_is_not_valid() {
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         let mut fx = healthy();
         fx.claims().expires_at = Some(NOW - 1);
         assert!(has(&render(&fx, &m), "irsa_token_valid{token=\"irsa\"} 0"));
@@ -513,7 +602,7 @@ mod tests {
 
     #[test]
     fn unknown_live_results_are_absent_not_zero() {
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         let mut fx = healthy();
         fx.snapshot.sts = Default::default();
         fx.snapshot.chain = Default::default();
@@ -543,7 +632,7 @@ mod tests {
         for (code, label) in cases {
             assert_eq!(sts_error_label(code), label);
         }
-        let m = Metrics::new().unwrap();
+        let m = Metrics::new(&["irsa"]).unwrap();
         m.sts_attempt(0.2, Some("AccessDenied"));
         m.sts_attempt(0.1, None);
         let text = render(&healthy(), &m);

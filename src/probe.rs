@@ -18,6 +18,7 @@ use aws_types::SdkConfig;
 use crate::chain::{self, ChainOutcome};
 use crate::http::Prober;
 use crate::oidc::{Signature, Verifier};
+use crate::pod_identity;
 use crate::schedule::Backoff;
 use crate::snapshot::{SignatureSnapshot, StsResult};
 use crate::state::State;
@@ -45,9 +46,14 @@ pub struct LiveProbe {
 impl LiveProbe {
     /// Loads the SDK configuration from the environment, as the application's SDK does.
     pub async fn new(state: Arc<State>) -> LiveProbe {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // With --pid, the target's region decides which regional STS it would use.
+        if state.config.target_pid.is_some()
+            && let Some(region) = state.env.region.clone()
+        {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        let sdk = loader.load().await;
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let pod = lookup("POD_NAME").or_else(|| lookup("HOSTNAME"));
         let state_discovery_url = state.config.oidc_discovery_url.clone();
@@ -96,9 +102,15 @@ impl LiveProbe {
             }
         };
         // Discovery may time out on a pod without egress; never let it delay the test-assume.
-        let (assumed, ()) = tokio::join!(assume, self.check_signature(token_text.as_deref()));
+        let (assumed, (), ()) = tokio::join!(
+            assume,
+            self.check_signature(token_text.as_deref()),
+            self.probe_pod_identity()
+        );
 
-        let chain = if chain::chain_is_web_identity(&self.state.env, role.as_deref(), &token_file) {
+        let chain = if let Some(pid) = config.target_pid {
+            predicted_chain(&self.state.env, pid, assumed.as_ref())
+        } else if chain::chain_is_web_identity(&self.state.env, role.as_deref(), &token_file) {
             reuse_for_chain(assumed.as_ref())
         } else {
             chain::resolve(&self.sdk, &self.sts, config.probe_timeout).await
@@ -115,6 +127,56 @@ impl LiveProbe {
             s.chain.imds_v2_reachable = imds.map(|i| i.v2);
             s.chain.imds_v1_reachable = imds.map(|i| i.v1);
             s.probe_attempted = true;
+        });
+    }
+
+    /// Calls the EKS Pod Identity agent, when configured, and records the outcome.
+    async fn probe_pod_identity(&self) {
+        let Some(pi) = &self.state.config.pod_identity else {
+            return;
+        };
+        let started = SystemTime::now();
+        let outcome = match token::read_file(&pi.token_file) {
+            Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts).await,
+            // The token findings explain this; the agent cannot be asked without it.
+            Err(e) => pod_identity::AgentOutcome {
+                latency: std::time::Duration::ZERO,
+                http_status: None,
+                result: Err((
+                    crate::snapshot::AgentFailure::Denied,
+                    format!("no token to present: {e}"),
+                )),
+            },
+        };
+        self.state.metrics.pod_identity_attempt(
+            outcome.latency.as_secs_f64(),
+            pod_identity::error_label(&outcome),
+        );
+        self.state.update(|s| {
+            let p = &mut s.pod_identity;
+            p.endpoint = Some(pi.endpoint.clone());
+            p.last_attempt_at = Some(started);
+            p.latency_seconds = Some(outcome.latency.as_secs_f64());
+            p.http_status = outcome.http_status;
+            match &outcome.result {
+                Ok(c) => {
+                    p.result = StsResult::Success;
+                    p.failure = None;
+                    p.error_message = None;
+                    p.last_success_at = Some(started);
+                    p.account_id = c.account_id.clone();
+                    p.credentials_expire_at = c.expires_at;
+                    p.caller_arn = c.caller.as_ref().ok().cloned();
+                    p.consecutive_failures = 0;
+                }
+                Err((failure, message)) => {
+                    p.result = StsResult::Error;
+                    p.failure = Some(*failure);
+                    p.error_message = Some(message.clone());
+                    p.caller_arn = None;
+                    p.consecutive_failures += 1;
+                }
+            }
         });
     }
 
@@ -230,9 +292,8 @@ impl LiveProbe {
     pub async fn run(self: Arc<Self>) {
         let mut changes = self.state.subscribe();
         // Readiness needs the first probe to see the first token.
-        let _ = changes
-            .wait_for(|s| s.token.state != crate::snapshot::TokenState::NotRead)
-            .await;
+        let irsa = self.state.config.irsa_token;
+        let _ = changes.wait_for(|s| s.tokens_read(irsa)).await;
         let mut seen_reloads = self.state.snapshot().token.reloads;
         loop {
             self.run_once().await;
@@ -261,6 +322,30 @@ impl LiveProbe {
             }
         }
     }
+}
+
+/// `check --pid`: the chain predicted from the target's environment; its caller is known when it is web identity.
+fn predicted_chain(
+    env: &crate::environment::EnvFacts,
+    pid: u32,
+    assumed: Option<&sts::AssumeOutcome>,
+) -> ChainOutcome {
+    let provider = chain::predict_provider(env);
+    let mut out = if provider == "WebIdentityToken" {
+        reuse_for_chain(assumed)
+    } else {
+        ChainOutcome {
+            provider: Some(provider.into()),
+            ..Default::default()
+        }
+    };
+    out.error = Some(match out.error {
+        Some(e) => format!("{e} (provider predicted from process {pid}'s environment)"),
+        None => format!(
+            "provider predicted from process {pid}'s environment; the SDK cannot resolve another process's chain"
+        ),
+    });
+    out
 }
 
 /// The chain's answer when it takes the same web-identity path as the test-assume.

@@ -27,8 +27,12 @@ pub struct Report {
     pub status: Status,
     /// What the environment says.
     pub environment: EnvironmentSection,
-    /// The token file.
+    /// The web-identity (IRSA) token file.
     pub token: TokenSection,
+    /// Every configured token under its `token` label (`irsa`, `pod_identity`, `kube_api`, ...).
+    pub tokens: Vec<NamedTokenSection>,
+    /// The EKS Pod Identity agent, when the pod uses it.
+    pub pod_identity: PodIdentitySection,
     /// The latest STS test-assume.
     pub sts: StsSection,
     /// The default credential chain.
@@ -95,6 +99,49 @@ pub struct TokenSection {
     pub signature_verified: Option<bool>,
     /// Why the signature is invalid or was not checked.
     pub signature_error: Option<String>,
+}
+
+/// One entry of `tokens`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedTokenSection {
+    /// The `token` label.
+    pub name: String,
+    /// The file.
+    pub file: String,
+    /// `warnafter` of the API server's extended-expiry token.
+    pub warn_after: Option<String>,
+    /// The same fields as `token`.
+    #[serde(flatten)]
+    pub token: TokenSection,
+}
+
+/// `pod_identity`: the last call to the EKS Pod Identity agent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PodIdentitySection {
+    /// Whether the pod's environment configures Pod Identity.
+    pub configured: bool,
+    /// The agent URI.
+    pub endpoint: Option<String>,
+    /// `success`, `error` or `never`.
+    pub result: &'static str,
+    /// HTTP status of the last answer.
+    pub http_status: Option<u16>,
+    /// The agent's error, when it failed.
+    pub error_message: Option<String>,
+    /// Last attempt.
+    pub last_attempt_at: Option<String>,
+    /// Last success.
+    pub last_success_at: Option<String>,
+    /// Latency of the last attempt.
+    pub latency_seconds: Option<f64>,
+    /// `AccountId` of the credentials.
+    pub account_id: Option<String>,
+    /// Expiry of the credentials.
+    pub credentials_expire_at: Option<String>,
+    /// `GetCallerIdentity` with them.
+    pub caller_arn: Option<String>,
+    /// Failures since the last success.
+    pub consecutive_failures: u64,
 }
 
 /// `token.kubernetes`.
@@ -216,6 +263,8 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
                 .collect(),
         },
         token: token_section(ctx, now),
+        tokens: named_tokens(ctx, now),
+        pod_identity: pod_identity_section(ctx),
         sts: StsSection {
             endpoint: sts.endpoint.clone(),
             result: sts.result.as_str(),
@@ -247,6 +296,54 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
         },
         trust_policy: trust_policy_section(snap),
         findings,
+    }
+}
+
+fn named_tokens(ctx: &Context<'_>, now: i64) -> Vec<NamedTokenSection> {
+    let path_of = |name: &str| {
+        if name == crate::config::IRSA {
+            ctx.config.token_file.display().to_string()
+        } else {
+            ctx.config
+                .extra_tokens
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.path.display().to_string())
+                .unwrap_or_default()
+        }
+    };
+    ctx.tokens()
+        .into_iter()
+        .map(|(name, t)| NamedTokenSection {
+            name: name.to_owned(),
+            file: path_of(name),
+            warn_after: t
+                .decoded()
+                .and_then(|d| d.claims.kubernetes.warn_after)
+                .and_then(clock::rfc3339),
+            token: token_section_of(ctx, t, now),
+        })
+        .collect()
+}
+
+fn pod_identity_section(ctx: &Context<'_>) -> PodIdentitySection {
+    let p = &ctx.snapshot.pod_identity;
+    PodIdentitySection {
+        configured: ctx.config.pod_identity.is_some(),
+        endpoint: p
+            .endpoint
+            .clone()
+            .or_else(|| ctx.config.pod_identity.as_ref().map(|c| c.endpoint.clone())),
+        result: p.result.as_str(),
+        http_status: p.http_status,
+        error_message: p.error_message.clone(),
+        last_attempt_at: p.last_attempt_at.and_then(clock::rfc3339_time),
+        last_success_at: p.last_success_at.and_then(clock::rfc3339_time),
+        latency_seconds: p.latency_seconds,
+        account_id: p.account_id.clone(),
+        credentials_expire_at: p.credentials_expire_at.and_then(clock::rfc3339_time),
+        caller_arn: p.caller_arn.clone(),
+        consecutive_failures: p.consecutive_failures,
     }
 }
 
@@ -284,7 +381,14 @@ fn trust_policy_section(snap: &crate::snapshot::Snapshot) -> TrustPolicySection 
 }
 
 fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {
-    let t = &ctx.snapshot.token;
+    token_section_of(ctx, &ctx.snapshot.token, now)
+}
+
+fn token_section_of(
+    ctx: &Context<'_>,
+    t: &crate::snapshot::TokenSnapshot,
+    now: i64,
+) -> TokenSection {
     let mut s = TokenSection {
         loaded_at: t.loaded_at.and_then(clock::rfc3339_time),
         reloads: t.reloads,
@@ -316,7 +420,13 @@ fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {
             });
             s.algorithm = d.algorithm.clone();
             s.key_id = d.key_id.clone();
-            (s.signature_verified, s.signature_error) = match ctx.snapshot.current_signature() {
+            // Signatures are checked for the web-identity token only.
+            let signature = if std::ptr::eq(t, &ctx.snapshot.token) {
+                ctx.snapshot.current_signature()
+            } else {
+                None
+            };
+            (s.signature_verified, s.signature_error) = match signature {
                 Some(Signature::Verified { .. }) => (Some(true), None),
                 Some(Signature::Invalid { reason }) => (Some(false), Some(reason.clone())),
                 Some(Signature::Unchecked { reason }) => (None, Some(reason.clone())),
@@ -448,6 +558,54 @@ impl Report {
                 ],
             ),
         ];
+        if self.pod_identity.configured {
+            let p = &self.pod_identity;
+            rows.push((
+                "POD IDENTITY",
+                vec![
+                    ("agent", dash(p.endpoint.as_deref())),
+                    ("result", p.result.to_owned()),
+                    (
+                        "error",
+                        match (p.http_status, &p.error_message) {
+                            (Some(s), Some(m)) => format!("HTTP {s}: {m}"),
+                            (None, Some(m)) => m.clone(),
+                            _ => "-".into(),
+                        },
+                    ),
+                    ("account", dash(p.account_id.as_deref())),
+                    ("caller", dash(p.caller_arn.as_deref())),
+                ],
+            ));
+        }
+        let others: Vec<(&str, String)> = self
+            .tokens
+            .iter()
+            .filter(|t| t.name != crate::config::IRSA)
+            .map(|t| {
+                let state = match (
+                    &t.token.read_error,
+                    &t.token.expires_at,
+                    t.token.expires_in_seconds,
+                ) {
+                    (Some(e), _, _) => e.clone(),
+                    (None, Some(at), Some(secs)) => format!(
+                        "{} expires {at} (in {}){}",
+                        t.token.subject.as_deref().unwrap_or("-"),
+                        human_secs(secs),
+                        t.warn_after
+                            .as_deref()
+                            .map(|w| format!(", warnafter {w}"))
+                            .unwrap_or_default()
+                    ),
+                    _ => "not read yet".into(),
+                };
+                (t.name.as_str(), state)
+            })
+            .collect();
+        if !others.is_empty() {
+            rows.push(("OTHER TOKENS", others));
+        }
         if !self.environment.static_credential_sources.is_empty() {
             rows[2].1.push((
                 "static",

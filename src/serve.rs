@@ -23,7 +23,13 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         tracing::info!(listen = %addr, token_file = %state.config.token_file.display(),
             role_arn = state.config.role_arn.as_deref(), "irsa-doctor serving");
     }
-    let watcher = tokio::spawn(watch::run(Arc::clone(&state)));
+    let irsa = state.config.irsa_token.then_some(None);
+    let extras = (0..state.config.extra_tokens.len()).map(Some);
+    let watchers: Vec<_> = irsa
+        .into_iter()
+        .chain(extras)
+        .map(|which| tokio::spawn(watch::run(Arc::clone(&state), which)))
+        .collect();
     let policy_watcher = state.config.trust_policy_file.clone().map(|path| {
         let state = Arc::clone(&state);
         tokio::spawn(
@@ -32,7 +38,9 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
     http::serve(listener, app, shutdown).await;
-    watcher.abort();
+    for w in watchers {
+        w.abort();
+    }
     if let Some(w) = policy_watcher {
         w.abort();
     }

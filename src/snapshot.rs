@@ -15,6 +15,10 @@ pub struct Snapshot {
     pub sts: StsSnapshot,
     /// The latest credential-chain resolution.
     pub chain: ChainSnapshot,
+    /// The other tokens, in `Config::extra_tokens` order.
+    pub extra_tokens: Vec<TokenSnapshot>,
+    /// The latest EKS Pod Identity agent probe.
+    pub pod_identity: PodIdentitySnapshot,
     /// The role's trust policy, when one is configured or fetched.
     pub trust_policy: PolicySnapshot,
     /// The last signature check, for the token it was made on.
@@ -50,9 +54,18 @@ impl Snapshot {
         (self.signature.fingerprint == Some(current)).then_some(self.signature.result.as_ref())?
     }
 
-    /// `/readyz`: the first token read and the first probe attempt are done.
-    pub fn is_ready(&self) -> bool {
-        self.token.state != TokenState::NotRead && self.probe_attempted
+    /// Every configured token has been read once (`irsa`: whether the IRSA token is configured).
+    pub fn tokens_read(&self, irsa: bool) -> bool {
+        (!irsa || self.token.state != TokenState::NotRead)
+            && self
+                .extra_tokens
+                .iter()
+                .all(|t| t.state != TokenState::NotRead)
+    }
+
+    /// `/readyz`: the first token reads and the first probe attempt are done.
+    pub fn is_ready(&self, irsa: bool) -> bool {
+        self.tokens_read(irsa) && self.probe_attempted
     }
 }
 
@@ -216,6 +229,46 @@ pub struct StsSnapshot {
     pub clock_skew_seconds: Option<f64>,
 }
 
+/// How a Pod Identity agent call failed (drives the finding code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentFailure {
+    /// Timeout, refused, no route: `POD_IDENTITY_AGENT_UNREACHABLE`.
+    Unreachable,
+    /// A 4xx: `POD_IDENTITY_DENIED`.
+    Denied,
+    /// A 5xx or an unusable answer: `POD_IDENTITY_AGENT_ERROR`.
+    AgentError,
+}
+
+/// The latest call to the EKS Pod Identity agent, as the SDK makes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodIdentitySnapshot {
+    /// The agent URI called.
+    pub endpoint: Option<String>,
+    /// Outcome of the last attempt.
+    pub result: StsResult,
+    /// Failure class of the last attempt.
+    pub failure: Option<AgentFailure>,
+    /// HTTP status of the last answer.
+    pub http_status: Option<u16>,
+    /// The agent's error body (or the transport error), never credentials.
+    pub error_message: Option<String>,
+    /// When the last attempt started.
+    pub last_attempt_at: Option<SystemTime>,
+    /// When an attempt last succeeded.
+    pub last_success_at: Option<SystemTime>,
+    /// Latency of the last attempt.
+    pub latency_seconds: Option<f64>,
+    /// `AccountId` of the returned credentials.
+    pub account_id: Option<String>,
+    /// `Expiration` of the returned credentials.
+    pub credentials_expire_at: Option<SystemTime>,
+    /// `GetCallerIdentity` with them.
+    pub caller_arn: Option<String>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u64,
+}
+
 /// The latest resolution of the default credential chain and IMDS reachability.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChainSnapshot {
@@ -323,14 +376,29 @@ mod tests {
 
     #[test]
     fn readiness_needs_token_read_and_probe_attempt() {
+        let missing = |path: &str| Err(ReadError::Missing { path: path.into() });
         let mut s = Snapshot::default();
-        assert!(!s.is_ready());
-        s.token.apply(
-            Err(ReadError::Missing { path: "/t".into() }),
-            SystemTime::now(),
-        );
-        assert!(!s.is_ready(), "probe not attempted yet");
+        assert!(!s.is_ready(true));
+        s.token.apply(missing("/t"), SystemTime::now());
+        assert!(!s.is_ready(true), "probe not attempted yet");
         s.probe_attempted = true;
-        assert!(s.is_ready(), "a failed read still counts as the first read");
+        assert!(
+            s.is_ready(true),
+            "a failed read still counts as the first read"
+        );
+        s.extra_tokens.push(TokenSnapshot::default());
+        assert!(!s.is_ready(true), "every configured token is read first");
+        s.extra_tokens[0].apply(missing("/k"), SystemTime::now());
+        assert!(s.is_ready(true));
+        let mut pod_identity_only = Snapshot {
+            probe_attempted: true,
+            ..Default::default()
+        };
+        assert!(
+            pod_identity_only.is_ready(false),
+            "no IRSA token to wait for"
+        );
+        pod_identity_only.probe_attempted = false;
+        assert!(!pod_identity_only.is_ready(false));
     }
 }

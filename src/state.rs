@@ -3,7 +3,9 @@
 //! Writers (the token watcher, the prober) go through the `apply_*` methods
 //! so the snapshot, the counters and the logs never disagree.
 
-use std::time::SystemTime;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
@@ -16,6 +18,14 @@ use crate::report::{self, Report};
 use crate::snapshot::{Snapshot, TokenChange};
 use crate::token::{Decoded, MAX_TOKEN_BYTES, ReadError};
 use crate::trust_policy;
+
+/// The `token` label of every configured token.
+fn token_names(config: &Config) -> Vec<&str> {
+    let irsa = config.irsa_token.then_some(crate::config::IRSA);
+    irsa.into_iter()
+        .chain(config.extra_tokens.iter().map(|t| t.name.as_str()))
+        .collect()
+}
 
 /// Reads a trust policy file (raw or URL-encoded JSON) with the same size cap as the token.
 fn read_policy_file(path: &std::path::Path) -> Result<trust_policy::Policy, String> {
@@ -44,16 +54,34 @@ pub struct State {
     /// Prometheus metrics.
     pub metrics: Metrics,
     snapshot: watch::Sender<Snapshot>,
+    /// Bumped on every write, so cached renders know they are stale.
+    generation: AtomicU64,
+    metrics_cache: Mutex<Option<RenderedMetrics>>,
+}
+
+/// How long a rendered `/metrics` body may be reused while nothing changes.
+pub const METRICS_CACHE_TTL: Duration = Duration::from_secs(1);
+
+struct RenderedMetrics {
+    generation: u64,
+    rendered: Instant,
+    text: bytes::Bytes,
 }
 
 impl State {
     /// Creates the state with an empty snapshot.
     pub fn new(config: Config, env: EnvFacts) -> Result<State, MetricsError> {
+        let snapshot = Snapshot {
+            extra_tokens: vec![Default::default(); config.extra_tokens.len()],
+            ..Default::default()
+        };
         Ok(State {
+            metrics: Metrics::new(&token_names(&config))?,
             config,
             env,
-            metrics: Metrics::new()?,
-            snapshot: watch::Sender::new(Snapshot::default()),
+            snapshot: watch::Sender::new(snapshot),
+            generation: AtomicU64::new(0),
+            metrics_cache: Mutex::new(None),
         })
     }
 
@@ -70,36 +98,59 @@ impl State {
     /// Applies any change to the snapshot and notifies subscribers.
     pub fn update(&self, f: impl FnOnce(&mut Snapshot)) {
         self.snapshot.send_modify(f);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Applies one read of the token file: snapshot, counters and a log line on change.
+    /// Applies one read of a token file (`None`: the IRSA token, `Some(i)`: `extra_tokens[i]`):
+    /// snapshot, counters and a log line on change.
     pub fn apply_token_read(
         &self,
+        which: Option<usize>,
         read: Result<(Decoded, u64), ReadError>,
         now: SystemTime,
     ) -> TokenChange {
+        let name = match which {
+            None => crate::config::IRSA,
+            Some(i) => self
+                .config
+                .extra_tokens
+                .get(i)
+                .map_or("unknown", |t| t.name.as_str()),
+        };
         let mut change = TokenChange::Unchanged;
         self.snapshot.send_if_modified(|s| {
-            let before = s.token.clone();
-            change = s.token.apply(read, now);
-            s.token != before
+            let Some(token) = (match which {
+                None => Some(&mut s.token),
+                Some(i) => s.extra_tokens.get_mut(i),
+            }) else {
+                return false;
+            };
+            let before = token.clone();
+            change = token.apply(read, now);
+            *token != before
         });
-        self.metrics.token_read(&change);
+        self.metrics.token_read(name, &change);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         match &change {
             TokenChange::Reloaded => {
                 let snap = self.snapshot.borrow();
-                let claims = snap.token.decoded().map(|d| &d.claims);
+                let token = match which {
+                    None => Some(&snap.token),
+                    Some(i) => snap.extra_tokens.get(i),
+                };
+                let claims = token.and_then(|t| t.decoded()).map(|d| &d.claims);
                 tracing::info!(
+                    token = name,
                     subject = claims.and_then(|c| c.subject.as_deref()),
                     audiences = claims.map(|c| c.audiences.join(",")),
                     expires_at = claims.and_then(|c| c.expires_at).and_then(clock::rfc3339),
                     issued_at = claims.and_then(|c| c.issued_at).and_then(clock::rfc3339),
-                    reloads = snap.token.reloads,
+                    reloads = token.map(|t| t.reloads),
                     "token loaded"
                 );
             }
             TokenChange::Failed { error, first: true } => {
-                tracing::warn!(reason = error.metric_label(), error = %error, "token read failed");
+                tracing::warn!(token = name, reason = error.metric_label(), error = %error, "token read failed");
             }
             TokenChange::Failed { first: false, .. } | TokenChange::Unchanged => {}
         }
@@ -108,6 +159,7 @@ impl State {
 
     /// Reads and parses the `--trust-policy-file`, logging when the outcome changes.
     pub fn reload_trust_policy(&self, path: &std::path::Path) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let loaded = read_policy_file(path).map(std::sync::Arc::new);
         let source = format!("file {}", path.display());
         self.snapshot.send_if_modified(|s| {
@@ -132,11 +184,27 @@ impl State {
         report::build(&self.context(&snap, now))
     }
 
-    /// The metrics exposition for the latest snapshot at `now`.
-    pub fn metrics_text(&self, now: SystemTime) -> String {
+    /// The metrics exposition for the latest snapshot at `now`. Rendered at most once per
+    /// `METRICS_CACHE_TTL` while nothing changes: on the one runtime thread, a scrape storm
+    /// would otherwise queue behind repeated renders of the same numbers.
+    pub fn metrics_text(&self, now: SystemTime) -> bytes::Bytes {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut cache = self.metrics_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.as_ref()
+            && c.generation == generation
+            && c.rendered.elapsed() < METRICS_CACHE_TTL
+        {
+            return c.text.clone();
+        }
         let snap = self.snapshot();
         let ctx = self.context(&snap, now);
-        self.metrics.render(&ctx, &findings::evaluate(&ctx))
+        let text = bytes::Bytes::from(self.metrics.render(&ctx, &findings::evaluate(&ctx)));
+        *cache = Some(RenderedMetrics {
+            generation,
+            rendered: Instant::now(),
+            text: text.clone(),
+        });
+        text
     }
 
     /// The findings of the latest snapshot at `now`.
@@ -147,7 +215,7 @@ impl State {
 
     /// Whether `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
-        self.snapshot.borrow().is_ready()
+        self.snapshot.borrow().is_ready(self.config.irsa_token)
     }
 
     fn context<'a>(&'a self, snap: &'a Snapshot, now: SystemTime) -> Context<'a> {

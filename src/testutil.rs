@@ -28,6 +28,10 @@ pub fn at(secs: i64) -> SystemTime {
 pub fn healthy() -> Fixture {
     let config = Config {
         token_file: PathBuf::from("/var/run/secrets/eks.amazonaws.com/serviceaccount/token"),
+        irsa_token: true,
+        extra_tokens: vec![],
+        pod_identity: None,
+        target_pid: None,
         role_arn: Some(ROLE.into()),
         expected_audience: "sts.amazonaws.com".into(),
         expected_subject: Some(SUB.into()),
@@ -48,6 +52,7 @@ pub fn healthy() -> Fixture {
         region: Some("us-east-1".into()),
         sts_regional_endpoints: Some("regional".into()),
         static_sources: vec![],
+        ..Default::default()
     };
     let mut snapshot = Snapshot::default();
     snapshot

@@ -23,16 +23,38 @@ use crate::token;
 /// How often a watched file is re-read even without events.
 pub const SAFETY_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Reads the token once and records the result.
-pub fn read_once(state: &State) {
-    let read = token::load(&state.config.token_file);
-    state.apply_token_read(read, SystemTime::now());
+/// Reads one token (`None`: the IRSA token, `Some(i)`: `extra_tokens[i]`) and records the result.
+pub fn read_token(state: &State, which: Option<usize>) {
+    let path = match which {
+        None => &state.config.token_file,
+        Some(i) => match state.config.extra_tokens.get(i) {
+            Some(t) => &t.path,
+            None => return,
+        },
+    };
+    state.apply_token_read(which, token::load(path), SystemTime::now());
 }
 
-/// Watches and re-reads the token until the task is dropped.
-pub async fn run(state: Arc<State>) {
-    let path = state.config.token_file.clone();
-    watch_file(&path, || read_once(&state)).await;
+/// Reads every configured token once.
+pub fn read_all(state: &State) {
+    if state.config.irsa_token {
+        read_token(state, None);
+    }
+    for i in 0..state.config.extra_tokens.len() {
+        read_token(state, Some(i));
+    }
+}
+
+/// Watches and re-reads one token until the task is dropped.
+pub async fn run(state: Arc<State>, which: Option<usize>) {
+    let path = match which {
+        None => state.config.token_file.clone(),
+        Some(i) => match state.config.extra_tokens.get(i) {
+            Some(t) => t.path.clone(),
+            None => return,
+        },
+    };
+    watch_file(&path, || read_token(&state, which)).await;
 }
 
 /// Calls `reload` now and whenever `path` may have changed, until the task is dropped.

@@ -593,6 +593,9 @@ fn fetching_the_trust_policy_without_permission_is_a_note() {
     let tp = &r["trust_policy"];
     assert_eq!(tp["verdict"], Value::Null);
     let note = tp["notes"][0].as_str().unwrap_or_default();
-    assert!(note.contains("iam:GetRole failed") && note.contains("grant the role iam:GetRole"), "{tp:#}");
+    assert!(
+        note.contains("iam:GetRole failed") && note.contains("grant the role iam:GetRole"),
+        "{tp:#}"
+    );
     assert_eq!(codes(&r), Vec::<String>::new());
 }

@@ -583,6 +583,194 @@ fn trust_policy_cases() {
     );
 }
 
+/// A pod using EKS Pod Identity: its env, config and agent state.
+fn with_pod_identity(f: &mut Fixture) {
+    use crate::config::{NamedToken, PodIdentityConfig};
+    f.env.container_credentials_uri = Some("http://169.254.170.23/v1/credentials".into());
+    f.env.container_token_file = Some(
+        "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token".into(),
+    );
+    let path = std::path::PathBuf::from(f.env.container_token_file.clone().unwrap());
+    f.config.pod_identity = Some(PodIdentityConfig {
+        endpoint: "http://169.254.170.23/v1/credentials".into(),
+        token_file: path.clone(),
+    });
+    f.config.extra_tokens = vec![NamedToken {
+        name: "pod_identity".into(),
+        path,
+        expected_audience: Some("pods.eks.amazonaws.com".into()),
+    }];
+    let mut t = token(NOW - 600, 86_400);
+    t.claims.audiences = vec!["pods.eks.amazonaws.com".into()];
+    let mut snap = crate::snapshot::TokenSnapshot::default();
+    snap.apply(Ok((t, 7)), at(NOW - 600));
+    f.snapshot.extra_tokens = vec![snap];
+}
+
+fn pod_identity_only(f: &mut Fixture) {
+    with_pod_identity(f);
+    f.env.role_arn = None;
+    f.env.token_file = None;
+    f.config.role_arn = None;
+    f.config.irsa_token = false;
+    f.snapshot.token = Default::default();
+    f.snapshot.sts = Default::default();
+    f.snapshot.chain.provider = Some("EcsContainer".into());
+}
+
+#[test]
+fn pod_identity_cases() {
+    use crate::snapshot::AgentFailure;
+    let agent = |failure: AgentFailure, status: Option<u16>, msg: &'static str| {
+        move |f: &mut Fixture| {
+            pod_identity_only(f);
+            let p = &mut f.snapshot.pod_identity;
+            p.endpoint = Some("http://169.254.170.23/v1/credentials".into());
+            p.result = StsResult::Error;
+            p.failure = Some(failure);
+            p.http_status = status;
+            p.error_message = Some(msg.into());
+            p.consecutive_failures = 2;
+        }
+    };
+    check(
+        "pod identity alone raises no IRSA findings",
+        pod_identity_only,
+        &[],
+    );
+    check(
+        "agent unreachable",
+        agent(AgentFailure::Unreachable, None, "no answer within 2s"),
+        &[(
+            Code::PodIdentityAgentUnreachable,
+            &[
+                "no answer within 2s",
+                "2 attempt(s)",
+                "eks-pod-identity-agent",
+            ],
+        )],
+    );
+    check(
+        "agent denies",
+        agent(AgentFailure::Denied, Some(400), "Invalid token: expired"),
+        &[(
+            Code::PodIdentityDenied,
+            &[
+                "HTTP 400: Invalid token: expired",
+                "list-pod-identity-associations",
+            ],
+        )],
+    );
+    check(
+        "agent fails",
+        agent(AgentFailure::AgentError, Some(500), "internal error"),
+        &[(
+            Code::PodIdentityAgentError,
+            &["HTTP 500: internal error", "EKS Auth"],
+        )],
+    );
+    check(
+        "both mechanisms",
+        with_pod_identity,
+        &[(
+            Code::BothIdentityMechanisms,
+            &["both configured", "gets the IRSA role", ROLE],
+        )],
+    );
+    check(
+        "pod identity token with the wrong audience",
+        |f: &mut Fixture| {
+            pod_identity_only(f);
+            if let crate::snapshot::TokenState::Loaded(d) = &mut f.snapshot.extra_tokens[0].state {
+                d.claims.audiences = vec!["sts.amazonaws.com".into()];
+            }
+        },
+        &[(
+            Code::AudienceMismatch,
+            &[
+                "[pod_identity token] audience [\"sts.amazonaws.com\"] does not contain pods.eks.amazonaws.com",
+            ],
+        )],
+    );
+    check(
+        "pod identity token missing",
+        |f: &mut Fixture| {
+            pod_identity_only(f);
+            f.snapshot.extra_tokens[0].apply(Err(ReadError::Missing { path: "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token".into() }), at(NOW));
+        },
+        &[(
+            Code::TokenFileMissing,
+            &["[pod_identity token] token file /var/run/secrets/pods.eks.amazonaws.com"],
+        )],
+    );
+}
+
+#[test]
+fn proxy_cases() {
+    let proxy = |no_proxy: Option<&'static str>| {
+        move |f: &mut Fixture| {
+            f.env.proxy_vars = vec!["HTTPS_PROXY"];
+            f.env.no_proxy = no_proxy.map(str::to_owned);
+        }
+    };
+    check(
+        "proxy without NO_PROXY",
+        proxy(None),
+        &[(
+            Code::ProxyInterceptsCredentials,
+            &[
+                "HTTPS_PROXY set, and NO_PROXY (unset) does not cover 169.254.170.23, fd00:ec2::23, 169.254.169.254",
+            ],
+        )],
+    );
+    check(
+        "NO_PROXY covers part",
+        proxy(Some("localhost,169.254.169.254")),
+        &[(
+            Code::ProxyInterceptsCredentials,
+            &["does not cover 169.254.170.23, fd00:ec2::23"],
+        )],
+    );
+    check(
+        "NO_PROXY covers all",
+        proxy(Some("169.254.170.23, [fd00:ec2::23],169.254.169.254,.svc")),
+        &[],
+    );
+    check("NO_PROXY star", proxy(Some("*")), &[]);
+    check("no proxy at all", |_| {}, &[]);
+}
+
+#[test]
+fn warnafter_cases() {
+    let kube_api = |warn_after: i64| {
+        move |f: &mut Fixture| {
+            let mut t = token(NOW - 4000, 31_536_000);
+            t.claims.audiences = vec!["https://kubernetes.default.svc".into()];
+            t.claims.kubernetes.warn_after = Some(warn_after);
+            let mut snap = crate::snapshot::TokenSnapshot::default();
+            snap.apply(Ok((t, 9)), at(NOW - 4000));
+            f.config.extra_tokens = vec![crate::config::NamedToken {
+                name: "kube_api".into(),
+                path: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
+                expected_audience: None,
+            }];
+            f.snapshot.extra_tokens = vec![snap];
+        }
+    };
+    check(
+        "kube api token past warnafter",
+        kube_api(NOW - 393),
+        &[(
+            Code::TokenStaleWarnafter,
+            &[
+                "[kube_api token] now is 393s past its warnafter",
+                "stale-token",
+            ],
+        )],
+    );
+    check("kube api token before warnafter", kube_api(NOW + 100), &[]);
+}
+
 #[test]
 fn sorted_worst_first_and_status() {
     let mut fx = healthy();
@@ -629,6 +817,13 @@ fn every_spec_code_has_its_spec_severity() {
         // Added by the signature-verification issue (to be added to SPEC.md section 5).
         ("TOKEN_SIGNATURE_INVALID", "critical"),
         ("OIDC_DISCOVERY_FAILED", "info"),
+        // Added by the Pod Identity / multiple tokens issue (to be added to SPEC.md section 5).
+        ("POD_IDENTITY_AGENT_UNREACHABLE", "critical"),
+        ("POD_IDENTITY_DENIED", "critical"),
+        ("POD_IDENTITY_AGENT_ERROR", "critical"),
+        ("BOTH_IDENTITY_MECHANISMS", "warning"),
+        ("PROXY_INTERCEPTS_CREDENTIALS", "warning"),
+        ("TOKEN_STALE_WARNAFTER", "warning"),
     ];
     let got: Vec<(&str, &str)> = Code::ALL
         .iter()

@@ -1,0 +1,160 @@
+//! EKS Pod Identity: call the node's agent the way the SDK's container
+//! provider does (`GET $AWS_CONTAINER_CREDENTIALS_FULL_URI` with the token
+//! file's contents as `Authorization`), classify its answer, and ask STS who
+//! the returned credentials belong to. The credentials never leave `probe`.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_sts::config::Credentials;
+use serde::Deserialize;
+
+use crate::chain::{self, RequestError};
+use crate::snapshot::AgentFailure;
+use crate::sts::StsProbe;
+
+/// The SDK gives the agent a couple of seconds; so do we.
+pub const AGENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest agent error body kept for the report.
+const MAX_MESSAGE: usize = 300;
+
+/// One agent call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentOutcome {
+    /// Wall-clock latency.
+    pub latency: Duration,
+    /// The HTTP status, when the agent answered.
+    pub http_status: Option<u16>,
+    /// What the credentials are, or why there are none.
+    pub result: Result<AgentCredentials, (AgentFailure, String)>,
+}
+
+/// What the agent's credentials tell, without the secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentCredentials {
+    /// `AccountId`.
+    pub account_id: Option<String>,
+    /// `Expiration`.
+    pub expires_at: Option<SystemTime>,
+    /// `GetCallerIdentity` with them.
+    pub caller: Result<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AgentAnswer {
+    access_key_id: String,
+    secret_access_key: String,
+    token: Option<String>,
+    account_id: Option<String>,
+    expiration: Option<String>,
+}
+
+/// The bounded `code` label of `irsa_pod_identity_errors_total`.
+pub fn error_label(outcome: &AgentOutcome) -> Option<&'static str> {
+    match &outcome.result {
+        Ok(_) => None,
+        Err((AgentFailure::Unreachable, _)) => Some("Unreachable"),
+        Err((AgentFailure::Denied, _)) => Some("Denied"),
+        Err((AgentFailure::AgentError, _)) => Some("AgentError"),
+    }
+}
+
+/// Calls the agent at `endpoint` with `token`, then `GetCallerIdentity` with its credentials.
+pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome {
+    let started = Instant::now();
+    let token = token.trim();
+    let (base, path) = split_url(endpoint);
+    let answer = chain::request(
+        &base,
+        "GET",
+        &path,
+        &[("authorization", token)],
+        AGENT_TIMEOUT,
+    )
+    .await;
+    let latency = started.elapsed();
+    let (status, body) = match answer {
+        Ok(pair) => pair,
+        Err(e) => {
+            let message = match e {
+                RequestError::Timeout(_) => format!(
+                    "no answer within {}s (agent missing, hostNetwork pod, or a NetworkPolicy)",
+                    AGENT_TIMEOUT.as_secs()
+                ),
+                other => other.to_string(),
+            };
+            return AgentOutcome {
+                latency,
+                http_status: None,
+                result: Err((AgentFailure::Unreachable, message)),
+            };
+        }
+    };
+    let text = || {
+        let mut t = String::from_utf8_lossy(&body).replace(token, "<redacted>");
+        t.truncate(MAX_MESSAGE);
+        t.trim().to_owned()
+    };
+    let result = match status {
+        200 => match serde_json::from_slice::<AgentAnswer>(&body) {
+            Ok(a) => {
+                let expires_at = a
+                    .expiration
+                    .as_deref()
+                    .and_then(|e| humantime::parse_rfc3339_weak(e).ok());
+                let creds = Credentials::new(
+                    a.access_key_id,
+                    a.secret_access_key,
+                    a.token,
+                    expires_at,
+                    "EcsContainer",
+                );
+                Ok(AgentCredentials {
+                    account_id: a.account_id,
+                    expires_at,
+                    caller: sts.caller_identity(creds).await,
+                })
+            }
+            Err(e) => Err((
+                AgentFailure::AgentError,
+                format!("the agent's answer is not credentials JSON: {e}"),
+            )),
+        },
+        400..=499 => Err((AgentFailure::Denied, text())),
+        _ => Err((AgentFailure::AgentError, text())),
+    };
+    AgentOutcome {
+        latency,
+        http_status: Some(status),
+        result,
+    }
+}
+
+/// `http://169.254.170.23/v1/credentials` → (`http://169.254.170.23`, `/v1/credentials`).
+fn split_url(url: &str) -> (String, String) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => (
+            url[..after_scheme + i].to_owned(),
+            url[after_scheme + i..].to_owned(),
+        ),
+        None => (url.to_owned(), "/".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_endpoint_and_path() {
+        assert_eq!(
+            split_url("http://169.254.170.23/v1/credentials"),
+            ("http://169.254.170.23".into(), "/v1/credentials".into())
+        );
+        assert_eq!(
+            split_url("http://[fd00:ec2::23]"),
+            ("http://[fd00:ec2::23]".into(), "/".into())
+        );
+    }
+}
