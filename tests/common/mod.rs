@@ -369,3 +369,40 @@ pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
 pub fn unset(env: &mut Vec<(String, String)>, key: &str) {
     env.retain(|(k, _)| k != key);
 }
+
+/// Pipes an exposition through Prometheus' own `promtool check metrics` (Debian `prometheus`).
+/// Without promtool the check is skipped with a note, except under `CI`, where it is required.
+pub fn assert_promtool_accepts(metrics: &str) {
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    if Command::new(&promtool).arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI (apt-get install prometheus)"
+        );
+        eprintln!("skipping the promtool check: promtool not installed");
+        return;
+    }
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "promtool: {complaints}"
+    );
+}

@@ -1,0 +1,380 @@
+//! EKS Pod Identity against a fake agent, several tokens at once, and
+//! `check --pid` reading another process's view.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use irsa_doctor::emulator::agent::{AgentMode, FakeAgent};
+use irsa_doctor::emulator::kubelet::AtomicWriter;
+use serde_json::{Value, json};
+
+const POD_ROLE_ARN: &str =
+    "arn:aws:sts::111122223333:assumed-role/pod-identity-role/eks-demo-web-7d9f-0a1b";
+const AGENT_KEY: &str = "ASIAPODIDENTITYEXAMPLE";
+
+/// A pod using EKS Pod Identity alone: its token volume, the agent, and no IRSA variables.
+struct PiPod {
+    pod: Pod,
+    agent: FakeAgent,
+    token_path: std::path::PathBuf,
+}
+
+impl PiPod {
+    fn new() -> PiPod {
+        let pod = Pod::new();
+        let agent = pod
+            .peers
+            .runtime
+            .block_on(FakeAgent::start(AGENT_KEY, "111122223333"))
+            .unwrap();
+        pod.peers.sts.register_credentials(AGENT_KEY, POD_ROLE_ARN);
+        let writer = AtomicWriter::new(pod.tmp.path().join("pods.eks.amazonaws.com")).unwrap();
+        let mut c = claims(100, 86_400);
+        c["aud"] = json!(["pods.eks.amazonaws.com"]);
+        let token = jwt(&c);
+        writer
+            .write("eks-pod-identity-token", token.as_bytes())
+            .unwrap();
+        agent.expect_token(Some(&token));
+        let token_path = writer.dir().join("eks-pod-identity-token");
+        PiPod {
+            pod,
+            agent,
+            token_path,
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.pod.env();
+        unset(&mut env, "AWS_ROLE_ARN");
+        unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+        set(
+            &mut env,
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            &self.agent.uri(),
+        );
+        set(
+            &mut env,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            self.token_path.to_str().unwrap(),
+        );
+        env
+    }
+}
+
+fn check_json(env: &[(String, String)], extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["check", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(env, &args, None);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+fn pod_identity_alone_is_healthy_and_raises_no_irsa_findings() {
+    let pi = PiPod::new();
+    let (exit, r) = check_json(&pi.env(), &[]);
+    assert_eq!(codes(&r), Vec::<String>::new(), "{:#}", r["findings"]);
+    assert_eq!(exit, 0);
+    let p = &r["pod_identity"];
+    assert_eq!(p["configured"], true);
+    assert_eq!(p["result"], "success", "{p:#}");
+    assert_eq!(p["http_status"], 200);
+    assert_eq!(p["account_id"], "111122223333");
+    assert_eq!(p["caller_arn"], POD_ROLE_ARN);
+    assert!(p["credentials_expire_at"].is_string());
+    assert_eq!(
+        r["credential_chain"]["provider"], "EcsContainer",
+        "the SDK's chain takes the container provider"
+    );
+    assert_eq!(r["credential_chain"]["caller_arn"], POD_ROLE_ARN);
+    let names: Vec<&str> = r["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["pod_identity"]);
+    assert_eq!(
+        r["tokens"][0]["audiences"],
+        json!(["pods.eks.amazonaws.com"])
+    );
+    assert_eq!(r["sts"]["result"], "never", "no IRSA role to test-assume");
+    let all = r.to_string();
+    assert!(
+        !all.contains("podIdentitySecretKeyExample") && !all.contains(AGENT_KEY),
+        "credentials leaked"
+    );
+}
+
+#[test]
+fn agent_failures_are_classified() {
+    struct Case {
+        name: &'static str,
+        setup: fn(&PiPod, &mut Vec<(String, String)>),
+        code: &'static str,
+        fragment: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "400 with the agent's body",
+            setup: |pi, _| pi.agent.expect_token(Some("another-token")),
+            code: "POD_IDENTITY_DENIED",
+            fragment: "HTTP 400: {\"message\":\"Invalid token: the service account token could not be validated\"}",
+        },
+        Case {
+            name: "500",
+            setup: |pi, _| pi.agent.set_mode(AgentMode::ServerError),
+            code: "POD_IDENTITY_AGENT_ERROR",
+            fragment: "HTTP 500",
+        },
+        Case {
+            name: "timeout",
+            setup: |pi, _| pi.agent.set_mode(AgentMode::Silent),
+            code: "POD_IDENTITY_AGENT_UNREACHABLE",
+            fragment: "no answer within 2s",
+        },
+        Case {
+            name: "refused",
+            setup: |_, env| {
+                set(
+                    env,
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "http://127.0.0.1:9/v1/credentials",
+                )
+            },
+            code: "POD_IDENTITY_AGENT_UNREACHABLE",
+            fragment: "Connection refused",
+        },
+    ];
+    for case in cases {
+        let pi = PiPod::new();
+        let mut env = pi.env();
+        (case.setup)(&pi, &mut env);
+        let (exit, r) = check_json(&env, &[]);
+        let name = case.name;
+        assert_eq!(exit, 2, "{name}");
+        let finding = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == case.code)
+            .unwrap_or_else(|| panic!("{name}: no {} in {:#}", case.code, r["findings"]));
+        assert!(
+            finding["message"].as_str().unwrap().contains(case.fragment),
+            "{name}: {}",
+            finding["message"]
+        );
+        assert_eq!(r["pod_identity"]["result"], "error", "{name}");
+    }
+}
+
+#[test]
+fn both_mechanisms_and_proxies() {
+    let pi = PiPod::new();
+    pi.pod
+        .writer
+        .write_token(jwt(&claims(100, 86_400)).as_bytes())
+        .unwrap();
+    let mut both = pi.env();
+    set(&mut both, "AWS_ROLE_ARN", ROLE);
+    set(
+        &mut both,
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        pi.pod.token_path().to_str().unwrap(),
+    );
+    let (_, r) = check_json(&both, &[]);
+    assert!(
+        codes(&r).contains(&"BOTH_IDENTITY_MECHANISMS".to_string()),
+        "{:#}",
+        r["findings"]
+    );
+    assert_eq!(
+        r["credential_chain"]["provider"], "WebIdentityToken",
+        "web identity wins in the chain"
+    );
+    let names: Vec<&str> = r["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["irsa", "pod_identity"]);
+
+    // The proxy points at a closed loopback port; only what NO_PROXY says matters here.
+    let mut proxied = pi.env();
+    set(
+        &mut proxied,
+        "HTTPS_PROXY",
+        "http://user:hunter2@127.0.0.1:9",
+    );
+    let (_, r) = check_json(&proxied, &[]);
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "PROXY_INTERCEPTS_CREDENTIALS")
+        .expect("proxy finding");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not cover 169.254.170.23, fd00:ec2::23, 169.254.169.254")
+    );
+    assert!(
+        !r.to_string().contains("hunter2"),
+        "proxy credentials leaked"
+    );
+    set(
+        &mut proxied,
+        "NO_PROXY",
+        "127.0.0.1,169.254.170.23,fd00:ec2::23,169.254.169.254",
+    );
+    let (_, r) = check_json(&proxied, &[]);
+    assert!(
+        !codes(&r).contains(&"PROXY_INTERCEPTS_CREDENTIALS".to_string()),
+        "{:#}",
+        r["findings"]
+    );
+}
+
+#[test]
+fn two_token_files_give_two_labelled_sections() {
+    let pod = Pod::new();
+    pod.writer
+        .write_token(jwt(&claims(100, 86_400)).as_bytes())
+        .unwrap();
+    // The API server's own token: extended expiry and a warnafter already passed.
+    let kube = AtomicWriter::new(pod.tmp.path().join("kube-api-access")).unwrap();
+    let mut k = claims(4000, 31_536_000);
+    k["aud"] = json!(["https://kubernetes.default.svc"]);
+    k["kubernetes.io"]["warnafter"] = json!(now() - 393);
+    kube.write_token(jwt(&k).as_bytes()).unwrap();
+    let irsa_path = pod.token_path().display().to_string();
+    let kube_arg = format!("kube_api={}", kube.token_path().display());
+    let server = Server::start(
+        &pod.env(),
+        &["--token-file", &irsa_path, "--token-file", &kube_arg],
+    );
+    wait_for("ready", Duration::from_secs(15), || {
+        (server.get("/readyz").status == 200).then_some(())
+    });
+
+    let r = server.report();
+    let tokens = r["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(
+        (tokens[0]["name"].as_str(), tokens[1]["name"].as_str()),
+        (Some("irsa"), Some("kube_api"))
+    );
+    assert_eq!(
+        tokens[1]["audiences"],
+        json!(["https://kubernetes.default.svc"])
+    );
+    assert!(tokens[1]["warn_after"].is_string());
+    assert_eq!(
+        r["token"]["audiences"],
+        json!(["sts.amazonaws.com"]),
+        "token stays the IRSA one"
+    );
+    assert_eq!(
+        codes(&r),
+        vec!["TOKEN_STALE_WARNAFTER"],
+        "{:#}",
+        r["findings"]
+    );
+
+    let m = server.metrics();
+    for (series, want) in [
+        (
+            "irsa_token_expiry_timestamp_seconds{token=\"irsa\"}",
+            claims_exp(&pod.token_path()),
+        ),
+        (
+            "irsa_token_expiry_timestamp_seconds{token=\"kube_api\"}",
+            k["exp"].as_f64(),
+        ),
+        ("irsa_token_reloads_total{token=\"kube_api\"}", Some(1.0)),
+        ("irsa_token_valid{token=\"kube_api\"}", Some(1.0)),
+    ] {
+        assert_eq!(sample(&m, series), want, "{series}");
+    }
+    assert_promtool_accepts(&m);
+}
+
+fn claims_exp(path: &std::path::Path) -> Option<f64> {
+    let token = std::fs::read_to_string(path).ok()?;
+    irsa_doctor::token::decode(&token)
+        .ok()?
+        .claims
+        .expires_at
+        .map(|e| e as f64)
+}
+
+/// `check --pid`: the report describes the target process's environment and token, not ours.
+#[test]
+fn check_pid_reads_the_target_process_view() {
+    let pod = Pod::new();
+    let mut c = claims(100, 86_400);
+    c["sub"] = json!("system:serviceaccount:payments:s3-backup");
+    pod.writer.write_token(jwt(&c).as_bytes()).unwrap();
+    let app_role = "arn:aws:iam::111122223333:role/app-only-role";
+    let child = std::process::Command::new("sleep")
+        .arg("60")
+        .env_clear()
+        .env("AWS_ROLE_ARN", app_role)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", pod.token_path())
+        .env("AWS_ACCESS_KEY_ID", "AKIAAPPCONTAINERKEY1")
+        .env("AWS_SECRET_ACCESS_KEY", "app-secret")
+        .env("AWS_REGION", "eu-west-1")
+        .spawn()
+        .unwrap();
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let _reap = Reap(child);
+
+    // Our own environment says something else entirely.
+    let mut env = pod.env();
+    set(&mut env, "AWS_ROLE_ARN", ROLE);
+    unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    let (_, r) = check_json(&env, &["--pid", &pid.to_string()]);
+    assert_eq!(r["environment"]["role_arn"], app_role);
+    assert_eq!(r["environment"]["region"], "eu-west-1");
+    assert_eq!(r["environment"]["static_credentials_in_env"], true);
+    assert_eq!(
+        r["environment"]["token_file"],
+        format!("/proc/{pid}/root{}", pod.token_path().display())
+    );
+    assert_eq!(
+        r["token"]["subject"],
+        "system:serviceaccount:payments:s3-backup"
+    );
+    assert_eq!(r["credential_chain"]["provider"], "EnvironmentVariable");
+    assert!(
+        r["credential_chain"]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("predicted from process {pid}"))
+    );
+    assert!(
+        codes(&r).contains(&"STATIC_CREDENTIALS_SHADOW".to_string()),
+        "{:#}",
+        r["findings"]
+    );
+    assert!(
+        !r.to_string().contains("app-secret") && !r.to_string().contains("AKIAAPPCONTAINERKEY1")
+    );
+
+    let out = run(&env, &["check", "--pid", "4294967295"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
+}
