@@ -29,8 +29,14 @@ use tokio::net::TcpListener;
 use crate::metrics;
 use crate::state::State;
 
-/// How long a client may take to send its request headers (slowloris guard).
+/// How long a client may take to send its request headers, also between requests on a
+/// kept-alive connection: idle and slowloris connections are closed after this.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once. Beyond this, new ones get an immediate 503 instead of
+/// waiting in the accept queue, so a flood cannot starve Prometheus' scrape for long.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The whole answer to a connection over the limit.
+const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 26\r\nconnection: close\r\n\r\ntoo many open connections\n";
 /// How long in-flight requests get to finish on shutdown (SIGTERM must exit within a second).
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -60,6 +66,7 @@ pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(64 * 1024);
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -72,6 +79,14 @@ pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output
                         continue;
                     }
                 };
+                                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let mut stream = stream;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(OVERLOADED)).await;
+                    });
+                    continue;
+                };
                 let app = app.clone();
                 let service = service_fn(move |req| {
                     let app = app.clone();
@@ -79,10 +94,11 @@ pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                                tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

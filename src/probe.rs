@@ -27,6 +27,8 @@ use crate::token;
 
 /// `POST /debug/probe` runs at most once per this window, counted from the last probe that ran.
 pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
+/// `--fetch-trust-policy` re-reads the policy with `iam:GetRole` at most this often.
+const POLICY_REFETCH: Duration = Duration::from_secs(3600);
 /// A token refresh triggers a probe this long after the last refresh event (a kubelet swap is several events).
 const REFRESH_DEBOUNCE: Duration = Duration::from_secs(2);
 
@@ -39,8 +41,9 @@ pub struct LiveProbe {
     imds_endpoint: String,
     backoff: Mutex<Backoff>,
     last_run: Mutex<Option<Instant>>,
-    running: tokio::sync::Mutex<()>,
+        running: tokio::sync::Mutex<()>,
     verifier: Result<Verifier, String>,
+    last_policy_fetch: Mutex<Option<Instant>>,
 }
 
 impl LiveProbe {
@@ -65,7 +68,8 @@ impl LiveProbe {
             state,
             backoff: Mutex::new(Backoff::default()),
             last_run: Mutex::new(None),
-            running: tokio::sync::Mutex::new(()),
+                        running: tokio::sync::Mutex::new(()),
+            last_policy_fetch: Mutex::new(None),
             verifier: Verifier::new(state_discovery_url)
                 .map_err(|e| format!("cannot load the system's root certificates: {e}")),
         }
@@ -90,10 +94,11 @@ impl LiveProbe {
                 (Some(role), Some(text)) => {
                     let started = SystemTime::now();
                     // A mounted policy file wins over fetching it.
-                    let fetch = config.fetch_trust_policy && config.trust_policy_file.is_none();
+                                        let fetch = config.fetch_trust_policy && config.trust_policy_file.is_none() && self.policy_fetch_due();
+                    let verified = self.state.snapshot().sts.caller_arn;
                     let outcome = self
                         .sts
-                        .assume(role, &self.session_name, text.trim(), fetch)
+                        .assume(role, &self.session_name, text.trim(), fetch, verified.as_deref())
                         .await;
                     self.record_assume(started, &outcome);
                     Some(outcome)
@@ -128,6 +133,17 @@ impl LiveProbe {
             s.chain.imds_v1_reachable = imds.map(|i| i.v1);
             s.probe_attempted = true;
         });
+    }
+
+        /// `iam:GetRole` runs on the first probe and then at most hourly: IAM's control plane has
+    /// low rate limits and a trust policy changes rarely (a mounted file is watched instead).
+    fn policy_fetch_due(&self) -> bool {
+        let mut last = self.last_policy_fetch.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < POLICY_REFETCH) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Calls the EKS Pod Identity agent, when configured, and records the outcome.

@@ -17,6 +17,10 @@ pub const FAILURE_BASE: Duration = Duration::from_secs(10);
 pub const THROTTLE_MAX_FACTOR: u32 = 4;
 /// Jitter is ±10% of the delay.
 pub const JITTER_FRACTION: f64 = 0.10;
+/// Planning figure for STS's request rate per account and Region. AWS does not publish one
+/// number for every account; confirm yours in Service Quotas. The default schedule keeps a
+/// 10,000-pod fleet under 10% of it (ARCHITECTURE.md, "STS fleet budget").
+pub const STS_QUOTA_RPS: f64 = 600.0;
 /// A probe is never scheduled sooner than this, whatever the configuration.
 const MIN_DELAY: Duration = Duration::from_secs(1);
 
@@ -128,6 +132,38 @@ mod tests {
             Backoff::default().next_delay(Duration::from_millis(10), 0.0),
             MIN_DELAY
         );
+    }
+
+        /// STS calls one pod makes over a simulated day, with injected jitter and no waiting:
+    /// 1 call per probe while healthy (the caller is verified once), 1 per attempt while failing,
+    /// plus an early probe after each kubelet refresh of a 24 h token (every 19.2 h).
+    fn calls_in_a_day(seed: u64, outcome: Option<StsFailure>) -> f64 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut b = Backoff::default();
+        let mut t = 0.0;
+        let mut calls = 0.0;
+        while t < 86_400.0 {
+            b.record(outcome);
+            t += b.next_delay(MIN5, rng.f64()).as_secs_f64();
+            calls += 1.0;
+        }
+        calls + 86_400.0 / (0.8 * 86_400.0)
+    }
+
+    #[test]
+    fn fleet_budget_over_a_simulated_day() {
+        const PODS: f64 = 10_000.0;
+        let budget = 0.10 * STS_QUOTA_RPS;
+        // (state, all pods in it at once)
+        let cases = [("healthy", None), ("STS down everywhere", Some(StsFailure::Unreachable)), ("throttled everywhere", Some(StsFailure::Throttled))];
+        for (state, outcome) in cases {
+            let per_pod = (0..200).map(|seed| calls_in_a_day(seed, outcome)).sum::<f64>() / 200.0;
+            let fleet_rps = per_pod * PODS / 86_400.0;
+            assert!(fleet_rps < budget, "{state}: {fleet_rps:.1} req/s is over 10% of {STS_QUOTA_RPS} ({per_pod:.0} calls/pod/day)");
+        }
+        // The healthy figure ARCHITECTURE.md quotes: ~12 calls per pod per hour, ~33 req/s for the fleet.
+        let healthy = (0..200).map(|seed| calls_in_a_day(seed, None)).sum::<f64>() / 200.0 / 24.0;
+        assert!((11.5..=12.5).contains(&healthy), "{healthy} calls per pod per hour");
     }
 
     /// A simulated day at the default interval: the number of scheduled probes stays

@@ -221,7 +221,9 @@ impl StsProbe {
         }
     }
 
-    /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who that is.
+        /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who
+    /// that is, unless the assumed-role ARN is `verified_caller` (already confirmed by an earlier
+    /// `GetCallerIdentity`: asking again would only double the fleet's STS traffic).
     /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
     pub async fn assume(
         &self,
@@ -229,6 +231,7 @@ impl StsProbe {
         session_name: &str,
         token: &str,
         fetch_policy: bool,
+        verified_caller: Option<&str>,
     ) -> AssumeOutcome {
         self.capture.with(|c| *c = Capture::default());
         // Unsigned: the credentials provider is removed so nothing is resolved or signed.
@@ -274,7 +277,11 @@ impl StsProbe {
                         } else {
                             None
                         };
-                        (expiry, self.caller_identity(creds).await, policy)
+                                                let caller = match verified_caller {
+                            Some(known) if assumed_role_arn.as_deref() == Some(known) => Ok(known.to_owned()),
+                            _ => self.caller_identity(creds).await,
+                        };
+                        (expiry, caller, policy)
                     }
                     None => (None, Err("STS returned no credentials".into()), None),
                 };

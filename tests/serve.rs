@@ -352,3 +352,58 @@ fn metrics_pass_promtool() {
     });
     assert_promtool_accepts(&server.metrics());
 }
+
+/// Hardening: 1,000 idle connections (a slowloris or a leaky client) do not block scrapes,
+/// connections over the cap are shed at once, and idle ones are closed by the header timeout.
+#[test]
+fn stays_responsive_with_a_thousand_idle_connections() {
+    use std::io::Read;
+    use std::time::Instant;
+
+    let pod = Pod::new();
+    pod.writer
+        .write_token(jwt(&claims(0, 86_400)).as_bytes())
+        .unwrap();
+    let server = Server::start(&pod.env(), &[]);
+    wait_for("ready", DEADLINE, || {
+        (server.get("/readyz").status == 200).then_some(())
+    });
+
+    let mut idle: Vec<std::net::TcpStream> = (0..1000)
+        .map(|_| std::net::TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    for path in ["/metrics", "/debug", "/debug?format=json", "/healthz"] {
+        let started = Instant::now();
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+
+    // Past the cap, a connection is answered 503 and closed rather than left waiting.
+    idle.extend((0..40).map(|_| std::net::TcpStream::connect(server.addr).expect("connect")));
+    let shed = idle[1000..].iter_mut().any(|s| {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
+    });
+    assert!(shed, "no connection over the cap was shed with 503");
+
+    // The header-read timeout closes connections that never send a request.
+    let first = &mut idle[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let started = Instant::now();
+    assert!(
+        matches!(first.read(&mut buf), Ok(0)),
+        "idle connection closed by the server"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(idle);
+    assert_eq!(server.get("/metrics").status, 200);
+}
