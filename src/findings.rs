@@ -615,21 +615,17 @@ fn sts_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// `(account, role name)` of a role ARN (`arn:aws:iam::A:role/path/N`) or assumed-role ARN (`arn:aws:sts::A:assumed-role/N/S`).
 pub fn role_identity(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, service, _, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let name = match service {
-        "iam" => resource.strip_prefix("role/")?.rsplit('/').next()?,
-        "sts" => resource.strip_prefix("assumed-role/")?.split('/').next()?,
+    let a = crate::arn::parse(arn)?;
+    let name = match a.service {
+        "iam" => a.resource.strip_prefix("role/")?.rsplit('/').next()?,
+        "sts" => a
+            .resource
+            .strip_prefix("assumed-role/")?
+            .split('/')
+            .next()?,
         _ => return None,
     };
-    Some((account, name))
+    Some((a.account, name))
 }
 
 /// The session name of an assumed-role ARN.

@@ -6,6 +6,7 @@
 //! `ARCHITECTURE.md` for the map.
 #![forbid(unsafe_code)]
 
+pub mod arn;
 pub mod chain;
 pub mod clock;
 pub mod commands;

@@ -11,7 +11,7 @@ use prometheus::{
 
 use crate::clock;
 use crate::findings::{Code, Context, Finding};
-use crate::snapshot::{StsResult, TokenChange, TokenSnapshot};
+use crate::snapshot::{TokenChange, TokenSnapshot};
 use crate::token::READ_ERROR_REASONS;
 
 /// The `Content-Type` Prometheus 3 requires for the text format.
@@ -350,14 +350,7 @@ impl Metrics {
         }
 
         let sts = &snap.sts;
-        set_optional(
-            &self.sts_success,
-            match sts.result {
-                StsResult::Never => None,
-                StsResult::Success => Some(1.0),
-                StsResult::Error => Some(0.0),
-            },
-        );
+        set_optional(&self.sts_success, sts.result.gauge());
         set_optional(
             &self.sts_last_success,
             sts.last_success_at.map(clock::unix_f64),
@@ -368,14 +361,7 @@ impl Metrics {
         );
 
         let pi = &snap.pod_identity;
-        set_optional(
-            &self.pi_success,
-            match pi.result {
-                StsResult::Never => None,
-                StsResult::Success => Some(1.0),
-                StsResult::Error => Some(0.0),
-            },
-        );
+        set_optional(&self.pi_success, pi.result.gauge());
         set_optional(
             &self.pi_last_success,
             pi.last_success_at.map(clock::unix_f64),

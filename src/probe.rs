@@ -41,7 +41,7 @@ pub struct LiveProbe {
     imds_endpoint: String,
     backoff: Mutex<Backoff>,
     last_run: Mutex<Option<Instant>>,
-        running: tokio::sync::Mutex<()>,
+    running: tokio::sync::Mutex<()>,
     verifier: Result<Verifier, String>,
     last_policy_fetch: Mutex<Option<Instant>>,
 }
@@ -68,7 +68,7 @@ impl LiveProbe {
             state,
             backoff: Mutex::new(Backoff::default()),
             last_run: Mutex::new(None),
-                        running: tokio::sync::Mutex::new(()),
+            running: tokio::sync::Mutex::new(()),
             last_policy_fetch: Mutex::new(None),
             verifier: Verifier::new(state_discovery_url)
                 .map_err(|e| format!("cannot load the system's root certificates: {e}")),
@@ -94,11 +94,19 @@ impl LiveProbe {
                 (Some(role), Some(text)) => {
                     let started = SystemTime::now();
                     // A mounted policy file wins over fetching it.
-                                        let fetch = config.fetch_trust_policy && config.trust_policy_file.is_none() && self.policy_fetch_due();
+                    let fetch = config.fetch_trust_policy
+                        && config.trust_policy_file.is_none()
+                        && self.policy_fetch_due();
                     let verified = self.state.snapshot().sts.caller_arn;
                     let outcome = self
                         .sts
-                        .assume(role, &self.session_name, text.trim(), fetch, verified.as_deref())
+                        .assume(
+                            role,
+                            &self.session_name,
+                            text.trim(),
+                            fetch,
+                            verified.as_deref(),
+                        )
                         .await;
                     self.record_assume(started, &outcome);
                     Some(outcome)
@@ -135,10 +143,13 @@ impl LiveProbe {
         });
     }
 
-        /// `iam:GetRole` runs on the first probe and then at most hourly: IAM's control plane has
+    /// `iam:GetRole` runs on the first probe and then at most hourly: IAM's control plane has
     /// low rate limits and a trust policy changes rarely (a mounted file is watched instead).
     fn policy_fetch_due(&self) -> bool {
-        let mut last = self.last_policy_fetch.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self
+            .last_policy_fetch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|t| t.elapsed() < POLICY_REFETCH) {
             return false;
         }

@@ -134,7 +134,7 @@ mod tests {
         );
     }
 
-        /// STS calls one pod makes over a simulated day, with injected jitter and no waiting:
+    /// STS calls one pod makes over a simulated day, with injected jitter and no waiting:
     /// 1 call per probe while healthy (the caller is verified once), 1 per attempt while failing,
     /// plus an early probe after each kubelet refresh of a 24 h token (every 19.2 h).
     fn calls_in_a_day(seed: u64, outcome: Option<StsFailure>) -> f64 {
@@ -155,15 +155,28 @@ mod tests {
         const PODS: f64 = 10_000.0;
         let budget = 0.10 * STS_QUOTA_RPS;
         // (state, all pods in it at once)
-        let cases = [("healthy", None), ("STS down everywhere", Some(StsFailure::Unreachable)), ("throttled everywhere", Some(StsFailure::Throttled))];
+        let cases = [
+            ("healthy", None),
+            ("STS down everywhere", Some(StsFailure::Unreachable)),
+            ("throttled everywhere", Some(StsFailure::Throttled)),
+        ];
         for (state, outcome) in cases {
-            let per_pod = (0..200).map(|seed| calls_in_a_day(seed, outcome)).sum::<f64>() / 200.0;
+            let per_pod = (0..200)
+                .map(|seed| calls_in_a_day(seed, outcome))
+                .sum::<f64>()
+                / 200.0;
             let fleet_rps = per_pod * PODS / 86_400.0;
-            assert!(fleet_rps < budget, "{state}: {fleet_rps:.1} req/s is over 10% of {STS_QUOTA_RPS} ({per_pod:.0} calls/pod/day)");
+            assert!(
+                fleet_rps < budget,
+                "{state}: {fleet_rps:.1} req/s is over 10% of {STS_QUOTA_RPS} ({per_pod:.0} calls/pod/day)"
+            );
         }
         // The healthy figure ARCHITECTURE.md quotes: ~12 calls per pod per hour, ~33 req/s for the fleet.
         let healthy = (0..200).map(|seed| calls_in_a_day(seed, None)).sum::<f64>() / 200.0 / 24.0;
-        assert!((11.5..=12.5).contains(&healthy), "{healthy} calls per pod per hour");
+        assert!(
+            (11.5..=12.5).contains(&healthy),
+            "{healthy} calls per pod per hour"
+        );
     }
 
     /// A simulated day at the default interval: the number of scheduled probes stays

@@ -177,6 +177,15 @@ pub enum StsResult {
 }
 
 impl StsResult {
+    /// The 0/1 `*_success` gauge value; `None` (absent) before any attempt.
+    pub fn gauge(self) -> Option<f64> {
+        match self {
+            StsResult::Never => None,
+            StsResult::Success => Some(1.0),
+            StsResult::Error => Some(0.0),
+        }
+    }
+
     /// The report's string.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -221,7 +221,7 @@ impl StsProbe {
         }
     }
 
-        /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who
+    /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who
     /// that is, unless the assumed-role ARN is `verified_caller` (already confirmed by an earlier
     /// `GetCallerIdentity`: asking again would only double the fleet's STS traffic).
     /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
@@ -277,8 +277,10 @@ impl StsProbe {
                         } else {
                             None
                         };
-                                                let caller = match verified_caller {
-                            Some(known) if assumed_role_arn.as_deref() == Some(known) => Ok(known.to_owned()),
+                        let caller = match verified_caller {
+                            Some(known) if assumed_role_arn.as_deref() == Some(known) => {
+                                Ok(known.to_owned())
+                            }
                             _ => self.caller_identity(creds).await,
                         };
                         (expiry, caller, policy)

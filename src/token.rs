@@ -156,7 +156,8 @@ fn json_object(part: &str, name: &'static str) -> Result<Map<String, Value>, Mal
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// The kind of a JSON value, for error messages that must not quote the value itself.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -728,19 +728,8 @@ fn not_an_object_reason(value: &Value) -> String {
         Value::Array(_) => "found a JSON array; pass the whole policy object {\"Version\": ..., \"Statement\": [...]}, not just its statements".to_owned(),
         other => format!(
             "found a JSON {}; a policy is an object {{\"Version\": ..., \"Statement\": [...]}}",
-            json_kind(other)
+            crate::token::json_kind(other)
         ),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
@@ -789,7 +778,7 @@ fn parse_document(top: &Map<String, Value>) -> Result<Policy, PolicyError> {
         other => {
             return Err(not_a_policy(format!(
                 "\"Statement\" must be an object or a list of objects, found a JSON {}",
-                json_kind(other)
+                crate::token::json_kind(other)
             )));
         }
     };
@@ -810,7 +799,7 @@ fn parse_statement(index: usize, value: &Value) -> Result<Statement, PolicyError
             statement: format!("#{index}"),
             reason: format!(
                 "must be an object with Effect, Principal, Action and optionally Condition, found a JSON {}",
-                json_kind(value)
+                crate::token::json_kind(value)
             ),
         });
     };
@@ -820,7 +809,10 @@ fn parse_statement(index: usize, value: &Value) -> Result<Statement, PolicyError
         Some(other) => {
             return Err(PolicyError::InvalidStatement {
                 statement: format!("#{index}"),
-                reason: format!("Sid must be a string, found a JSON {}", json_kind(other)),
+                reason: format!(
+                    "Sid must be a string, found a JSON {}",
+                    crate::token::json_kind(other)
+                ),
             });
         }
     };
@@ -952,7 +944,10 @@ fn parse_principal(value: &Value) -> Result<Principal, String> {
 fn parse_conditions(value: &Value) -> Result<Vec<Condition>, String> {
     const SHAPE: &str = "Condition must be an object like {\"StringEquals\": {\"<issuer>:sub\": \"system:serviceaccount:<ns>:<sa>\"}}";
     let Value::Object(operators) = value else {
-        return Err(format!("{SHAPE}, found a JSON {}", json_kind(value)));
+        return Err(format!(
+            "{SHAPE}, found a JSON {}",
+            crate::token::json_kind(value)
+        ));
     };
     let mut conditions = Vec::new();
     for (operator, block) in operators {
@@ -964,7 +959,7 @@ fn parse_conditions(value: &Value) -> Result<Vec<Condition>, String> {
         let Value::Object(keys) = block else {
             return Err(format!(
                 "condition operator {operator} must map to an object of key: value, found a JSON {}",
-                json_kind(block)
+                crate::token::json_kind(block)
             ));
         };
         if keys.is_empty() {
@@ -1117,19 +1112,11 @@ fn split_host(id: &str) -> (&str, &str) {
 
 /// `arn:<partition>:iam::<account>:oidc-provider/<host/path>` → (account, host/path).
 fn oidc_provider_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_tag, _partition, service, region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if arn_tag != "arn" || service != "iam" || !region.is_empty() {
+    let a = crate::arn::parse(arn)?;
+    if a.service != "iam" || !a.region.is_empty() {
         return None;
     }
-    Some((account, resource.strip_prefix("oidc-provider/")?))
+    Some((a.account, a.resource.strip_prefix("oidc-provider/")?))
 }
 
 /// Does the principal admit this token? Also: the provider account, when a Federated entry names the issuer.
