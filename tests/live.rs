@@ -460,7 +460,7 @@ fn token_refresh_triggers_an_early_probe() {
     wait_for("early probe after refresh", DEADLINE, || {
         (pod.peers.sts.assume_calls() == 2).then_some(())
     });
-        assert_eq!(server.report()["sts"]["result"], "success");
+    assert_eq!(server.report()["sts"]["result"], "success");
     // The assumed-role ARN did not change, so the caller is not asked again (fleet budget).
     assert_eq!(pod.peers.sts.caller_identity_calls(), 1);
 }
