@@ -57,6 +57,23 @@ pub struct App {
     pub prober: Option<Arc<dyn Prober>>,
 }
 
+/// Pending connections the kernel queues for us (capped by `net.core.somaxconn`). Larger than
+/// the connection cap, so a burst is accepted and shed with 503 instead of SYNs being dropped
+/// and retried by clients for seconds.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the admin listener with a deep accept queue.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves until `shutdown` resolves, then drains connections for at most `DRAIN_TIMEOUT`.
 pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
                 ExitCode::from(commands::check(&state, &probe, format).await.clamp(0, 255) as u8)
             }
             None | Some(Command::Serve) => {
-                let listener = match tokio::net::TcpListener::bind(state.config.listen).await {
+                let listener = match irsa_doctor::http::bind(state.config.listen) {
                     Ok(l) => l,
                     Err(e) => {
                         eprintln!("irsa-doctor: cannot listen on {}: {e}", state.config.listen);

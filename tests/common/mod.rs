@@ -231,6 +231,18 @@ impl Server {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// The logs once `needle` appears in them `count` times (logs are read by another thread).
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        wait_for(
+            &format!("{count} log lines with {needle}"),
+            Duration::from_secs(10),
+            || {
+                let logs = self.logs();
+                (logs.matches(needle).count() >= count).then_some(logs)
+            },
+        )
+    }
+
     /// Finding codes of the current report.
     pub fn codes(&self) -> Vec<String> {
         codes(&self.report())
