@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Consistency checks and generators behind scripts/check-ship.
+
+Each subcommand prints what it checked and exits non-zero on the first
+problem. Runs with the validation venv's python (PyYAML comes with
+kubernetes-validate); stdlib otherwise.
+
+  ship.py sync-rules            write manifests/monitoring/prometheusrule.yaml from rules.yml
+  ship.py rules-in-sync         the PrometheusRule's spec is rules.yml
+  ship.py sidecar-twins         the classic sidecar is the native one minus restartPolicy
+  ship.py component-targets native|classic F   the built fixture F got the sidecar exactly where expected
+  ship.py runbook               every finding code has a section; every runbook_url anchor exists
+  ship.py iam-json              the IAM examples are IAM-shaped JSON; the example app's copy is identical
+  ship.py dashboard-ts OUT      write the dashboard as a `satisfies Dashboard` literal to OUT
+  ship.py dashboard-lint        variables, datasource on every panel, every required panel present
+  ship.py exprs                 print every PromQL expression (rules + dashboard) as JSON lines
+  ship.py e2e-config ...        used by scripts/e2e-prometheus
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MON = ROOT / "manifests" / "monitoring"
+RULES = MON / "rules.yml"
+PROMRULE = MON / "prometheusrule.yaml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+DASHBOARD = ROOT / "dashboards" / "irsa-doctor.json"
+RUNBOOK_BASE = "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#"
+
+# SPEC section 5, plus the two the signature check raises, plus the newer ones below.
+# scripts/e2e-prometheus also requires a section for every code the binary exposes.
+FINDING_CODES = {
+    "IRSA_ENV_MISSING": "critical",
+    "TOKEN_FILE_MISSING": "critical",
+    "TOKEN_UNREADABLE": "critical",
+    "TOKEN_MALFORMED": "critical",
+    "TOKEN_EXPIRED": "critical",
+    "TOKEN_NOT_YET_VALID": "critical",
+    "TOKEN_EXPIRING_SOON": "warning",
+    "TOKEN_NOT_ROTATED": "warning",
+    "AUDIENCE_MISMATCH": "critical",
+    "SUBJECT_MISMATCH": "critical",
+    "TRUST_POLICY_DENIES": "critical",
+    "ISSUER_MISMATCH": "critical",
+    "STS_ASSUME_FAILED": "critical",
+    "STS_UNREACHABLE": "critical",
+    "STS_THROTTLED": "warning",
+    "ROLE_MISMATCH": "critical",
+    "STATIC_CREDENTIALS_SHADOW": "warning",
+    "NODE_ROLE_FALLBACK": "critical",
+    "IMDS_REACHABLE": "warning",
+    "GLOBAL_STS_ENDPOINT": "info",
+    "CLOCK_SKEW": "warning",
+    "TOKEN_SIGNATURE_INVALID": "critical",
+    "OIDC_DISCOVERY_FAILED": "info",
+    # EKS Pod Identity and the other tokens (src/findings.rs, after SPEC section 5).
+    "POD_IDENTITY_AGENT_UNREACHABLE": "critical",
+    "POD_IDENTITY_DENIED": "critical",
+    "POD_IDENTITY_AGENT_ERROR": "critical",
+    "BOTH_IDENTITY_MECHANISMS": "warning",
+    "PROXY_INTERCEPTS_CREDENTIALS": "warning",
+    "TOKEN_STALE_WARNAFTER": "warning",
+}
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ok(msg):
+    print(f"  ok  {msg}")
+
+
+# --- rules ----------------------------------------------------------------
+
+PROMRULE_HEAD = """\
+# GENERATED from rules.yml by `scripts/check-ship sync-rules`: edit rules.yml,
+# then regenerate; scripts/check-ship fails while the two differ.
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: irsa-doctor
+  labels:
+    app.kubernetes.io/name: irsa-doctor
+spec:
+"""
+
+
+def render_promrule():
+    lines = RULES.read_text().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("groups:"))
+    body = "\n".join(("  " + l) if l else "" for l in lines[start:])
+    return PROMRULE_HEAD + body + "\n"
+
+
+def cmd_sync_rules():
+    PROMRULE.write_text(render_promrule())
+    ok(f"wrote {PROMRULE.relative_to(ROOT)}")
+
+
+def cmd_rules_in_sync():
+    rules = yaml.safe_load(RULES.read_text())
+    pr = yaml.safe_load(PROMRULE.read_text())
+    if pr.get("kind") != "PrometheusRule":
+        fail("prometheusrule.yaml is not a PrometheusRule")
+    if pr["spec"] != rules:
+        fail("prometheusrule.yaml spec differs from rules.yml: run `scripts/check-ship sync-rules`")
+    if PROMRULE.read_text() != render_promrule():
+        fail("prometheusrule.yaml is not the generated text: run `scripts/check-ship sync-rules`")
+    n = sum(len(g["rules"]) for g in rules["groups"])
+    ok(f"PrometheusRule spec == rules.yml ({len(rules['groups'])} group, {n} alerts)")
+
+
+def alerts():
+    return [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
+
+
+def rules_lint():
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    if len(groups) != 1:
+        fail("the rules must be one group")
+    for r in alerts():
+        name = r["alert"]
+        sev = r.get("labels", {}).get("severity")
+        if sev not in ("critical", "warning", "info"):
+            fail(f"{name}: severity label is {sev!r}")
+        for a in ("summary", "description", "runbook_url"):
+            if not r.get("annotations", {}).get(a):
+                fail(f"{name}: no {a} annotation")
+        if "{{" not in r["annotations"]["description"] and name != "IRSADoctorAbsent":
+            fail(f"{name}: description uses no labels or values")
+    ok(f"{len(alerts())} alerts: one group, severity, summary, description, runbook_url each")
+
+
+# --- sidecar twins and component targets ------------------------------------
+
+def cmd_sidecar_twins():
+    native = yaml.safe_load((ROOT / "manifests/sidecar/sidecar.yaml").read_text())
+    classic = yaml.safe_load((ROOT / "manifests/sidecar-classic/sidecar.yaml").read_text())
+    n_spec = native["spec"]["template"]["spec"]
+    c_spec = classic["spec"]["template"]["spec"]
+    (n_c,) = n_spec.pop("initContainers")
+    (c_c,) = c_spec.pop("containers")
+    if n_c.pop("restartPolicy", None) != "Always":
+        fail("the native sidecar has no restartPolicy: Always")
+    if "restartPolicy" in c_c:
+        fail("the classic sidecar has a restartPolicy")
+    if n_c != c_c or native != classic:
+        fail("manifests/sidecar-classic/sidecar.yaml drifted from manifests/sidecar/sidecar.yaml")
+    sc = n_c["securityContext"]
+    want = {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+    }
+    for k, v in want.items():
+        if sc.get(k) != v:
+            fail(f"sidecar securityContext.{k} is {sc.get(k)!r}")
+    if sc.get("capabilities", {}).get("drop") != ["ALL"] or sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        fail("sidecar must drop ALL capabilities and use the RuntimeDefault seccomp profile")
+    env = {e["name"]: e for e in n_c["env"]}
+    for var, path in (("POD_NAMESPACE", "metadata.namespace"), ("POD_NAME", "metadata.name"),
+                      ("SERVICE_ACCOUNT_NAME", "spec.serviceAccountName")):
+        if env.get(var, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != path:
+            fail(f"sidecar env {var} is not the downward API's {path}")
+    if [p["name"] for p in n_c["ports"]] != ["irsa-metrics"]:
+        fail("sidecar port is not named irsa-metrics")
+    if n_c["livenessProbe"]["httpGet"]["path"] != "/healthz" or n_c["readinessProbe"]["httpGet"]["path"] != "/readyz":
+        fail("sidecar probes are not /healthz and /readyz")
+    ok("classic sidecar == native sidecar minus restartPolicy; securityContext, env, port, probes as specified")
+
+
+def cmd_component_targets(mode, path):
+    """The fixture (scripts/check-ship): web (Deployment), db (StatefulSet),
+    agent (DaemonSet), batch (Job), opted-out (Deployment annotated
+    irsa-doctor/inject: "false"), nightly (CronJob: not a target)."""
+    if mode not in ("native", "classic"):
+        fail(f"component-targets: mode is native or classic, not {mode}")
+    classic = mode == "classic"
+    docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+    want = {"web": True, "db": True, "agent": True, "batch": not classic,
+            "opted-out": False, "nightly": False}
+    if sorted(d["metadata"]["name"] for d in docs) != sorted(want):
+        fail(f"the fixture holds {[d['metadata']['name'] for d in docs]}")
+    for d in docs:
+        name, spec = d["metadata"]["name"], d["spec"]
+        tmpl = spec["jobTemplate"]["spec"]["template"] if d["kind"] == "CronJob" else spec["template"]
+        pod = tmpl["spec"]
+        in_init = [c for c in pod.get("initContainers", []) if c["name"] == "irsa-doctor"]
+        in_main = [c for c in pod["containers"] if c["name"] == "irsa-doctor"]
+        has = bool(in_init or in_main)
+        if has != want[name]:
+            fail(f"{mode} component: {d['kind']} {name} {'got' if has else 'did not get'} the sidecar")
+        if not has:
+            continue
+        if classic and (in_init or len(in_main) != 1):
+            fail(f"{name}: the classic sidecar must be one entry of containers")
+        if not classic and (in_main or len(in_init) != 1 or in_init[0].get("restartPolicy") != "Always"):
+            fail(f"{name}: the native sidecar must be one initContainers entry with restartPolicy: Always")
+        if not any(c["name"] == "app" for c in pod["containers"]):
+            fail(f"{name}: the application container is gone")
+        if (tmpl["metadata"].get("labels") or {}).get("irsa-doctor/sidecar") != "true":
+            fail(f"{name}: the pod template lacks the irsa-doctor/sidecar label the PodMonitor selects")
+    ok(f"{mode} component patches exactly {sorted(k for k, v in want.items() if v)}, "
+       f"not the opted-out Deployment nor the CronJob")
+
+
+# --- runbook ----------------------------------------------------------------
+
+def github_slug(heading):
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+def runbook_anchors():
+    anchors = set()
+    in_code = False
+    for line in RUNBOOK.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code:
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            slug = github_slug(m.group(2))
+            if slug in anchors:
+                fail(f"runbook: duplicate heading anchor #{slug}")
+            anchors.add(slug)
+    return anchors
+
+
+def cmd_runbook():
+    anchors = runbook_anchors()
+    text = RUNBOOK.read_text()
+    for code, sev in FINDING_CODES.items():
+        if code.lower() not in anchors:
+            fail(f"runbook: no section for finding {code}")
+        sect = text.split(f"\n## {code}\n", 1)
+        if len(sect) != 2:
+            fail(f"runbook: {code} must be a `## {code}` heading")
+        body = sect[1].split("\n## ", 1)[0]
+        for part in ("**Severity:**", "**Meaning.**", "**Confirm.**", "**Fix.**"):
+            if part not in body:
+                fail(f"runbook: section {code} has no {part}")
+        if f"**Severity:** {sev}" not in body:
+            fail(f"runbook: section {code} does not say **Severity:** {sev}")
+    n = 0
+    for r in alerts():
+        url = r["annotations"]["runbook_url"]
+        if not url.startswith(RUNBOOK_BASE):
+            fail(f"{r['alert']}: runbook_url does not start with {RUNBOOK_BASE}")
+        anchor = url[len(RUNBOOK_BASE):]
+        if "{{" in anchor:
+            if anchor != "{{ $labels.code | toLower }}":
+                fail(f"{r['alert']}: unexpected runbook_url template {anchor}")
+            # Every code the expression can match, i.e. every code of its severity.
+            sev = r["labels"]["severity"]
+            excluded = set(re.search(r'code!~"([^"]+)"', r["expr"]).group(1).split("|"))
+            targets = [c.lower() for c, s in FINDING_CODES.items() if s == sev and c not in excluded]
+        else:
+            targets = [anchor]
+        for a in targets:
+            if a not in anchors:
+                fail(f"{r['alert']}: runbook_url anchor #{a} is not a heading in docs/runbook.md")
+            n += 1
+        if "#" + r["alert"].lower() not in text and r["alert"] not in text:
+            fail(f"runbook: alert {r['alert']} is not mentioned")
+    ok(f"runbook has a section for each of {len(FINDING_CODES)} codes; {n} runbook_url anchors resolve")
+
+
+# --- IAM --------------------------------------------------------------------
+
+def cmd_iam_json():
+    iam = ROOT / "manifests" / "iam"
+    for name in ("trust-policy.json", "permissions-policy.json"):
+        doc = json.loads((iam / name).read_text())
+        if doc.get("Version") != "2012-10-17" or not isinstance(doc.get("Statement"), list):
+            fail(f"{name}: not an IAM policy document (Version 2012-10-17, Statement list)")
+        for st in doc["Statement"]:
+            if st.get("Effect") not in ("Allow", "Deny") or "Action" not in st:
+                fail(f"{name}: statement {st.get('Sid')} lacks Effect/Action")
+    tp = json.loads((iam / "trust-policy.json").read_text())
+    st = tp["Statement"][0]
+    fed = st["Principal"]["Federated"]
+    host = fed.split(":oidc-provider/", 1)[1]
+    cond = st["Condition"]["StringEquals"]
+    if st["Action"] != "sts:AssumeRoleWithWebIdentity" or set(cond) != {f"{host}:sub", f"{host}:aud"}:
+        fail("trust-policy.json must allow sts:AssumeRoleWithWebIdentity with StringEquals on <issuer>:sub and <issuer>:aud")
+    if cond[f"{host}:aud"] != "sts.amazonaws.com":
+        fail("trust-policy.json: aud must be sts.amazonaws.com")
+    copy = ROOT / "manifests/examples/app/trust-policy.json"
+    if copy.read_text() != (iam / "trust-policy.json").read_text():
+        fail("manifests/examples/app/trust-policy.json differs from manifests/iam/trust-policy.json")
+    ok("IAM policies are IAM-shaped; trust policy pins :sub and :aud; the example app's copy is identical")
+
+
+# --- dashboard ----------------------------------------------------------------
+
+def dashboard():
+    return json.loads(DASHBOARD.read_text())
+
+
+def panels(d):
+    for p in d["panels"]:
+        yield p
+        yield from p.get("panels", [])
+
+
+def dashboard_targets():
+    for p in panels(dashboard()):
+        for t in p.get("targets", []):
+            yield p, t
+
+
+def cmd_dashboard_ts(out):
+    src = DASHBOARD.read_text()
+    Path(out).write_text(
+        "// Generated by scripts/validate/ship.py from dashboards/irsa-doctor.json.\n"
+        "import type { Dashboard } from '@grafana/schema';\n\n"
+        "// JSON holds an enum's value, never the enum member: map every string enum\n"
+        "// of the schema to the union of its values (`${E}`), and keep the rest.\n"
+        "type Json<T> = T extends string ? `${T}`\n"
+        "  : T extends number | boolean | null | undefined ? T\n"
+        "  : T extends (infer U)[] ? Json<U>[]\n"
+        "  : T extends object ? { [K in keyof T]: Json<T[K]> }\n"
+        "  : T;\n\n"
+        f"export const dashboard = {src.strip()} satisfies Json<Dashboard>;\n"
+    )
+    ok(f"wrote {out}")
+
+
+REQUIRED_PANELS = [
+    "Pods by status", "Active findings by code", "Token time to expiry", "Token age",
+    "STS success ratio", "STS latency", "Credential provider", "Node-role fallback",
+    "IMDS reachable", "Active findings",
+]
+
+
+def cmd_dashboard_lint():
+    d = dashboard()
+    vars_ = {v["name"]: v for v in d["templating"]["list"]}
+    if vars_.get("datasource", {}).get("type") != "datasource":
+        fail("dashboard: no datasource variable")
+    for v in ("namespace", "pod"):
+        if vars_.get(v, {}).get("type") != "query":
+            fail(f"dashboard: no {v} query variable")
+    titles = [p["title"] for p in panels(d)]
+    for want in REQUIRED_PANELS:
+        if not any(t.startswith(want) for t in titles):
+            fail(f"dashboard: no panel titled {want!r}")
+    n = 0
+    for p, t in dashboard_targets():
+        if p.get("datasource", {}).get("uid") != "${datasource}" or t.get("datasource", {}).get("uid") != "${datasource}":
+            fail(f"dashboard: panel {p['title']!r} does not use the datasource variable")
+        expr = t["expr"]
+        if "irsa_" in expr and ("$namespace" not in expr or "$pod" not in expr):
+            fail(f"dashboard: panel {p['title']!r} ignores the namespace/pod variables: {expr}")
+        n += 1
+    ids = [p["id"] for p in panels(d)]
+    if len(ids) != len(set(ids)):
+        fail("dashboard: duplicate panel ids")
+    ok(f"dashboard: datasource/namespace/pod variables, {len(titles)} panels, {n} queries, all filtered")
+
+
+def expressions():
+    """Every PromQL expression: the rules', the dashboard panels' and the variables' selectors."""
+    out = []
+    for r in alerts():
+        out.append({"source": f"rule {r['alert']}", "expr": r["expr"].strip(), "kind": "rule"})
+    for p, t in dashboard_targets():
+        out.append({"source": f"panel {p['title']!r} [{t['refId']}]", "expr": t["expr"], "kind": "panel"})
+    for v in dashboard()["templating"]["list"]:
+        if v["type"] == "query":
+            q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
+            m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", q.strip())
+            if not m:
+                fail(f"dashboard variable {v['name']}: expected label_values(<selector>, <label>)")
+            out.append({"source": f"variable {v['name']}", "expr": m.group(1), "label": m.group(2), "kind": "variable"})
+    return out
+
+
+def cmd_exprs():
+    for e in expressions():
+        print(json.dumps(e))
+
+
+def main(argv):
+    if not argv:
+        print(__doc__)
+        return 2
+    cmd, args = argv[0], argv[1:]
+    fn = {
+        "sync-rules": cmd_sync_rules,
+        "rules-in-sync": lambda: (cmd_rules_in_sync(), rules_lint()),
+        "sidecar-twins": cmd_sidecar_twins,
+        "component-targets": lambda: cmd_component_targets(*args),
+        "runbook": cmd_runbook,
+        "iam-json": cmd_iam_json,
+        "dashboard-ts": lambda: cmd_dashboard_ts(*args),
+        "dashboard-lint": cmd_dashboard_lint,
+        "exprs": cmd_exprs,
+    }.get(cmd)
+    if fn is None:
+        print(__doc__)
+        return 2
+    fn()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
