@@ -20,10 +20,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/irsa-doctor /irsa-doctor
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /irsa-doctor /irsa-doctor
+# On PATH, so `kubectl debug ... -- irsa-doctor check --pid 1` works as typed.
+COPY --from=build /irsa-doctor /usr/local/bin/irsa-doctor
 # nonroot is uid/gid 65532; numeric, so the kubelet can verify runAsNonRoot
 # without a runAsUser in the pod spec.
 USER 65532:65532
 EXPOSE 9911
-ENTRYPOINT ["/irsa-doctor"]
+ENTRYPOINT ["/usr/local/bin/irsa-doctor"]
 CMD ["serve"]

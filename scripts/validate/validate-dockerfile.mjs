@@ -29,7 +29,7 @@ const kw = (k) => finalStage.filter((i) => i.getKeyword() === k).map((i) => i.ge
 const user = kw("USER").at(-1);
 if (!user || /^(root|0)(:|$)/.test(user)) problem(`final stage USER is ${user}, want a non-root user`);
 if (!kw("EXPOSE").includes("9911")) problem("final stage does not EXPOSE 9911");
-if (kw("ENTRYPOINT").at(-1) !== '["/irsa-doctor"]') problem(`ENTRYPOINT is ${kw("ENTRYPOINT").at(-1)}`);
+if (kw("ENTRYPOINT").at(-1) !== '["/usr/local/bin/irsa-doctor"]') problem(`ENTRYPOINT is ${kw("ENTRYPOINT").at(-1)}`);
 if (!df.getInstructions().some((i) => i.getKeyword() === "RUN" && /cargo build --release --locked/.test(i.getArgumentsContent() ?? ""))) problem("no `cargo build --release --locked`");
 if (failed) process.exit(1);
 console.log(`  ok  ${path}: lints clean (dockerfile-utils); ${froms.length} stages, ${builder} -> ${runtime}, USER ${user}, EXPOSE 9911`);
