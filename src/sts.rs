@@ -31,6 +31,10 @@ const THROTTLING_CODES: [&str; 5] = [
     "RequestThrottled",
 ];
 
+/// The SDK's own operation timeout is a backstop only: ours, around every call, fires first,
+/// so a slow STS always reads the same way in the report.
+const SDK_TIMEOUT_SLACK: Duration = Duration::from_millis(500);
+
 /// What one test-assume found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssumeOutcome {
@@ -141,7 +145,7 @@ impl StsProbe {
             .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_sdk_sts::config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(timeout)
+                    .operation_timeout(timeout + SDK_TIMEOUT_SLACK)
                     .build(),
             )
             .interceptor(capture.clone())
@@ -150,7 +154,7 @@ impl StsProbe {
             .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_sdk_iam::config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(timeout)
+                    .operation_timeout(timeout + SDK_TIMEOUT_SLACK)
                     .build(),
             )
             .build();
@@ -255,7 +259,7 @@ impl StsProbe {
                 kind: StsFailure::Unreachable,
                 code: "Timeout".into(),
                 message: format!(
-                    "no answer within --probe-timeout {}",
+                    "timed out: no answer within --probe-timeout {}",
                     humantime::format_duration(self.timeout)
                 ),
             }),
