@@ -413,13 +413,16 @@ fn token_lifetime(ctx: &Context<'_>, token: &TokenSnapshot, out: &mut Vec<Findin
     let warning = i64::try_from(ctx.config.expiry_warning.as_secs()).unwrap_or(i64::MAX);
     // Short-lived tokens sit inside the warning window by design until the kubelet
     // refreshes them; only a token past its refresh point is really running out.
-    if exp > now && exp - now <= warning && now > refresh.saturating_add(REFRESH_JITTER_SECS) {
+    if exp > now
+        && exp.saturating_sub(now) <= warning
+        && now > refresh.saturating_add(REFRESH_JITTER_SECS)
+    {
         out.push(Finding::new(
             Code::TokenExpiringSoon,
             format!(
                 "token expires at {} (in {}s, within --expiry-warning {}s) and the kubelet has not refreshed it since its refresh point {}",
                 show_time(exp),
-                exp - now,
+                exp.saturating_sub(now),
                 warning,
                 show_time(refresh)
             ),

@@ -857,3 +857,24 @@ fn arn_helpers() {
         "negative lifetime does not move it back"
     );
 }
+
+/// Fuzzer regression (fuzz/regressions/token/expiring-soon-exp-minus-now-overflow): time
+/// arithmetic on attacker-shaped claims must saturate, whatever the clock says.
+#[test]
+fn extreme_claims_and_clocks_do_not_overflow() {
+    let mut fx = healthy();
+    fx.claims().expires_at = Some(i64::MAX);
+    fx.claims().issued_at = Some(i64::MIN);
+    fx.claims().not_before = Some(i64::MIN);
+    let before_epoch = std::time::UNIX_EPOCH - std::time::Duration::from_secs(4_000_000_000);
+    for now in [at(NOW), before_epoch] {
+        let found = evaluate(&Context {
+            now,
+            ..fx.context()
+        });
+        assert!(
+            found.iter().all(|f| f.code != Code::TokenExpired),
+            "{found:#?}"
+        );
+    }
+}
