@@ -339,8 +339,15 @@ impl LiveProbe {
                             seen_reloads = reloads;
                             continue;
                         }
-                        // Debounce: let the rest of the swap's events land first.
-                        tokio::time::sleep(REFRESH_DEBOUNCE).await;
+                                                // Debounce: let the rest of the swap's events land first, and keep the
+                        // same 10 s floor as on-demand probes, so a token rewritten every second
+                        // cannot multiply STS calls.
+                        let since_last = self
+                            .last_run
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .map_or(ON_DEMAND_WINDOW, |t| t.elapsed());
+                        tokio::time::sleep(REFRESH_DEBOUNCE.max(ON_DEMAND_WINDOW.saturating_sub(since_last))).await;
                         seen_reloads = self.state.snapshot().token.reloads;
                         tracing::debug!("token refreshed: probing early");
                         break;

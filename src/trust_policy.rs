@@ -473,10 +473,19 @@ pub fn evaluate(policy: &Policy, claims: &Claims) -> Evaluation {
 
 /// IAM's `StringLike` match: `*` is any run of characters (even none), `?` exactly one; case-sensitive.
 ///
+/// Longest pattern or value `string_like` matches with wildcards.
+const MAX_LIKE_LEN: usize = 4096;
+
 /// Greedy matching that remembers only the last `*` and backtracks to it:
 /// O(pattern × value) in the worst case, no recursion and no allocation
 /// beyond the two char buffers, so a hostile pattern cannot blow the stack.
 pub fn string_like(pattern: &str, value: &str) -> bool {
+    // IAM caps a trust policy at 4,096 characters and a real `sub` is a few hundred; beyond
+    // that only exact equality is honoured, so a hostile token and policy together cannot
+    // make the quadratic worst case cost seconds on the runtime thread (found by fuzzing).
+    if pattern.len() > MAX_LIKE_LEN || value.len() > MAX_LIKE_LEN {
+        return pattern == value;
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let value: Vec<char> = value.chars().collect();
     let (mut p, mut v) = (0usize, 0usize);

@@ -725,3 +725,26 @@ fn string_like_is_not_exponential() {
     let value = "a".repeat(5_000);
     assert!(!string_like(&pattern, &value));
 }
+
+/// Fuzzer finding (fuzz/slow/trust_policy): a 15,000-character pattern against a 30,000-character
+/// `sub` took seconds; past IAM's own policy size only exact equality is honoured.
+#[test]
+fn string_like_is_bounded_for_oversized_inputs() {
+    let pattern = format!("*{}b", "a".repeat(15_000));
+    let value = "a".repeat(30_000);
+    let started = std::time::Instant::now();
+    assert!(!string_like(&pattern, &value));
+    assert!(
+        string_like(&value, &value),
+        "equal oversized strings still match"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(string_like(
+        "system:serviceaccount:*",
+        &format!("system:serviceaccount:{}", "x".repeat(300))
+    ));
+}
