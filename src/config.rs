@@ -43,7 +43,7 @@ pub enum Command {
     },
     /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
     Demo {
-        /// How long each scripted step (healthy, expired token, wrong audience, STS down, IMDS open) lasts.
+        /// How long each scripted step lasts; above 12s, since probes run at most every 10 s.
         #[arg(long, default_value = "45s", value_parser = parse_duration)]
         step: Duration,
     },

@@ -187,7 +187,7 @@ fn demo_walks_through_failures_and_back() {
     let mut child = std::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["demo", "--listen", "127.0.0.1:0", "--step", "6s"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--step", "12s"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
