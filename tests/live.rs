@@ -13,20 +13,6 @@ use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
-fn check_json(env: &[(String, String)], extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["check", "--format", "json"];
-    args.extend_from_slice(extra);
-    let out = run(env, &args, None);
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
-}
-
 fn healthy_pod() -> Pod {
     let pod = Pod::new();
     pod.writer

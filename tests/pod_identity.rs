@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use irsa_doctor::emulator::agent::{AgentMode, FakeAgent};
 use irsa_doctor::emulator::kubelet::AtomicWriter;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const POD_ROLE_ARN: &str =
     "arn:aws:sts::111122223333:assumed-role/pod-identity-role/eks-demo-web-7d9f-0a1b";
@@ -62,15 +62,6 @@ impl PiPod {
         );
         env
     }
-}
-
-fn check_json(env: &[(String, String)], extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["check", "--format", "json"];
-    args.extend_from_slice(extra);
-    let out = run(env, &args, None);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap_or(-1), report)
 }
 
 #[test]
