@@ -33,10 +33,10 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use irsa_doctor::emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
-use irsa_doctor::emulator::kubelet::AtomicWriter;
-use irsa_doctor::emulator::oidc::FakeOidc;
-use irsa_doctor::emulator::sts::{FakeSts, StsConfig};
+use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::kubelet::AtomicWriter;
+use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::sts::{FakeSts, StsConfig};
 use serde_json::Value;
 
 const USAGE: &str = "usage: bench [--quick | --long] [--binary PATH] [--node-exporter PATH] [--blackbox-exporter PATH]

@@ -30,10 +30,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use irsa_doctor::emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
-use irsa_doctor::emulator::kubelet::AtomicWriter;
-use irsa_doctor::emulator::oidc::FakeOidc;
-use irsa_doctor::emulator::sts::{FakeSts, StsConfig, StsMode};
+use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::kubelet::AtomicWriter;
+use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
 use serde_json::Value;
 
 const USAGE: &str = "usage: soak [--minutes N] [--binary PATH]
@@ -520,7 +520,7 @@ fn settle(daemon: &Daemon, volume: &Volume<'_>, sts: &FakeSts) -> Result<String,
     let exp = volume.rotate().expect("the volume exists");
     let mode = sts.mode();
     let (want_result, want_finding) = expected_sts(&mode);
-    let want_exp = irsa_doctor::clock::rfc3339(exp).expect("exp is a plausible date");
+    let want_exp = irsa_doctor_core::time::rfc3339(exp).expect("exp is a plausible date");
     progress(&format!(
         "settling: STS {}, final token exp {want_exp}",
         mode_name(&mode)
@@ -528,7 +528,7 @@ fn settle(daemon: &Daemon, volume: &Volume<'_>, sts: &FakeSts) -> Result<String,
 
     // A probe that started after both were set: one we ask for (`POST /debug/probe`, 429
     // within 10 s of the last probe), or the next scheduled or refresh-triggered one.
-    let settled_at = irsa_doctor::clock::unix(SystemTime::now());
+    let settled_at = irsa_doctor_core::time::unix(SystemTime::now());
     let deadline = Instant::now() + SETTLE_PATIENCE;
     let mut next_post = Instant::now();
     loop {
@@ -548,7 +548,7 @@ fn settle(daemon: &Daemon, volume: &Volume<'_>, sts: &FakeSts) -> Result<String,
         let attempted = report["sts"]["last_attempt_at"]
             .as_str()
             .and_then(|t| humantime::parse_rfc3339(t).ok())
-            .map(irsa_doctor::clock::unix);
+            .map(irsa_doctor_core::time::unix);
         let exp_seen = report["token"]["expires_at"]
             .as_str()
             .unwrap_or("null")

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::config::Format;
-use crate::probe::LiveProbe;
+use crate::probes::LiveProbe;
 use crate::state::State;
-use crate::token::{self, MAX_TOKEN_BYTES, MalformedToken};
 use crate::watch;
+use irsa_doctor_core::token::{self, MAX_TOKEN_BYTES, MalformedToken};
 
 /// Runs every check once and prints the report; returns the exit code (0 ok, 1 warning, 2 critical).
 pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
@@ -53,7 +53,7 @@ pub fn decode(source: &str) -> Result<String, DecodeError> {
         let text = String::from_utf8(buf).map_err(|_| MalformedToken::NotText)?;
         token::decode(&text)?
     } else {
-        token::load(Path::new(source))?.0
+        crate::files::load(Path::new(source))?.0
     };
     let doc = serde_json::json!({"header": decoded.header, "claims": decoded.raw_claims});
     Ok(serde_json::to_string_pretty(&doc).unwrap_or_default())

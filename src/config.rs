@@ -9,11 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
-/// The audience of EKS Pod Identity tokens.
-pub const POD_IDENTITY_AUDIENCE: &str = "pods.eks.amazonaws.com";
-
-/// Where the EKS pod-identity webhook mounts the token by default.
-pub const DEFAULT_TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
+pub use irsa_doctor_core::config::*;
 
 /// irsa-doctor: diagnose AWS EKS IAM Roles for Service Accounts from inside the pod.
 #[derive(Debug, Parser)]
@@ -90,7 +86,7 @@ pub enum LogLevel {
 pub struct Opts {
     /// A token to watch, `[NAME=]PATH`; repeatable [env: AWS_WEB_IDENTITY_TOKEN_FILE] [default: /var/run/secrets/eks.amazonaws.com/serviceaccount/token].
     /// Unnamed paths are `irsa`, or `kube_api` / `pod_identity` for those tokens' paths.
-    // Read from the environment in `Config::from_opts`, not by clap, so `check --pid` can use the target's.
+    // Read from the environment in `from_opts`, not by clap, so `check --pid` can use the target's.
     #[arg(long, global = true, action = ArgAction::Append, value_name = "[NAME=]PATH")]
     pub token_file: Vec<String>,
     /// The IAM role the pod should assume [env: AWS_ROLE_ARN].
@@ -177,224 +173,148 @@ pub enum ConfigError {
     DuplicateToken { value: String, name: String },
 }
 
-/// The API server's own token (`kube-api-access` volume).
-pub const KUBE_API_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-/// The `token` label of the web-identity token.
-pub const IRSA: &str = "irsa";
-/// The `token` label of the EKS Pod Identity token.
-pub const POD_IDENTITY: &str = "pod_identity";
-/// The `token` label of the API server's token.
-pub const KUBE_API: &str = "kube_api";
-
-/// A token other than the IRSA one, watched and checked under its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedToken {
-    /// The `token` label: `pod_identity`, `kube_api` or a user-given name.
-    pub name: String,
-    /// Where it is (already under `/proc/PID/root` with `--pid`).
-    pub path: PathBuf,
-    /// The audience it must carry, when one is known (`pods.eks.amazonaws.com` for Pod Identity).
-    pub expected_audience: Option<String>,
+/// Validates parsed flags. `lookup` reads an environment variable (injected for tests).
+pub fn from_opts(
+    opts: &Opts,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    for_target(opts, lookup, None)
 }
 
-/// EKS Pod Identity, when its environment is present.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodIdentityConfig {
-    /// The agent's credentials URI.
-    pub endpoint: String,
-    /// The token the SDK sends as `Authorization` (also among `extra_tokens` as `pod_identity`).
-    pub token_file: PathBuf,
-}
-
-/// The validated configuration: plain data, no I/O.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// The IRSA token file (meaningful when `irsa_token` is set).
-    pub token_file: PathBuf,
-    /// Whether the IRSA token is watched: not for a pod that uses Pod Identity alone.
-    pub irsa_token: bool,
-    /// Other tokens to watch and check.
-    pub extra_tokens: Vec<NamedToken>,
-    /// EKS Pod Identity, when configured.
-    pub pod_identity: Option<PodIdentityConfig>,
-    /// With `check --pid`: whose environment this is.
-    pub target_pid: Option<u32>,
-    /// Role the pod should assume.
-    pub role_arn: Option<String>,
-    /// Audience the token must carry.
-    pub expected_audience: String,
-    /// Subject the token must carry, when known.
-    pub expected_subject: Option<String>,
-    /// Trust policy JSON to evaluate offline.
-    pub trust_policy_file: Option<PathBuf>,
-    /// Whether to read the trust policy with iam:GetRole.
-    pub fetch_trust_policy: bool,
-    /// Override of the OIDC discovery document's URL.
-    pub oidc_discovery_url: Option<String>,
-    /// HTTP listen address.
-    pub listen: SocketAddr,
-    /// Probe interval.
-    pub probe_interval: Duration,
-    /// Probe timeout.
-    pub probe_timeout: Duration,
-    /// Expiry warning window.
-    pub expiry_warning: Duration,
-    /// Whether to probe IMDS.
-    pub imds_check: bool,
-    /// Log format.
-    pub log_format: LogFormat,
-    /// Log level.
-    pub log_level: LogLevel,
-}
-
-impl Config {
-    /// Validates parsed flags. `lookup` reads an environment variable (injected for tests).
-    pub fn from_opts(
-        opts: &Opts,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        Config::for_target(opts, lookup, None)
+/// Like `from_opts`, for the process `pid` whose environment `lookup` reads: file paths
+/// are resolved through `/proc/PID/root`, so they are that process's files.
+pub fn for_target(
+    opts: &Opts,
+    lookup: impl Fn(&str) -> Option<String>,
+    pid: Option<u32>,
+) -> Result<Config, ConfigError> {
+    if opts.probe_timeout >= opts.probe_interval {
+        return Err(ConfigError::TimeoutNotBelowInterval {
+            timeout: humantime::format_duration(opts.probe_timeout).to_string(),
+            interval: humantime::format_duration(opts.probe_interval).to_string(),
+        });
     }
-
-    /// Like `from_opts`, for the process `pid` whose environment `lookup` reads: file paths
-    /// are resolved through `/proc/PID/root`, so they are that process's files.
-    pub fn for_target(
-        opts: &Opts,
-        lookup: impl Fn(&str) -> Option<String>,
-        pid: Option<u32>,
-    ) -> Result<Config, ConfigError> {
-        if opts.probe_timeout >= opts.probe_interval {
-            return Err(ConfigError::TimeoutNotBelowInterval {
-                timeout: humantime::format_duration(opts.probe_timeout).to_string(),
-                interval: humantime::format_duration(opts.probe_interval).to_string(),
-            });
+    if opts.expected_audience.trim().is_empty() {
+        return Err(ConfigError::EmptyAudience);
+    }
+    let non_empty = |k: &str| lookup(k).filter(|v| !v.is_empty());
+    let expected_subject = opts
+        .expected_subject
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            Some(format!(
+                "system:serviceaccount:{}:{}",
+                non_empty("POD_NAMESPACE")?,
+                non_empty("SERVICE_ACCOUNT_NAME")?
+            ))
+        });
+    let in_target = |path: &str| -> PathBuf {
+        match pid {
+            Some(pid) => {
+                PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'))
+            }
+            None => PathBuf::from(path),
         }
-        if opts.expected_audience.trim().is_empty() {
-            return Err(ConfigError::EmptyAudience);
-        }
-        let non_empty = |k: &str| lookup(k).filter(|v| !v.is_empty());
-        let expected_subject = opts
-            .expected_subject
+    };
+    let pod_identity_token = non_empty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    let pod_identity = match (
+        opts.pod_identity_endpoint
             .clone()
             .filter(|s| !s.is_empty())
-            .or_else(|| {
-                Some(format!(
-                    "system:serviceaccount:{}:{}",
-                    non_empty("POD_NAMESPACE")?,
-                    non_empty("SERVICE_ACCOUNT_NAME")?
-                ))
-            });
-        let in_target = |path: &str| -> PathBuf {
-            match pid {
-                Some(pid) => {
-                    PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'))
-                }
-                None => PathBuf::from(path),
-            }
-        };
-        let pod_identity_token = non_empty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-        let pod_identity = match (
-            opts.pod_identity_endpoint
-                .clone()
-                .filter(|s| !s.is_empty())
-                .or_else(|| non_empty("AWS_CONTAINER_CREDENTIALS_FULL_URI")),
-            &pod_identity_token,
-        ) {
-            (Some(endpoint), Some(token)) => Some(PodIdentityConfig {
-                endpoint,
-                token_file: in_target(token),
-            }),
-            _ => None,
-        };
+            .or_else(|| non_empty("AWS_CONTAINER_CREDENTIALS_FULL_URI")),
+        &pod_identity_token,
+    ) {
+        (Some(endpoint), Some(token)) => Some(PodIdentityConfig {
+            endpoint,
+            token_file: in_target(token),
+        }),
+        _ => None,
+    };
 
-        // Name every --token-file; the env var stands in for an absent flag, as for every other flag.
-        let given: Vec<String> = if opts.token_file.is_empty() {
-            non_empty("AWS_WEB_IDENTITY_TOKEN_FILE")
-                .into_iter()
-                .collect()
-        } else {
-            opts.token_file.clone()
+    // Name every --token-file; the env var stands in for an absent flag, as for every other flag.
+    let given: Vec<String> = if opts.token_file.is_empty() {
+        non_empty("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .into_iter()
+            .collect()
+    } else {
+        opts.token_file.clone()
+    };
+    let mut irsa_path: Option<String> = None;
+    let mut extra_tokens: Vec<NamedToken> = Vec::new();
+    for value in &given {
+        let (name, path) = match value.split_once('=') {
+            Some((n, p))
+                if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                (Some(n.to_owned()), p.to_owned())
+            }
+            _ => (None, value.clone()),
         };
-        let mut irsa_path: Option<String> = None;
-        let mut extra_tokens: Vec<NamedToken> = Vec::new();
-        for value in &given {
-            let (name, path) = match value.split_once('=') {
-                Some((n, p))
-                    if !n.is_empty()
-                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
-                    (Some(n.to_owned()), p.to_owned())
-                }
-                _ => (None, value.clone()),
-            };
-            let name = match name {
-                Some(n) => n,
-                None if path == KUBE_API_TOKEN_FILE => KUBE_API.into(),
-                None if pod_identity_token.as_deref() == Some(path.as_str()) => POD_IDENTITY.into(),
-                None if irsa_path.is_none() => IRSA.into(),
-                None => {
-                    return Err(ConfigError::UnnamedToken {
-                        value: value.clone(),
-                    });
-                }
-            };
-            let taken = (name == IRSA && irsa_path.is_some())
-                || extra_tokens.iter().any(|t| t.name == name);
-            if taken {
-                return Err(ConfigError::DuplicateToken {
+        let name = match name {
+            Some(n) => n,
+            None if path == KUBE_API_TOKEN_FILE => KUBE_API.into(),
+            None if pod_identity_token.as_deref() == Some(path.as_str()) => POD_IDENTITY.into(),
+            None if irsa_path.is_none() => IRSA.into(),
+            None => {
+                return Err(ConfigError::UnnamedToken {
                     value: value.clone(),
-                    name,
                 });
             }
-            if name == IRSA {
-                irsa_path = Some(path);
-            } else {
-                extra_tokens.push(NamedToken {
-                    expected_audience: (name == POD_IDENTITY)
-                        .then(|| POD_IDENTITY_AUDIENCE.to_owned()),
-                    name,
-                    path: in_target(&path),
-                });
-            }
-        }
-        if let Some(pi) = &pod_identity
-            && !extra_tokens.iter().any(|t| t.name == POD_IDENTITY)
-        {
-            extra_tokens.push(NamedToken {
-                name: POD_IDENTITY.into(),
-                path: pi.token_file.clone(),
-                expected_audience: Some(POD_IDENTITY_AUDIENCE.into()),
+        };
+        let taken =
+            (name == IRSA && irsa_path.is_some()) || extra_tokens.iter().any(|t| t.name == name);
+        if taken {
+            return Err(ConfigError::DuplicateToken {
+                value: value.clone(),
+                name,
             });
         }
-        // A pod using Pod Identity alone has no IRSA token to miss.
-        let irsa_token = irsa_path.is_some() || pod_identity.is_none();
-        let token_file = in_target(irsa_path.as_deref().unwrap_or(DEFAULT_TOKEN_FILE));
-
-        Ok(Config {
-            token_file,
-            irsa_token,
-            extra_tokens,
-            pod_identity,
-            target_pid: pid,
-            role_arn: opts
-                .role_arn
-                .clone()
-                .filter(|s| !s.is_empty())
-                .or_else(|| non_empty("AWS_ROLE_ARN")),
-            expected_audience: opts.expected_audience.clone(),
-            expected_subject,
-            trust_policy_file: opts.trust_policy_file.clone(),
-            fetch_trust_policy: opts.fetch_trust_policy,
-            oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
-            listen: opts.listen,
-            probe_interval: opts.probe_interval,
-            probe_timeout: opts.probe_timeout,
-            expiry_warning: opts.expiry_warning,
-            imds_check: opts.imds_check && !opts.no_imds_check,
-            log_format: opts.log_format,
-            log_level: opts.log_level,
-        })
+        if name == IRSA {
+            irsa_path = Some(path);
+        } else {
+            extra_tokens.push(NamedToken {
+                expected_audience: (name == POD_IDENTITY).then(|| POD_IDENTITY_AUDIENCE.to_owned()),
+                name,
+                path: in_target(&path),
+            });
+        }
     }
+    if let Some(pi) = &pod_identity
+        && !extra_tokens.iter().any(|t| t.name == POD_IDENTITY)
+    {
+        extra_tokens.push(NamedToken {
+            name: POD_IDENTITY.into(),
+            path: pi.token_file.clone(),
+            expected_audience: Some(POD_IDENTITY_AUDIENCE.into()),
+        });
+    }
+    // A pod using Pod Identity alone has no IRSA token to miss.
+    let irsa_token = irsa_path.is_some() || pod_identity.is_none();
+    let token_file = in_target(irsa_path.as_deref().unwrap_or(DEFAULT_TOKEN_FILE));
+
+    Ok(Config {
+        token_file,
+        irsa_token,
+        extra_tokens,
+        pod_identity,
+        target_pid: pid,
+        role_arn: opts
+            .role_arn
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| non_empty("AWS_ROLE_ARN")),
+        expected_audience: opts.expected_audience.clone(),
+        expected_subject,
+        trust_policy_file: opts.trust_policy_file.clone(),
+        fetch_trust_policy: opts.fetch_trust_policy,
+        oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
+        listen: opts.listen,
+        probe_interval: opts.probe_interval,
+        probe_timeout: opts.probe_timeout,
+        expiry_warning: opts.expiry_warning,
+        imds_check: opts.imds_check && !opts.no_imds_check,
+    })
 }
 
 #[cfg(test)]
@@ -407,7 +327,7 @@ mod tests {
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let cli = parse(args).expect("flags parse");
-        Config::from_opts(&cli.opts, |k| {
+        from_opts(&cli.opts, |k| {
             env.iter()
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
@@ -424,8 +344,12 @@ mod tests {
         assert_eq!(c.probe_timeout, Duration::from_secs(10));
         assert_eq!(c.expiry_warning, Duration::from_secs(3600));
         assert!(c.imds_check);
-        assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.expected_subject, None);
+        let opts = parse(&[]).expect("flags parse").opts;
+        assert_eq!(
+            (opts.log_format, opts.log_level),
+            (LogFormat::Json, LogLevel::Info)
+        );
     }
 
     #[test]
@@ -540,7 +464,7 @@ mod tests {
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/t"),
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/app"),
         ];
-        let c = Config::for_target(
+        let c = for_target(
             &cli.opts,
             |k| {
                 env.iter()

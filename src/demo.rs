@@ -14,11 +14,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
-use crate::emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
-use crate::emulator::kubelet::AtomicWriter;
-use crate::emulator::oidc::FakeOidc;
-use crate::emulator::sts::{FakeSts, StsConfig, StsMode};
+use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
+use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::kubelet::AtomicWriter;
+use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
 
 /// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
 const TOKEN_TTL_SECS: i64 = 60;
@@ -37,7 +37,7 @@ pub enum DemoError {
         source: std::io::Error,
     },
     #[error("cannot generate the demo's signing key: {0}")]
-    Issuer(#[from] crate::emulator::issuer::IssuerError),
+    Issuer(#[from] irsa_doctor_emulator::issuer::IssuerError),
 }
 
 fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DemoError {

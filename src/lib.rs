@@ -1,35 +1,18 @@
-//! irsa-doctor: an in-pod diagnostic sidecar for AWS EKS IAM Roles for Service Accounts.
-//!
-//! The crate is a functional core (`token`, `findings`, `report`, `metrics`,
-//! over the plain data of `snapshot`) wrapped in an imperative shell
-//! (`environment`, `watch`, `http`, `serve`, `commands`). See
-//! `ARCHITECTURE.md` for the map.
+//! irsa-doctor's imperative shell: everything that does I/O around the pure
+//! core (`irsa_doctor_core`): flags and environment in, files watched,
+//! peers probed, snapshots written, HTTP served. See `ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
-pub mod arn;
-pub mod chain;
-pub mod clock;
 pub mod commands;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
-pub mod emulator;
 pub mod environment;
-pub mod findings;
+pub mod files;
 pub mod http;
 pub mod metrics;
-pub mod oidc;
-pub mod pod_identity;
-pub mod probe;
-pub mod report;
-pub mod schedule;
+pub mod probes;
 pub mod serve;
-pub mod snapshot;
 pub mod state;
-pub mod sts;
 pub mod target;
-pub mod token;
-pub mod trust_policy;
 pub mod watch;
-
-#[cfg(test)]
-mod testutil;

@@ -5,12 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use irsa_doctor::config::{Cli, Command, Config, LogFormat, LogLevel};
-use irsa_doctor::environment::EnvFacts;
+use irsa_doctor::config::{Cli, Command, LogFormat, LogLevel};
 use irsa_doctor::http::App;
-use irsa_doctor::probe::LiveProbe;
+use irsa_doctor::probes::LiveProbe;
 use irsa_doctor::state::State;
-use irsa_doctor::{commands, demo, serve, target};
+use irsa_doctor::{commands, environment, serve, target};
 
 /// Exit code for unusable configuration (clap's own usage errors use it too).
 const EXIT_USAGE: u8 = 2;
@@ -42,14 +41,14 @@ fn main() -> ExitCode {
         Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
         None => std::env::var(k).ok(),
     };
-    let config = match Config::for_target(&cli.opts, lookup, target_pid) {
+    let config = match irsa_doctor::config::for_target(&cli.opts, lookup, target_pid) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("irsa-doctor: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    init_logging(config.log_format, config.log_level);
+    init_logging(cli.opts.log_format, cli.opts.log_level);
 
     if let Some(Command::Decode { file }) = &cli.command {
         let source = file
@@ -79,17 +78,11 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         if let Some(Command::Demo { step }) = cli.command {
-            return match demo::run(config.listen.port(), step, serve::shutdown_signal()).await {
-                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-                Err(e) => {
-                    eprintln!("irsa-doctor: {e}");
-                    ExitCode::FAILURE
-                }
-            };
+            return demo(config.listen.port(), step).await;
         }
         let env = match (&target_env, target_pid) {
-            (Some(vars), Some(pid)) => EnvFacts::for_process(vars, target::root(pid)).await,
-            _ => EnvFacts::from_process().await,
+            (Some(vars), Some(pid)) => environment::for_process(vars, target::root(pid)).await,
+            _ => environment::from_process().await,
         };
         let state = match State::new(config, env) {
             Ok(s) => Arc::new(s),
@@ -124,6 +117,25 @@ fn main() -> ExitCode {
             Some(Command::Decode { .. } | Command::Demo { .. }) => ExitCode::SUCCESS, // handled above
         }
     })
+}
+
+/// `demo`: the simulated pod, in builds with the default `demo` feature.
+#[cfg(feature = "demo")]
+async fn demo(port: u16, step: std::time::Duration) -> ExitCode {
+    match irsa_doctor::demo::run(port, step, serve::shutdown_signal()).await {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("irsa-doctor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Without the `demo` feature there are no emulators to run against.
+#[cfg(not(feature = "demo"))]
+async fn demo(_port: u16, _step: std::time::Duration) -> ExitCode {
+    eprintln!("irsa-doctor: this build has no demo (it was built without the `demo` feature)");
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// Logs to stderr. Only irsa-doctor's own events follow `--log-level`: the AWS SDK's debug

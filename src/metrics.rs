@@ -9,10 +9,10 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::clock;
-use crate::findings::{Code, Context, Finding};
-use crate::snapshot::{TokenChange, TokenSnapshot};
-use crate::token::READ_ERROR_REASONS;
+use irsa_doctor_core::findings::{Code, Context, Finding};
+use irsa_doctor_core::snapshot::{TokenChange, TokenSnapshot};
+use irsa_doctor_core::time;
+use irsa_doctor_core::token::READ_ERROR_REASONS;
 
 /// The `Content-Type` Prometheus 3 requires for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -335,7 +335,7 @@ impl Metrics {
 
     fn set_gauges(&self, ctx: &Context<'_>, findings: &[Finding]) {
         let snap = ctx.snapshot;
-        let now = clock::unix(ctx.now);
+        let now = time::unix(ctx.now);
         for g in [
             &self.token_expiry,
             &self.token_issued,
@@ -353,22 +353,22 @@ impl Metrics {
         set_optional(&self.sts_success, sts.result.gauge());
         set_optional(
             &self.sts_last_success,
-            sts.last_success_at.map(clock::unix_f64),
+            sts.last_success_at.map(time::unix_f64),
         );
         set_optional(
             &self.sts_credentials_expiry,
-            sts.credentials_expire_at.map(clock::unix_f64),
+            sts.credentials_expire_at.map(time::unix_f64),
         );
 
         let pi = &snap.pod_identity;
         set_optional(&self.pi_success, pi.result.gauge());
         set_optional(
             &self.pi_last_success,
-            pi.last_success_at.map(clock::unix_f64),
+            pi.last_success_at.map(time::unix_f64),
         );
         set_optional(
             &self.pi_credentials_expiry,
-            pi.credentials_expire_at.map(clock::unix_f64),
+            pi.credentials_expire_at.map(time::unix_f64),
         );
 
         let chain = &snap.chain;
@@ -425,7 +425,7 @@ impl Metrics {
             let started = c
                 .not_before
                 .or(c.issued_at)
-                .is_none_or(|nbf| nbf <= now + crate::findings::SKEW_ALLOWANCE_SECS);
+                .is_none_or(|nbf| nbf <= now + irsa_doctor_core::findings::SKEW_ALLOWANCE_SECS);
             valid = started && c.expires_at.is_some_and(|exp| exp > now);
         }
         self.token_valid
@@ -434,7 +434,7 @@ impl Metrics {
         if let Some(at) = token.loaded_at {
             self.token_last_reload
                 .with_label_values(&t)
-                .set(clock::unix_f64(at));
+                .set(time::unix_f64(at));
         }
     }
 }
@@ -472,9 +472,9 @@ fn counter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::evaluate;
-    use crate::testutil::*;
-    use crate::token::ReadError;
+    use irsa_doctor_core::findings::evaluate;
+    use irsa_doctor_core::fixtures::*;
+    use irsa_doctor_core::token::ReadError;
 
     fn render(fx: &Fixture, m: &Metrics) -> String {
         let ctx = fx.context();

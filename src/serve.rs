@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 
-use crate::findings::{Code, Finding, Severity};
 use crate::http::{self, App};
 use crate::state::State;
 use crate::watch;
+use irsa_doctor_core::findings::{Code, Finding, Severity};
 
 /// How often findings are re-judged without an input change (time-based ones: expiry, rotation).
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(5);

@@ -9,15 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::clock;
 use crate::config::Config;
 use crate::environment::EnvFacts;
-use crate::findings::{self, Context, Finding};
 use crate::metrics::{Metrics, MetricsError};
-use crate::report::{self, Report};
-use crate::snapshot::{Snapshot, TokenChange};
-use crate::token::{Decoded, MAX_TOKEN_BYTES, ReadError};
-use crate::trust_policy;
+use irsa_doctor_core::findings::{self, Context, Finding};
+use irsa_doctor_core::report::{self, Report};
+use irsa_doctor_core::snapshot::{Snapshot, TokenChange};
+use irsa_doctor_core::time;
+use irsa_doctor_core::token::{Decoded, ReadError};
 
 /// The `token` label of every configured token.
 fn token_names(config: &Config) -> Vec<&str> {
@@ -25,24 +24,6 @@ fn token_names(config: &Config) -> Vec<&str> {
     irsa.into_iter()
         .chain(config.extra_tokens.iter().map(|t| t.name.as_str()))
         .collect()
-}
-
-/// Reads a trust policy file (raw or URL-encoded JSON) with the same size cap as the token.
-fn read_policy_file(path: &std::path::Path) -> Result<trust_policy::Policy, String> {
-    use std::io::Read;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut text = String::new();
-    file.take(MAX_TOKEN_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if text.len() as u64 > MAX_TOKEN_BYTES {
-        return Err(format!(
-            "{} is over {MAX_TOKEN_BYTES} bytes; IAM trust policies are at most 4 KiB",
-            path.display()
-        ));
-    }
-    trust_policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Shared by every task; cheap to read, written only through its methods.
@@ -143,8 +124,8 @@ impl State {
                     token = name,
                     subject = claims.and_then(|c| c.subject.as_deref()),
                     audiences = claims.map(|c| c.audiences.join(",")),
-                    expires_at = claims.and_then(|c| c.expires_at).and_then(clock::rfc3339),
-                    issued_at = claims.and_then(|c| c.issued_at).and_then(clock::rfc3339),
+                    expires_at = claims.and_then(|c| c.expires_at).and_then(time::rfc3339),
+                    issued_at = claims.and_then(|c| c.issued_at).and_then(time::rfc3339),
                     reloads = token.map(|t| t.reloads),
                     "token loaded"
                 );
@@ -160,7 +141,7 @@ impl State {
     /// Reads and parses the `--trust-policy-file`, logging when the outcome changes.
     pub fn reload_trust_policy(&self, path: &std::path::Path) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let loaded = read_policy_file(path).map(std::sync::Arc::new);
+        let loaded = crate::files::read_policy_file(path).map(std::sync::Arc::new);
         let source = format!("file {}", path.display());
         self.snapshot.send_if_modified(|s| {
             let tp = &mut s.trust_policy;

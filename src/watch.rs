@@ -18,7 +18,6 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
 use crate::state::State;
-use crate::token;
 
 /// How often a watched file is re-read even without events.
 pub const SAFETY_INTERVAL: Duration = Duration::from_secs(30);
@@ -32,7 +31,7 @@ pub fn read_token(state: &State, which: Option<usize>) {
             None => return,
         },
     };
-    state.apply_token_read(which, token::load(path), SystemTime::now());
+    state.apply_token_read(which, crate::files::load(path), SystemTime::now());
 }
 
 /// Reads every configured token once.

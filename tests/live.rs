@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use irsa_doctor::emulator::imds::ImdsMode;
-use irsa_doctor::emulator::sts::StsMode;
+use irsa_doctor_emulator::imds::ImdsMode;
+use irsa_doctor_emulator::sts::StsMode;
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -456,8 +456,8 @@ fn token_refresh_triggers_an_early_probe() {
 /// Signature verification against the issuer's published keys (discovery → JWKS → RS256).
 #[test]
 fn signature_is_verified_against_published_keys() {
-    use irsa_doctor::emulator::issuer::Issuer;
-    use irsa_doctor::emulator::oidc::OidcMode;
+    use irsa_doctor_emulator::issuer::Issuer;
+    use irsa_doctor_emulator::oidc::OidcMode;
 
     // Published key verifies the token.
     let pod = healthy_pod();
@@ -504,8 +504,8 @@ fn signature_is_verified_against_published_keys() {
 /// The trust policy, mounted like a ConfigMap, is re-read on change: the verdict follows within a second.
 #[test]
 fn trust_policy_file_edits_update_the_verdict() {
-    use irsa_doctor::emulator::kubelet::AtomicWriter;
-    use irsa_doctor::emulator::sts::StsConfig;
+    use irsa_doctor_emulator::kubelet::AtomicWriter;
+    use irsa_doctor_emulator::sts::StsConfig;
 
     let pod = healthy_pod();
     let configmap = AtomicWriter::new(pod.tmp.path().join("trust-policy")).unwrap();

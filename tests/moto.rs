@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use irsa_doctor::emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::oidc::FakeOidc;
 use serde_json::Value;
 
 struct Moto {

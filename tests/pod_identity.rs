@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use irsa_doctor::emulator::agent::{AgentMode, FakeAgent};
-use irsa_doctor::emulator::kubelet::AtomicWriter;
+use irsa_doctor_emulator::agent::{AgentMode, FakeAgent};
+use irsa_doctor_emulator::kubelet::AtomicWriter;
 use serde_json::json;
 
 const POD_ROLE_ARN: &str =
@@ -298,7 +298,7 @@ fn two_token_files_give_two_labelled_sections() {
 
 fn claims_exp(path: &std::path::Path) -> Option<f64> {
     let token = std::fs::read_to_string(path).ok()?;
-    irsa_doctor::token::decode(&token)
+    irsa_doctor_core::token::decode(&token)
         .ok()?
         .claims
         .expires_at

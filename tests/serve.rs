@@ -97,7 +97,7 @@ fn token_missing_at_start_then_created() {
     );
 
     // The whole volume directory appears later, as when a mount shows up.
-    let writer = irsa_doctor::emulator::kubelet::AtomicWriter::new(pod.writer.dir()).unwrap();
+    let writer = irsa_doctor_emulator::kubelet::AtomicWriter::new(pod.writer.dir()).unwrap();
     writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
@@ -210,7 +210,7 @@ fn directory_replaced_is_picked_up() {
                 .then_some(())
         });
         let next = claims(0, 86_400 + 10 + round);
-        let writer = irsa_doctor::emulator::kubelet::AtomicWriter::new(pod.writer.dir()).unwrap();
+        let writer = irsa_doctor_emulator::kubelet::AtomicWriter::new(pod.writer.dir()).unwrap();
         writer.write_token(jwt(&next).as_bytes()).unwrap();
         wait_for("token in the recreated directory", DEADLINE, || {
             (expiry(&server.metrics()) == next["exp"].as_f64()).then_some(())

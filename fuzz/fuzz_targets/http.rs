@@ -29,7 +29,7 @@ use irsa_doctor::config::{Cli, Config};
 use irsa_doctor::environment::EnvFacts;
 use irsa_doctor::http::{self, App, Prober};
 use irsa_doctor::state::State;
-use irsa_doctor::token;
+use irsa_doctor_core::token;
 use libfuzzer_sys::fuzz_target;
 
 /// How long the server may take to finish answering and close after the client's EOF.
@@ -65,7 +65,7 @@ fn server() -> SocketAddr {
             "arn:aws:iam::111122223333:role/demo",
         ])
         .expect("fixed flags parse");
-        let config = Config::from_opts(&cli.opts, |k| {
+        let config = irsa_doctor::config::from_opts(&cli.opts, |k| {
             (k == "AWS_WEB_IDENTITY_TOKEN_FILE").then(|| TOKEN_FILE.to_owned())
         })
         .expect("fixed flags are valid");

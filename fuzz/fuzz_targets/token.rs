@@ -30,15 +30,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
-use irsa_doctor::clock;
+use irsa_doctor_core::time;
 use irsa_doctor::config::{Cli, Config};
 use irsa_doctor::environment::EnvFacts;
-use irsa_doctor::findings::{self, Context};
+use irsa_doctor_core::findings::{self, Context};
 use irsa_doctor::metrics::Metrics;
-use irsa_doctor::report;
-use irsa_doctor::snapshot::{ChainSnapshot, Snapshot, StsResult, StsSnapshot, TokenSnapshot};
-use irsa_doctor::token::{self, MAX_TOKEN_BYTES, MalformedToken, ReadError};
-use irsa_doctor::trust_policy;
+use irsa_doctor_core::report;
+use irsa_doctor_core::snapshot::{ChainSnapshot, Snapshot, StsResult, StsSnapshot, TokenSnapshot};
+use irsa_doctor_core::token::{self, MAX_TOKEN_BYTES, MalformedToken, ReadError};
+use irsa_doctor_core::trust_policy;
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 
 const TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
@@ -85,7 +85,7 @@ fn fixture() -> &'static Fixture {
             "127.0.0.1:0",
         ])
         .expect("fixed flags parse");
-        let config = Config::from_opts(&cli.opts, |_| None).expect("fixed flags are valid");
+        let config = irsa_doctor::config::from_opts(&cli.opts, |_| None).expect("fixed flags are valid");
         let env = EnvFacts {
             role_arn: Some(ROLE.into()),
             token_file: Some(TOKEN_FILE.into()),
@@ -234,7 +234,7 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .flatten()
         {
-            let _ = clock::rfc3339(t);
+            let _ = time::rfc3339(t);
             nows.extend(time_at(t));
         }
         if let (Some(iat), Some(exp)) = (c.issued_at, c.expires_at) {

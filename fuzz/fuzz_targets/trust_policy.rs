@@ -16,8 +16,8 @@
 
 use std::fmt::Write;
 
-use irsa_doctor::token::{Claims, KubernetesClaims};
-use irsa_doctor::trust_policy::{self, Policy, Principal, PrincipalKind, Verdict};
+use irsa_doctor_core::token::{Claims, KubernetesClaims};
+use irsa_doctor_core::trust_policy::{self, Policy, Principal, PrincipalKind, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 const ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";

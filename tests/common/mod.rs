@@ -10,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use irsa_doctor::emulator::imds::{FakeImds, ImdsConfig};
-use irsa_doctor::emulator::issuer::Issuer;
-use irsa_doctor::emulator::oidc::FakeOidc;
-use irsa_doctor::emulator::sts::{FakeSts, StsConfig};
+use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig};
+use irsa_doctor_emulator::issuer::Issuer;
+use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::sts::{FakeSts, StsConfig};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_irsa-doctor");
@@ -322,7 +322,7 @@ impl Peers {
 /// IMDS is unreachable by default (as with hop limit 1); tests opt in to reaching the fake.
 pub struct Pod {
     pub tmp: tempfile::TempDir,
-    pub writer: irsa_doctor::emulator::kubelet::AtomicWriter,
+    pub writer: irsa_doctor_emulator::kubelet::AtomicWriter,
     pub peers: Peers,
 }
 
@@ -330,7 +330,7 @@ impl Pod {
     pub fn new() -> Pod {
         let tmp = tempfile::tempdir().unwrap();
         let writer =
-            irsa_doctor::emulator::kubelet::AtomicWriter::new(tmp.path().join("sa")).unwrap();
+            irsa_doctor_emulator::kubelet::AtomicWriter::new(tmp.path().join("sa")).unwrap();
         std::fs::create_dir_all(tmp.path().join("home")).unwrap();
         Pod {
             tmp,

@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::clock;
 use crate::findings::{self, Context, Finding, Status};
-use crate::oidc::Signature;
+use crate::snapshot::Signature;
 use crate::snapshot::TokenState;
+use crate::time;
 use crate::token::ReadError;
 use crate::trust_policy;
 
@@ -242,12 +242,12 @@ pub fn build(ctx: &Context<'_>) -> Report {
 /// Builds the report from already computed findings.
 pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
     let snap = ctx.snapshot;
-    let now = clock::unix(ctx.now);
+    let now = time::unix(ctx.now);
     let sts = &snap.sts;
     let chain = &snap.chain;
     Report {
         version: env!("CARGO_PKG_VERSION"),
-        generated_at: clock::rfc3339(now),
+        generated_at: time::rfc3339(now),
         status: Status::of(&findings),
         environment: EnvironmentSection {
             role_arn: ctx.config.role_arn.clone(),
@@ -268,13 +268,13 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
         sts: StsSection {
             endpoint: sts.endpoint.clone(),
             result: sts.result.as_str(),
-            last_attempt_at: sts.last_attempt_at.and_then(clock::rfc3339_time),
-            last_success_at: sts.last_success_at.and_then(clock::rfc3339_time),
+            last_attempt_at: sts.last_attempt_at.and_then(time::rfc3339_time),
+            last_success_at: sts.last_success_at.and_then(time::rfc3339_time),
             latency_seconds: sts.latency_seconds,
             error_code: sts.error_code.clone(),
             error_message: sts.error_message.clone(),
             assumed_role_arn: sts.assumed_role_arn.clone(),
-            credentials_expire_at: sts.credentials_expire_at.and_then(clock::rfc3339_time),
+            credentials_expire_at: sts.credentials_expire_at.and_then(time::rfc3339_time),
             consecutive_failures: sts.consecutive_failures,
             caller_arn: sts.caller_arn.clone(),
             clock_skew_seconds: sts.clock_skew_seconds,
@@ -320,7 +320,7 @@ fn named_tokens(ctx: &Context<'_>, now: i64) -> Vec<NamedTokenSection> {
             warn_after: t
                 .decoded()
                 .and_then(|d| d.claims.kubernetes.warn_after)
-                .and_then(clock::rfc3339),
+                .and_then(time::rfc3339),
             token: token_section_of(ctx, t, now),
         })
         .collect()
@@ -337,11 +337,11 @@ fn pod_identity_section(ctx: &Context<'_>) -> PodIdentitySection {
         result: p.result.as_str(),
         http_status: p.http_status,
         error_message: p.error_message.clone(),
-        last_attempt_at: p.last_attempt_at.and_then(clock::rfc3339_time),
-        last_success_at: p.last_success_at.and_then(clock::rfc3339_time),
+        last_attempt_at: p.last_attempt_at.and_then(time::rfc3339_time),
+        last_success_at: p.last_success_at.and_then(time::rfc3339_time),
         latency_seconds: p.latency_seconds,
         account_id: p.account_id.clone(),
-        credentials_expire_at: p.credentials_expire_at.and_then(clock::rfc3339_time),
+        credentials_expire_at: p.credentials_expire_at.and_then(time::rfc3339_time),
         caller_arn: p.caller_arn.clone(),
         consecutive_failures: p.consecutive_failures,
     }
@@ -390,7 +390,7 @@ fn token_section_of(
     now: i64,
 ) -> TokenSection {
     let mut s = TokenSection {
-        loaded_at: t.loaded_at.and_then(clock::rfc3339_time),
+        loaded_at: t.loaded_at.and_then(time::rfc3339_time),
         reloads: t.reloads,
         ..Default::default()
     };
@@ -406,9 +406,9 @@ fn token_section_of(
             s.issuer = c.issuer.clone();
             s.subject = c.subject.clone();
             s.audiences = Some(c.audiences.clone());
-            s.issued_at = c.issued_at.and_then(clock::rfc3339);
-            s.not_before = c.not_before.and_then(clock::rfc3339);
-            s.expires_at = c.expires_at.and_then(clock::rfc3339);
+            s.issued_at = c.issued_at.and_then(time::rfc3339);
+            s.not_before = c.not_before.and_then(time::rfc3339);
+            s.expires_at = c.expires_at.and_then(time::rfc3339);
             s.expires_in_seconds = c.expires_at.map(|e| e.saturating_sub(now));
             s.age_seconds = c.issued_at.map(|i| now.saturating_sub(i));
             s.lifetime_seconds = c.lifetime_seconds();

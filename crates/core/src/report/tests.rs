@@ -1,8 +1,8 @@
 use serde_json::Value;
 
 use super::*;
+use crate::fixtures::*;
 use crate::snapshot::Snapshot;
-use crate::testutil::*;
 use crate::token::ReadError;
 
 fn json(fx: &Fixture) -> Value {

@@ -338,7 +338,7 @@ mod tests {
 
         // What our own decoder makes of it.
         let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
-        let decoded = crate::token::decode(&issuer.issue(&spec).unwrap()).unwrap();
+        let decoded = irsa_doctor_core::token::decode(&issuer.issue(&spec).unwrap()).unwrap();
         assert_eq!(decoded.algorithm.as_deref(), Some("RS256"));
         assert_eq!(decoded.claims.lifetime_seconds(), Some(86_400));
         assert_eq!(decoded.claims.kubernetes.pod.as_deref(), Some("web-7d9f"));

@@ -19,8 +19,8 @@ use aws_sdk_sts::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use aws_types::SdkConfig;
 
-use crate::clock;
-use crate::snapshot::StsFailure;
+use irsa_doctor_core::snapshot::StsFailure;
+use irsa_doctor_core::time;
 
 /// Error codes STS (and the SDK's retry classifier) use for throttling.
 const THROTTLING_CODES: [&str; 5] = [
@@ -122,7 +122,7 @@ impl Intercept for CaptureInterceptor {
             .headers()
             .get("date")
             .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
-            .map(|server| clock::unix_f64(SystemTime::now()) - server.as_secs_f64());
+            .map(|server| time::unix_f64(SystemTime::now()) - server.as_secs_f64());
         self.with(|c| c.skew = skew);
         Ok(())
     }
@@ -337,7 +337,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let detail = redact(&error_chain(err), secrets);
+    let detail = redact(&super::error_chain(err), secrets);
     let (kind, code, message) = match err {
         SdkError::TimeoutError(_) => (StsFailure::Unreachable, "Timeout".to_owned(), detail),
         SdkError::DispatchFailure(d) if d.is_timeout() => {
@@ -364,22 +364,6 @@ where
         code,
         message,
     }
-}
-
-/// An error and its sources as one line (`dispatch failure: io error: ...: Connection refused`),
-/// without the Debug dump `DisplayErrorContext` appends.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        // Some errors repeat their source in their own message; keep each fact once.
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }
 
 /// `irsa-doctor-<pod or host>`, within STS's `[\w+=,.@-]{2,64}`.

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_sts::config::Credentials;
 use serde::Deserialize;
 
-use crate::chain::{self, RequestError};
-use crate::snapshot::AgentFailure;
-use crate::sts::StsProbe;
+use crate::probes::chain::{self, RequestError};
+use crate::probes::sts::StsProbe;
+use irsa_doctor_core::snapshot::AgentFailure;
 
 /// The SDK gives the agent a couple of seconds; so do we.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(2);

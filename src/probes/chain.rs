@@ -14,7 +14,7 @@ use http_body_util::Empty;
 use hyper::body::Bytes;
 
 use crate::environment::EnvFacts;
-use crate::sts::StsProbe;
+use crate::probes::sts::StsProbe;
 
 /// How long each IMDS request may take (the SDK's own IMDS timeout is 1 s).
 pub const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -122,7 +122,7 @@ pub async fn resolve(sdk: &SdkConfig, sts: &StsProbe, timeout: Duration) -> Chai
         }
         Ok(Err(e)) => {
             return ChainOutcome {
-                error: Some(crate::sts::error_chain(&e)),
+                error: Some(super::error_chain(&e)),
                 ..Default::default()
             };
         }
@@ -235,7 +235,7 @@ pub async fn request(
         .trim_end_matches(']')
         .to_owned();
     let port = authority.port_u16().unwrap_or(80);
-    let io = |e: &(dyn std::error::Error + 'static)| RequestError::Io(crate::sts::error_chain(e));
+    let io = |e: &(dyn std::error::Error + 'static)| RequestError::Io(super::error_chain(e));
     let call = async move {
         let stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
@@ -415,7 +415,7 @@ mod tests {
 
     #[tokio::test]
     async fn imds_probe_against_the_fake() {
-        use crate::emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
+        use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
         let fake = FakeImds::start(ImdsConfig::default()).await.unwrap();
         let cases = [
             (ImdsMode::Both, ImdsReach { v2: true, v1: true }),

@@ -388,14 +388,15 @@ impl State {
         let config = lock(&self.config).clone();
         let now = unix_now();
 
-        let Ok(decoded) = crate::token::decode(token) else {
+        let Ok(decoded) = irsa_doctor_core::token::decode(token) else {
             return invalid("Couldn't parse the web identity token");
         };
         let claims = decoded.claims;
         // The same evaluator irsa-doctor uses, so the demo's denials are the real explanations.
-        let trusted = crate::trust_policy::parse(&config.trust_policy_json().to_string())
-            .map(|policy| crate::trust_policy::evaluate(&policy, &claims).verdict)
-            .is_ok_and(|v| v == crate::trust_policy::Verdict::Allowed);
+        let trusted =
+            irsa_doctor_core::trust_policy::parse(&config.trust_policy_json().to_string())
+                .map(|policy| irsa_doctor_core::trust_policy::evaluate(&policy, &claims).verdict)
+                .is_ok_and(|v| v == irsa_doctor_core::trust_policy::Verdict::Allowed);
         let issuer = claims.issuer.unwrap_or_default();
         if issuer != config.issuer {
             return invalid(&format!(
@@ -824,7 +825,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::{header, raw_http, status};
     use super::*;
-    use crate::emulator::issuer::{Issuer, TokenSpec};
+    use crate::issuer::{Issuer, TokenSpec};
     use aws_sdk_sts::config::retry::RetryConfig;
     use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_sts::error::ProvideErrorMetadata;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, LogFormat, LogLevel};
+use crate::config::Config;
 use crate::environment::EnvFacts;
 use crate::findings::{self, Context, Finding};
 use crate::snapshot::{ChainSnapshot, Snapshot, StsResult, StsSnapshot, TokenState};
@@ -43,8 +43,6 @@ pub fn healthy() -> Fixture {
         probe_timeout: Duration::from_secs(10),
         expiry_warning: Duration::from_secs(3600),
         imds_check: true,
-        log_format: LogFormat::Json,
-        log_level: LogLevel::Info,
     };
     let env = EnvFacts {
         role_arn: Some(ROLE.into()),

@@ -269,7 +269,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::emulator::sts::test_support::{header, raw_http, status};
+    use crate::sts::test_support::{header, raw_http, status};
     use aws_config::imds::credentials::ImdsCredentialsProvider;
     use aws_sdk_sts::config::ProvideCredentials;
 

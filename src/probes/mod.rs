@@ -8,6 +8,11 @@
 //! would *not* take the same web-identity path (static keys, a profile, no
 //! IRSA env), so the healthy case never doubles its calls.
 
+pub mod chain;
+pub mod oidc;
+pub mod pod_identity;
+pub mod sts;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -15,15 +20,30 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_types::SdkConfig;
 
-use crate::chain::{self, ChainOutcome};
 use crate::http::Prober;
-use crate::oidc::{Signature, Verifier};
-use crate::pod_identity;
-use crate::schedule::Backoff;
-use crate::snapshot::{SignatureSnapshot, StsResult};
 use crate::state::State;
-use crate::sts::{self, StsProbe};
-use crate::token;
+use chain::ChainOutcome;
+use irsa_doctor_core::schedule::Backoff;
+use irsa_doctor_core::snapshot::{SignatureSnapshot, StsResult};
+use irsa_doctor_core::token;
+use oidc::{Signature, Verifier};
+use sts::StsProbe;
+
+/// An error and its sources as one line (`dispatch failure: io error: ...: Connection refused`),
+/// without the Debug dump `DisplayErrorContext` appends.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Some errors repeat their source in their own message; keep each fact once.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
 
 /// `POST /debug/probe` runs at most once per this window, counted from the last probe that ran.
 pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
@@ -87,7 +107,7 @@ impl LiveProbe {
         let token_file = config.token_file.display().to_string();
 
         // The SDK re-reads the token on every call; so do we.
-        let token_text = token::read_file(&config.token_file).ok();
+        let token_text = crate::files::read_file(&config.token_file).ok();
         let role = config.role_arn.clone();
         let assume = async {
             match (&role, &token_text) {
@@ -163,14 +183,14 @@ impl LiveProbe {
             return;
         };
         let started = SystemTime::now();
-        let outcome = match token::read_file(&pi.token_file) {
+        let outcome = match crate::files::read_file(&pi.token_file) {
             Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts).await,
             // The token findings explain this; the agent cannot be asked without it.
             Err(e) => pod_identity::AgentOutcome {
                 latency: std::time::Duration::ZERO,
                 http_status: None,
                 result: Err((
-                    crate::snapshot::AgentFailure::Denied,
+                    irsa_doctor_core::snapshot::AgentFailure::Denied,
                     format!("no token to present: {e}"),
                 )),
             },
@@ -240,7 +260,7 @@ impl LiveProbe {
     fn record_fetched_policy(&self, role: &str, fetched: &Result<String, String>) {
         let source = format!("iam:GetRole {role}");
         let parsed = fetched.as_ref().map_err(Clone::clone).and_then(|doc| {
-            crate::trust_policy::parse(doc)
+            irsa_doctor_core::trust_policy::parse(doc)
                 .map_err(|e| format!("the document iam:GetRole returned: {e}"))
         });
         self.state.update(|s| {

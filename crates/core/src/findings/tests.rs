@@ -1,6 +1,6 @@
 use super::*;
 use crate::environment::StaticSource;
-use crate::testutil::*;
+use crate::fixtures::*;
 use crate::token::MalformedToken;
 
 /// `check(break_it, expect)`: the single place that exercises `evaluate`.
@@ -438,7 +438,7 @@ fn live_probe_cases() {
 
 #[test]
 fn signature_cases() {
-    use crate::oidc::Signature;
+    use crate::snapshot::Signature;
     use crate::snapshot::SignatureSnapshot;
     let sig = |result: Signature, fingerprint: u64| {
         move |f: &mut Fixture| {

@@ -44,12 +44,32 @@ pub struct SignatureSnapshot {
     /// Fingerprint of the token that was checked.
     pub fingerprint: Option<u64>,
     /// The outcome.
-    pub result: Option<crate::oidc::Signature>,
+    pub result: Option<Signature>,
+}
+
+/// The outcome of checking one token's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signature {
+    /// A published key with the token's `kid` verifies it.
+    Verified {
+        /// The key that verified it.
+        key_id: String,
+    },
+    /// No published key verifies it: STS would reject it too.
+    Invalid {
+        /// Why (unknown kid, bad signature, unsupported alg).
+        reason: String,
+    },
+    /// The keys could not be obtained, so nothing was checked.
+    Unchecked {
+        /// Why discovery or the key fetch failed.
+        reason: String,
+    },
 }
 
 impl Snapshot {
     /// The signature check of the *current* token, if one was made.
-    pub fn current_signature(&self) -> Option<&crate::oidc::Signature> {
+    pub fn current_signature(&self) -> Option<&Signature> {
         let current = self.token.decoded().and(self.token.fingerprint())?;
         (self.signature.fingerprint == Some(current)).then_some(self.signature.result.as_ref())?
     }
@@ -120,13 +140,9 @@ impl TokenSnapshot {
         match read {
             Ok((decoded, fingerprint)) => {
                 let same = self.fingerprint == Some(fingerprint);
-                let was_loaded = matches!(self.state, TokenState::Loaded(_));
                 self.state = TokenState::Loaded(Box::new(decoded));
                 if same {
                     // Recovering from a transient read error with the same token is not a refresh.
-                    if !was_loaded {
-                        tracing::debug!("token readable again, unchanged");
-                    }
                     return TokenChange::Unchanged;
                 }
                 self.fingerprint = Some(fingerprint);

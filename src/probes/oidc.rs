@@ -26,25 +26,7 @@ const DEFAULT_KEY_TTL: Duration = Duration::from_secs(3600);
 /// Discovery documents and key sets larger than this are refused.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// The outcome of checking one token's signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signature {
-    /// A published key with the token's `kid` verifies it.
-    Verified {
-        /// The key that verified it.
-        key_id: String,
-    },
-    /// No published key verifies it: STS would reject it too.
-    Invalid {
-        /// Why (unknown kid, bad signature, unsupported alg).
-        reason: String,
-    },
-    /// The keys could not be obtained, so nothing was checked.
-    Unchecked {
-        /// Why discovery or the key fetch failed.
-        reason: String,
-    },
-}
+pub use irsa_doctor_core::snapshot::Signature;
 
 /// Why discovery or the JWKS fetch failed; messages name the URL and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +211,7 @@ impl Verifier {
                 .client
                 .get(uri)
                 .await
-                .map_err(|e| http(crate::sts::error_chain(&e)))?;
+                .map_err(|e| http(super::error_chain(&e)))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(http(format!("HTTP {status}")));

@@ -9,11 +9,11 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::clock;
 use crate::config::Config;
 use crate::environment::EnvFacts;
-use crate::oidc::Signature;
+use crate::snapshot::Signature;
 use crate::snapshot::{Snapshot, StsFailure, StsResult, TokenSnapshot};
+use crate::time;
 use crate::token::ReadError;
 use crate::trust_policy;
 
@@ -248,7 +248,7 @@ pub fn refresh_point(issued_at: i64, expires_at: i64) -> i64 {
 }
 
 fn show_time(secs: i64) -> String {
-    clock::rfc3339(secs).unwrap_or_else(|| format!("{secs} (Unix seconds)"))
+    time::rfc3339(secs).unwrap_or_else(|| format!("{secs} (Unix seconds)"))
 }
 
 fn node_hint(ctx: &Context<'_>) -> String {
@@ -355,7 +355,7 @@ fn token_lifetime(ctx: &Context<'_>, token: &TokenSnapshot, out: &mut Vec<Findin
         return;
     };
     let c = &token.claims;
-    let now = clock::unix(ctx.now);
+    let now = time::unix(ctx.now);
     let node = c
         .kubernetes
         .node
@@ -781,7 +781,7 @@ fn extra_token_audiences(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 fn stale_warnafter(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let now = clock::unix(ctx.now);
+    let now = time::unix(ctx.now);
     for (name, token) in ctx.tokens() {
         let Some(warn_after) = token.decoded().and_then(|d| d.claims.kubernetes.warn_after) else {
             continue;
