@@ -9,7 +9,9 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use irsa_doctor_core::findings::{Code, Context, Finding};
+use irsa_doctor_core::assessment::Assessment;
+use irsa_doctor_core::failure::{self, AGENT_LABELS, STS_LABELS};
+use irsa_doctor_core::findings::{Code, Context};
 use irsa_doctor_core::snapshot::{TokenChange, TokenSnapshot};
 use irsa_doctor_core::time;
 use irsa_doctor_core::token::READ_ERROR_REASONS;
@@ -19,313 +21,269 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const NO_LABELS: &[&str] = &[];
 
-/// Bounded `code` label values of `irsa_sts_assume_errors_total` (SPEC 6).
-pub const STS_ERROR_CODES: [&str; 10] = [
-    "AccessDenied",
-    "InvalidIdentityToken",
-    "ExpiredTokenException",
-    "IDPCommunicationError",
-    "IDPRejectedClaim",
-    "RegionDisabledException",
-    "Throttling",
-    "Unreachable",
-    "Timeout",
-    "Other",
-];
-
-/// Maps any STS error code to its bounded label value.
-pub fn sts_error_label(code: &str) -> &'static str {
-    // "TooManyRequests" is how some STS paths spell throttling.
-    let code = if code == "TooManyRequests" {
-        "Throttling"
-    } else {
-        code
-    };
-    STS_ERROR_CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("Other")
+/// The gauges, by position in `Metrics::gauges`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum G {
+    TokenExpiry,
+    TokenIssued,
+    TokenLifetime,
+    TokenValid,
+    TokenInfo,
+    TokenLastReload,
+    StsSuccess,
+    StsLastSuccess,
+    StsCredentialsExpiry,
+    PiSuccess,
+    PiLastSuccess,
+    PiCredentialsExpiry,
+    ProviderInfo,
+    NodeRoleFallback,
+    ImdsReachable,
+    FindingActive,
+    BuildInfo,
 }
+const GAUGES: usize = G::BuildInfo as usize + 1;
+
+/// The counters, by position in `Metrics::counters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum C {
+    TokenReloads,
+    TokenReadErrors,
+    StsAttempts,
+    StsErrors,
+    PiAttempts,
+    PiErrors,
+}
+const COUNTERS: usize = C::PiErrors as usize + 1;
+
+/// The histograms, by position in `Metrics::histograms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum H {
+    StsDuration,
+    PiDuration,
+}
+const HISTOGRAMS: usize = H::PiDuration as usize + 1;
+
+/// A metric's type (and, for histograms, its buckets).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Gauge(G),
+    Counter(C),
+    Histogram(H, &'static [f64]),
+}
+
+/// One row of the metric table: everything registration needs.
+#[derive(Debug, Clone, Copy)]
+struct Def {
+    kind: Kind,
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+const fn def(
+    kind: Kind,
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+) -> Def {
+    Def {
+        kind,
+        name,
+        help,
+        labels,
+    }
+}
+
+const TOKEN: &[&str] = &["token"];
+const STS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const AGENT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Every metric irsa-doctor exports (SPEC 6), one row each.
+#[rustfmt::skip]
+const METRICS: &[Def] = &[
+    def(Kind::Gauge(G::TokenExpiry), "irsa_token_expiry_timestamp_seconds", "Expiry (exp) of the token, Unix seconds.", TOKEN),
+    def(Kind::Gauge(G::TokenIssued), "irsa_token_issued_timestamp_seconds", "Issue time (iat) of the token, Unix seconds.", TOKEN),
+    def(Kind::Gauge(G::TokenLifetime), "irsa_token_lifetime_seconds", "Lifetime the token was issued with (exp - iat).", TOKEN),
+    def(Kind::Gauge(G::TokenValid), "irsa_token_valid", "1 when the token was read, decoded and is within nbf..exp now.", TOKEN),
+    def(Kind::Gauge(G::TokenInfo), "irsa_token_info", "Claims of the current token (value always 1).", &["token", "issuer", "subject", "audience", "namespace", "service_account"]),
+    def(Kind::Counter(C::TokenReloads), "irsa_token_reloads_total", "New tokens loaded from the file (the first load counts).", TOKEN),
+    def(Kind::Counter(C::TokenReadErrors), "irsa_token_read_errors_total", "Failed reads of the token file, by reason.", &["token", "reason"]),
+    def(Kind::Gauge(G::TokenLastReload), "irsa_token_last_reload_timestamp_seconds", "When the current token was loaded, Unix seconds.", TOKEN),
+    def(Kind::Counter(C::StsAttempts), "irsa_sts_assume_attempts_total", "AssumeRoleWithWebIdentity test-assumes attempted.", NO_LABELS),
+    def(Kind::Counter(C::StsErrors), "irsa_sts_assume_errors_total", "Failed test-assumes, by bounded STS error code.", &["code"]),
+    def(Kind::Histogram(H::StsDuration, STS_BUCKETS), "irsa_sts_assume_duration_seconds", "Latency of AssumeRoleWithWebIdentity test-assumes.", NO_LABELS),
+    def(Kind::Gauge(G::StsSuccess), "irsa_sts_assume_success", "1 when the last test-assume succeeded (cached: probes run on an interval).", NO_LABELS),
+    def(Kind::Gauge(G::StsLastSuccess), "irsa_sts_last_success_timestamp_seconds", "When a test-assume last succeeded, Unix seconds.", NO_LABELS),
+    def(Kind::Gauge(G::StsCredentialsExpiry), "irsa_sts_credentials_expiry_timestamp_seconds", "Expiry of the last test-assumed credentials, Unix seconds.", NO_LABELS),
+    def(Kind::Gauge(G::ProviderInfo), "irsa_credential_provider_info", "The default chain's provider that answered (value always 1).", &["provider"]),
+    def(Kind::Gauge(G::NodeRoleFallback), "irsa_node_role_fallback", "1 when the default chain resolves the node's instance role.", NO_LABELS),
+    def(Kind::Gauge(G::ImdsReachable), "irsa_imds_reachable", "1 when the pod can reach IMDS (v1 or v2).", NO_LABELS),
+    def(Kind::Gauge(G::FindingActive), "irsa_finding_active", "1 while the finding is raised; one series per code.", &["code", "severity"]),
+    def(Kind::Gauge(G::BuildInfo), "irsa_doctor_build_info", "irsa-doctor build (value always 1).", &["version"]),
+    def(Kind::Counter(C::PiAttempts), "irsa_pod_identity_attempts_total", "EKS Pod Identity agent calls attempted.", NO_LABELS),
+    def(Kind::Counter(C::PiErrors), "irsa_pod_identity_errors_total", "Failed agent calls: Unreachable, Denied (4xx), AgentError (5xx or unusable answer), Throttled (429).", &["code"]),
+    def(Kind::Histogram(H::PiDuration, AGENT_BUCKETS), "irsa_pod_identity_duration_seconds", "Latency of EKS Pod Identity agent calls.", NO_LABELS),
+    def(Kind::Gauge(G::PiSuccess), "irsa_pod_identity_success", "1 when the last agent call returned credentials (cached: calls run on the probe interval).", NO_LABELS),
+    def(Kind::Gauge(G::PiLastSuccess), "irsa_pod_identity_last_success_timestamp_seconds", "When an agent call last succeeded, Unix seconds.", NO_LABELS),
+    def(Kind::Gauge(G::PiCredentialsExpiry), "irsa_pod_identity_credentials_expiry_timestamp_seconds", "Expiry of the agent's last credentials, Unix seconds.", NO_LABELS),
+];
 
 /// Every metric irsa-doctor exports, in its own registry.
 pub struct Metrics {
     registry: Registry,
-    token_expiry: GaugeVec,
-    token_issued: GaugeVec,
-    token_lifetime: GaugeVec,
-    token_valid: GaugeVec,
-    token_info: GaugeVec,
-    token_reloads: IntCounterVec,
-    token_read_errors: IntCounterVec,
-    token_last_reload: GaugeVec,
-    sts_attempts: IntCounterVec,
-    sts_errors: IntCounterVec,
-    sts_duration: HistogramVec,
-    sts_success: GaugeVec,
-    sts_last_success: GaugeVec,
-    sts_credentials_expiry: GaugeVec,
-    pi_attempts: IntCounterVec,
-    pi_errors: IntCounterVec,
-    pi_duration: HistogramVec,
-    pi_success: GaugeVec,
-    pi_last_success: GaugeVec,
-    pi_credentials_expiry: GaugeVec,
-    provider_info: GaugeVec,
-    node_role_fallback: GaugeVec,
-    imds_reachable: GaugeVec,
-    finding_active: GaugeVec,
+    gauges: Vec<GaugeVec>,
+    counters: Vec<IntCounterVec>,
+    histograms: Vec<HistogramVec>,
 }
 
-/// Registration can only fail on a duplicate or invalid name: a programming error caught by every test.
+/// Registration can only fail on a duplicate or invalid name, or a table that misses a
+/// metric: programming errors caught by every test.
 #[derive(Debug, thiserror::Error)]
-#[error("metric registration failed: {0}")]
-pub struct MetricsError(#[from] prometheus::Error);
+pub enum MetricsError {
+    /// Prometheus refused a metric.
+    #[error("metric registration failed: {0}")]
+    Register(#[from] prometheus::Error),
+    /// The metric table lacks a row for one of the metrics the code sets.
+    #[error("the metric table has no row for one of the {0} metrics")]
+    Incomplete(&'static str),
+}
+
+/// Fills slot `i` of `slots` with a freshly registered collector.
+fn put<T: Clone + prometheus::core::Collector + 'static>(
+    r: &Registry,
+    slots: &mut [Option<T>],
+    i: usize,
+    c: T,
+) -> Result<(), MetricsError> {
+    r.register(Box::new(c.clone()))?;
+    if let Some(slot) = slots.get_mut(i) {
+        *slot = Some(c);
+    }
+    Ok(())
+}
+
+fn complete<T>(slots: Vec<Option<T>>, what: &'static str) -> Result<Vec<T>, MetricsError> {
+    slots
+        .into_iter()
+        .collect::<Option<Vec<T>>>()
+        .ok_or(MetricsError::Incomplete(what))
+}
 
 impl Metrics {
-    /// Creates and registers every metric, with zeroed counters for every bounded label value
-    /// and every configured token name.
+    /// Registers every row of the metric table, with zeroed counters for every bounded label
+    /// value and every configured token name.
     pub fn new(tokens: &[&str]) -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
         let r = &registry;
-        let m = Metrics {
-            token_expiry: gauge(
-                r,
-                "irsa_token_expiry_timestamp_seconds",
-                "Expiry (exp) of the token, Unix seconds.",
-                &["token"],
-            )?,
-            token_issued: gauge(
-                r,
-                "irsa_token_issued_timestamp_seconds",
-                "Issue time (iat) of the token, Unix seconds.",
-                &["token"],
-            )?,
-            token_lifetime: gauge(
-                r,
-                "irsa_token_lifetime_seconds",
-                "Lifetime the token was issued with (exp - iat).",
-                &["token"],
-            )?,
-            token_valid: gauge(
-                r,
-                "irsa_token_valid",
-                "1 when the token was read, decoded and is within nbf..exp now.",
-                &["token"],
-            )?,
-            token_info: gauge(
-                r,
-                "irsa_token_info",
-                "Claims of the current token (value always 1).",
-                &[
-                    "token",
-                    "issuer",
-                    "subject",
-                    "audience",
-                    "namespace",
-                    "service_account",
-                ],
-            )?,
-            token_reloads: counter(
-                r,
-                "irsa_token_reloads_total",
-                "New tokens loaded from the file (the first load counts).",
-                &["token"],
-            )?,
-            token_read_errors: counter(
-                r,
-                "irsa_token_read_errors_total",
-                "Failed reads of the token file, by reason.",
-                &["token", "reason"],
-            )?,
-            token_last_reload: gauge(
-                r,
-                "irsa_token_last_reload_timestamp_seconds",
-                "When the current token was loaded, Unix seconds.",
-                &["token"],
-            )?,
-            sts_attempts: counter(
-                r,
-                "irsa_sts_assume_attempts_total",
-                "AssumeRoleWithWebIdentity test-assumes attempted.",
-                &[],
-            )?,
-            sts_errors: counter(
-                r,
-                "irsa_sts_assume_errors_total",
-                "Failed test-assumes, by bounded STS error code.",
-                &["code"],
-            )?,
-            sts_duration: {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(
-                        "irsa_sts_assume_duration_seconds",
-                        "Latency of AssumeRoleWithWebIdentity test-assumes.",
-                    )
-                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-                    &[],
-                )?;
-                r.register(Box::new(h.clone()))?;
-                h
-            },
-            sts_success: gauge(
-                r,
-                "irsa_sts_assume_success",
-                "1 when the last test-assume succeeded (cached: probes run on an interval).",
-                &[],
-            )?,
-            sts_last_success: gauge(
-                r,
-                "irsa_sts_last_success_timestamp_seconds",
-                "When a test-assume last succeeded, Unix seconds.",
-                &[],
-            )?,
-            sts_credentials_expiry: gauge(
-                r,
-                "irsa_sts_credentials_expiry_timestamp_seconds",
-                "Expiry of the last test-assumed credentials, Unix seconds.",
-                &[],
-            )?,
-            pi_attempts: counter(
-                r,
-                "irsa_pod_identity_attempts_total",
-                "EKS Pod Identity agent calls attempted.",
-                &[],
-            )?,
-            pi_errors: counter(
-                r,
-                "irsa_pod_identity_errors_total",
-                "Failed agent calls: Unreachable, Denied (4xx), AgentError (5xx or unusable answer).",
-                &["code"],
-            )?,
-            pi_duration: {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(
-                        "irsa_pod_identity_duration_seconds",
-                        "Latency of EKS Pod Identity agent calls.",
-                    )
-                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
-                    &[],
-                )?;
-                r.register(Box::new(h.clone()))?;
-                h
-            },
-            pi_success: gauge(
-                r,
-                "irsa_pod_identity_success",
-                "1 when the last agent call returned credentials (cached: calls run on the probe interval).",
-                &[],
-            )?,
-            pi_last_success: gauge(
-                r,
-                "irsa_pod_identity_last_success_timestamp_seconds",
-                "When an agent call last succeeded, Unix seconds.",
-                &[],
-            )?,
-            pi_credentials_expiry: gauge(
-                r,
-                "irsa_pod_identity_credentials_expiry_timestamp_seconds",
-                "Expiry of the agent's last credentials, Unix seconds.",
-                &[],
-            )?,
-            provider_info: gauge(
-                r,
-                "irsa_credential_provider_info",
-                "The default chain's provider that answered (value always 1).",
-                &["provider"],
-            )?,
-            node_role_fallback: gauge(
-                r,
-                "irsa_node_role_fallback",
-                "1 when the default chain resolves the node's instance role.",
-                &[],
-            )?,
-            imds_reachable: gauge(
-                r,
-                "irsa_imds_reachable",
-                "1 when the pod can reach IMDS (v1 or v2).",
-                &[],
-            )?,
-            finding_active: gauge(
-                r,
-                "irsa_finding_active",
-                "1 while the finding is raised; one series per code.",
-                &["code", "severity"],
-            )?,
-            registry,
-        };
-        let build = gauge(
-            &m.registry,
-            "irsa_doctor_build_info",
-            "irsa-doctor build (value always 1).",
-            &["version"],
-        )?;
-        build
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1.0);
+        let mut gauges: Vec<Option<GaugeVec>> = vec![None; GAUGES];
+        let mut counters: Vec<Option<IntCounterVec>> = vec![None; COUNTERS];
+        let mut histograms: Vec<Option<HistogramVec>> = vec![None; HISTOGRAMS];
+        for d in METRICS {
+            let opts = Opts::new(d.name, d.help);
+            match d.kind {
+                Kind::Gauge(g) => put(r, &mut gauges, g as usize, GaugeVec::new(opts, d.labels)?)?,
+                Kind::Counter(c) => put(
+                    r,
+                    &mut counters,
+                    c as usize,
+                    IntCounterVec::new(opts, d.labels)?,
+                )?,
+                Kind::Histogram(h, buckets) => put(
+                    r,
+                    &mut histograms,
+                    h as usize,
+                    HistogramVec::new(
+                        HistogramOpts::from(opts).buckets(buckets.to_vec()),
+                        d.labels,
+                    )?,
+                )?,
+            }
+        }
         #[cfg(target_os = "linux")]
-        m.registry.register(Box::new(
+        registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-
+        let m = Metrics {
+            registry,
+            gauges: complete(gauges, "gauge")?,
+            counters: complete(counters, "counter")?,
+            histograms: complete(histograms, "histogram")?,
+        };
+        m.g(G::BuildInfo)
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
         for token in tokens {
-            m.token_reloads.with_label_values(&[*token]).reset();
+            m.c(C::TokenReloads).with_label_values(&[*token]).reset();
             for reason in READ_ERROR_REASONS {
-                m.token_read_errors
+                m.c(C::TokenReadErrors)
                     .with_label_values(&[*token, reason])
                     .reset();
             }
         }
-        m.sts_attempts.with_label_values(NO_LABELS).reset();
-        for code in STS_ERROR_CODES {
-            m.sts_errors.with_label_values(&[code]).reset();
+        m.c(C::StsAttempts).with_label_values(NO_LABELS).reset();
+        for code in STS_LABELS {
+            m.c(C::StsErrors).with_label_values(&[code]).reset();
         }
-        m.pi_attempts.with_label_values(NO_LABELS).reset();
-        for code in ["Unreachable", "Denied", "AgentError"] {
-            m.pi_errors.with_label_values(&[code]).reset();
+        m.c(C::PiAttempts).with_label_values(NO_LABELS).reset();
+        for code in AGENT_LABELS {
+            m.c(C::PiErrors).with_label_values(&[code]).reset();
         }
         Ok(m)
+    }
+
+    // `new` fills every slot or fails, so these index within bounds.
+    fn g(&self, g: G) -> &GaugeVec {
+        &self.gauges[g as usize]
+    }
+
+    fn c(&self, c: C) -> &IntCounterVec {
+        &self.counters[c as usize]
+    }
+
+    fn h(&self, h: H) -> &HistogramVec {
+        &self.histograms[h as usize]
     }
 
     /// Counts one read of the token file named `token`.
     pub fn token_read(&self, token: &str, change: &TokenChange) {
         match change {
-            TokenChange::Reloaded => self.token_reloads.with_label_values(&[token]).inc(),
+            TokenChange::Reloaded => self.c(C::TokenReloads).with_label_values(&[token]).inc(),
             TokenChange::Unchanged => {}
             TokenChange::Failed { error, .. } => self
-                .token_read_errors
+                .c(C::TokenReadErrors)
                 .with_label_values(&[token, error.metric_label()])
                 .inc(),
         }
     }
 
-    /// Counts one Pod Identity agent call; `error_code` is `None` on success.
+    /// Counts one Pod Identity agent call; `error_code` (an `AGENT_LABELS` value) is `None` on success.
     pub fn pod_identity_attempt(&self, latency_seconds: f64, error_code: Option<&str>) {
-        self.pi_attempts.with_label_values(NO_LABELS).inc();
-        self.pi_duration
+        self.c(C::PiAttempts).with_label_values(NO_LABELS).inc();
+        self.h(H::PiDuration)
             .with_label_values(NO_LABELS)
             .observe(latency_seconds);
         if let Some(code) = error_code {
-            self.pi_errors.with_label_values(&[code]).inc();
+            self.c(C::PiErrors).with_label_values(&[code]).inc();
         }
     }
 
-    /// Counts one STS test-assume; `error_code` is `None` on success.
+    /// Counts one STS test-assume request; `error_code` is `None` on success.
     pub fn sts_attempt(&self, latency_seconds: f64, error_code: Option<&str>) {
-        self.sts_attempts.with_label_values(NO_LABELS).inc();
-        self.sts_duration
+        self.c(C::StsAttempts).with_label_values(NO_LABELS).inc();
+        self.h(H::StsDuration)
             .with_label_values(NO_LABELS)
             .observe(latency_seconds);
         if let Some(code) = error_code {
-            self.sts_errors
-                .with_label_values(&[sts_error_label(code)])
+            self.c(C::StsErrors)
+                .with_label_values(&[failure::sts_label(code)])
                 .inc();
         }
     }
 
-    /// Sets every gauge from the snapshot and renders the text exposition.
-    pub fn render(&self, ctx: &Context<'_>, findings: &[Finding]) -> String {
-        self.set_gauges(ctx, findings);
+    /// Sets every gauge from the snapshot and its assessment, and renders the text exposition.
+    pub fn render(&self, ctx: &Context<'_>, assessment: &Assessment) -> String {
+        self.set_gauges(ctx, assessment);
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "encoding metrics failed");
@@ -333,86 +291,81 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    fn set_gauges(&self, ctx: &Context<'_>, findings: &[Finding]) {
+    fn set_gauges(&self, ctx: &Context<'_>, assessment: &Assessment) {
         let snap = ctx.snapshot;
-        let now = time::unix(ctx.now);
         for g in [
-            &self.token_expiry,
-            &self.token_issued,
-            &self.token_lifetime,
-            &self.token_info,
+            G::TokenExpiry,
+            G::TokenIssued,
+            G::TokenLifetime,
+            G::TokenInfo,
+            G::TokenLastReload,
         ] {
-            g.reset();
+            self.g(g).reset();
         }
-        self.token_last_reload.reset();
         for (name, token) in ctx.tokens() {
-            self.set_token(name, token, now);
+            self.set_token(name, token, assessment.token_valid(name));
         }
 
         let sts = &snap.sts;
-        set_optional(&self.sts_success, sts.result.gauge());
+        set_optional(self.g(G::StsSuccess), sts.result.gauge());
         set_optional(
-            &self.sts_last_success,
+            self.g(G::StsLastSuccess),
             sts.last_success_at.map(time::unix_f64),
         );
         set_optional(
-            &self.sts_credentials_expiry,
+            self.g(G::StsCredentialsExpiry),
             sts.credentials_expire_at.map(time::unix_f64),
         );
 
         let pi = &snap.pod_identity;
-        set_optional(&self.pi_success, pi.result.gauge());
+        set_optional(self.g(G::PiSuccess), pi.result.gauge());
         set_optional(
-            &self.pi_last_success,
+            self.g(G::PiLastSuccess),
             pi.last_success_at.map(time::unix_f64),
         );
         set_optional(
-            &self.pi_credentials_expiry,
+            self.g(G::PiCredentialsExpiry),
             pi.credentials_expire_at.map(time::unix_f64),
         );
 
         let chain = &snap.chain;
-        self.provider_info.reset();
+        self.g(G::ProviderInfo).reset();
         if let Some(p) = &chain.provider {
-            self.provider_info.with_label_values(&[p]).set(1.0);
+            self.g(G::ProviderInfo).with_label_values(&[p]).set(1.0);
         }
-        let active = |code: Code| findings.iter().any(|f| f.code == code);
         set_optional(
-            &self.node_role_fallback,
+            self.g(G::NodeRoleFallback),
             chain
                 .provider
                 .as_ref()
-                .map(|_| f64::from(u8::from(active(Code::NodeRoleFallback)))),
+                .map(|_| f64::from(u8::from(assessment.is_active(Code::NodeRoleFallback)))),
         );
         set_optional(
-            &self.imds_reachable,
+            self.g(G::ImdsReachable),
             chain.imds_reachable().map(|r| f64::from(u8::from(r))),
         );
         for code in Code::ALL {
-            self.finding_active
+            self.g(G::FindingActive)
                 .with_label_values(&[code.as_str(), code.severity().as_str()])
-                .set(f64::from(u8::from(active(*code))));
+                .set(f64::from(u8::from(assessment.is_active(*code))));
         }
     }
-}
 
-impl Metrics {
-    fn set_token(&self, name: &str, token: &TokenSnapshot, now: i64) {
+    fn set_token(&self, name: &str, token: &TokenSnapshot, valid: bool) {
         let t = [name];
-        let mut valid = false;
         if let Some(d) = token.decoded() {
             let c = &d.claims;
             if let Some(exp) = c.expires_at {
-                self.token_expiry.with_label_values(&t).set(exp as f64);
+                self.g(G::TokenExpiry).with_label_values(&t).set(exp as f64);
             }
             if let Some(iat) = c.issued_at {
-                self.token_issued.with_label_values(&t).set(iat as f64);
+                self.g(G::TokenIssued).with_label_values(&t).set(iat as f64);
             }
             if let Some(l) = c.lifetime_seconds() {
-                self.token_lifetime.with_label_values(&t).set(l as f64);
+                self.g(G::TokenLifetime).with_label_values(&t).set(l as f64);
             }
             let audience = c.audiences.join(",");
-            self.token_info
+            self.g(G::TokenInfo)
                 .with_label_values(&[
                     name,
                     c.issuer.as_deref().unwrap_or(""),
@@ -422,17 +375,12 @@ impl Metrics {
                     c.kubernetes.service_account.as_deref().unwrap_or(""),
                 ])
                 .set(1.0);
-            let started = c
-                .not_before
-                .or(c.issued_at)
-                .is_none_or(|nbf| nbf <= now + irsa_doctor_core::findings::SKEW_ALLOWANCE_SECS);
-            valid = started && c.expires_at.is_some_and(|exp| exp > now);
         }
-        self.token_valid
+        self.g(G::TokenValid)
             .with_label_values(&t)
             .set(f64::from(u8::from(valid)));
         if let Some(at) = token.loaded_at {
-            self.token_last_reload
+            self.g(G::TokenLastReload)
                 .with_label_values(&t)
                 .set(time::unix_f64(at));
         }
@@ -447,38 +395,15 @@ fn set_optional(g: &GaugeVec, value: Option<f64>) {
     }
 }
 
-fn gauge(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<GaugeVec, prometheus::Error> {
-    let g = GaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
-
-fn counter(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntCounterVec, prometheus::Error> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use irsa_doctor_core::findings::evaluate;
     use irsa_doctor_core::fixtures::*;
     use irsa_doctor_core::token::ReadError;
 
     fn render(fx: &Fixture, m: &Metrics) -> String {
         let ctx = fx.context();
-        m.render(&ctx, &evaluate(&ctx))
+        m.render(&ctx, &Assessment::new(&ctx))
     }
 
     /// Lines of the exposition that are samples (no comments).
@@ -608,25 +533,67 @@ mod tests {
 
     #[test]
     fn sts_error_codes_are_bounded() {
-        let cases = [
-            ("AccessDenied", "AccessDenied"),
-            ("TooManyRequests", "Throttling"),
-            ("Timeout", "Timeout"),
-            ("SomethingNew", "Other"),
-            ("arn:aws:iam::secret", "Other"),
-        ];
-        for (code, label) in cases {
-            assert_eq!(sts_error_label(code), label);
-        }
         let m = Metrics::new(&["irsa"]).unwrap();
         m.sts_attempt(0.2, Some("AccessDenied"));
+        // Issue 11: labelled Other before the one table.
+        m.sts_attempt(0.2, Some("ThrottlingException"));
+        m.sts_attempt(0.2, Some("arn:aws:iam::secret"));
         m.sts_attempt(0.1, None);
         let text = render(&healthy(), &m);
-        assert!(has(&text, "irsa_sts_assume_attempts_total 2"), "{text}");
+        assert!(has(&text, "irsa_sts_assume_attempts_total 4"), "{text}");
+        for line in [
+            "irsa_sts_assume_errors_total{code=\"AccessDenied\"} 1",
+            "irsa_sts_assume_errors_total{code=\"Throttling\"} 1",
+            "irsa_sts_assume_errors_total{code=\"Other\"} 1",
+            "irsa_sts_assume_duration_seconds_count 4",
+        ] {
+            assert!(has(&text, line), "missing {line}\n{text}");
+        }
+    }
+
+    /// Issue 11: with a valid nbf and a future iat the gauge said 1 while TOKEN_NOT_YET_VALID fired.
+    #[test]
+    fn token_valid_agrees_with_the_findings() {
+        let m = Metrics::new(&["irsa"]).unwrap();
+        let mut fx = healthy();
+        fx.claims().not_before = Some(NOW - 10);
+        fx.claims().issued_at = Some(NOW + 3600);
+        let text = render(&fx, &m);
+        assert!(has(&text, "irsa_token_valid{token=\"irsa\"} 0"), "{text}");
         assert!(has(
             &text,
-            "irsa_sts_assume_errors_total{code=\"AccessDenied\"} 1"
+            "irsa_finding_active{code=\"TOKEN_NOT_YET_VALID\",severity=\"critical\"} 1"
         ));
-        assert!(has(&text, "irsa_sts_assume_duration_seconds_count 2"));
+    }
+
+    #[test]
+    fn the_table_registers_every_metric_once() {
+        let m = Metrics::new(&["irsa"]).unwrap();
+        for d in METRICS {
+            assert_eq!(
+                METRICS.iter().filter(|o| o.name == d.name).count(),
+                1,
+                "{}",
+                d.name
+            );
+        }
+        let slot = |k: &Kind| match k {
+            Kind::Gauge(g) => (0, *g as usize),
+            Kind::Counter(c) => (1, *c as usize),
+            Kind::Histogram(h, _) => (2, *h as usize),
+        };
+        for d in METRICS {
+            let same = METRICS
+                .iter()
+                .filter(|o| slot(&o.kind) == slot(&d.kind))
+                .count();
+            assert_eq!(same, 1, "{} shares its slot", d.name);
+        }
+        assert_eq!(METRICS.len(), GAUGES + COUNTERS + HISTOGRAMS);
+        let zeroed = render(&healthy(), &m);
+        for code in AGENT_LABELS {
+            let line = format!("irsa_pod_identity_errors_total{{code=\"{code}\"}} 0");
+            assert!(has(&zeroed, &line), "missing {line}");
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! The `serve` daemon: wires the token watcher, the finding supervisor and the
 //! HTTP server around one shared `State`, and stops on SIGTERM/SIGINT.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -11,7 +10,8 @@ use tokio::net::TcpListener;
 use crate::http::{self, App};
 use crate::state::State;
 use crate::watch;
-use irsa_doctor_core::findings::{Code, Finding, Severity};
+use irsa_doctor_core::assessment::{self, Transition};
+use irsa_doctor_core::findings::{Finding, Severity};
 
 /// How often findings are re-judged without an input change (time-based ones: expiry, rotation).
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(5);
@@ -70,12 +70,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Re-judges findings when the snapshot changes or time passes, and logs each raise and clear once.
+/// Re-reads the assessment when the snapshot changes or time passes, and logs each raise
+/// and clear once per (token, code).
 async fn supervise(state: Arc<State>) {
     let mut changes = state.subscribe();
-    let mut active = BTreeMap::new();
+    let mut active: Vec<Finding> = Vec::new();
     loop {
-        log_transitions(&mut active, state.findings(SystemTime::now()));
+        let now = state.assessment(SystemTime::now());
+        log_transitions(&active, &now.findings);
+        active = now.findings.clone();
         tokio::select! {
             r = changes.changed() => if r.is_err() { return },
             () = tokio::time::sleep(SUPERVISE_INTERVAL) => {}
@@ -83,28 +86,31 @@ async fn supervise(state: Arc<State>) {
     }
 }
 
-/// Logs findings that appeared or disappeared since the last call. A message that only
-/// changes its numbers (time to expiry) is not a transition.
-fn log_transitions(active: &mut BTreeMap<Code, Finding>, now: Vec<Finding>) {
-    let mut next = BTreeMap::new();
-    for f in now {
-        if !active.contains_key(&f.code) {
-            match f.severity {
-                Severity::Critical => {
-                    tracing::error!(code = f.code.as_str(), severity = "critical", detail = %f.message, remediation = %f.remediation, "finding raised")
-                }
-                Severity::Warning => {
-                    tracing::warn!(code = f.code.as_str(), severity = "warning", detail = %f.message, remediation = %f.remediation, "finding raised")
-                }
-                Severity::Info => {
-                    tracing::info!(code = f.code.as_str(), severity = "info", detail = %f.message, remediation = %f.remediation, "finding raised")
+/// Logs what appeared or disappeared since the last assessment (see `assessment::transitions`).
+fn log_transitions(before: &[Finding], after: &[Finding]) {
+    for t in assessment::transitions(before, after) {
+        match t {
+            Transition::Raised(f) => {
+                let (code, token) = (f.code.as_str(), f.token.as_deref());
+                match f.severity {
+                    Severity::Critical => {
+                        tracing::error!(code, token, severity = "critical", detail = %f.message, remediation = %f.remediation, "finding raised")
+                    }
+                    Severity::Warning => {
+                        tracing::warn!(code, token, severity = "warning", detail = %f.message, remediation = %f.remediation, "finding raised")
+                    }
+                    Severity::Info => {
+                        tracing::info!(code, token, severity = "info", detail = %f.message, remediation = %f.remediation, "finding raised")
+                    }
                 }
             }
+            Transition::Cleared { code, token } => {
+                tracing::info!(
+                    code = code.as_str(),
+                    token = token.as_deref(),
+                    "finding cleared"
+                )
+            }
         }
-        next.insert(f.code, f);
     }
-    for code in active.keys().filter(|c| !next.contains_key(c)) {
-        tracing::info!(code = code.as_str(), "finding cleared");
-    }
-    *active = next;
 }

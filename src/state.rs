@@ -3,16 +3,17 @@
 //! Writers (the token watcher, the prober) go through the `apply_*` methods
 //! so the snapshot, the counters and the logs never disagree.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::environment::EnvFacts;
 use crate::metrics::{Metrics, MetricsError};
-use irsa_doctor_core::findings::{self, Context, Finding};
+use irsa_doctor_core::assessment::Assessment;
+use irsa_doctor_core::findings::Context;
 use irsa_doctor_core::report::{self, Report};
 use irsa_doctor_core::snapshot::{Snapshot, TokenChange};
 use irsa_doctor_core::time;
@@ -37,16 +38,40 @@ pub struct State {
     snapshot: watch::Sender<Snapshot>,
     /// Bumped on every write, so cached renders know they are stale.
     generation: AtomicU64,
-    metrics_cache: Mutex<Option<RenderedMetrics>>,
+    assessment_cache: Mutex<Option<Cached<Arc<Assessment>>>>,
+    metrics_cache: Mutex<Option<Cached<bytes::Bytes>>>,
 }
 
-/// How long a rendered `/metrics` body may be reused while nothing changes.
-pub const METRICS_CACHE_TTL: Duration = Duration::from_secs(1);
-
-struct RenderedMetrics {
+/// A value derived from one snapshot generation, judged within one whole Unix second: every
+/// finding and gauge is computed in whole seconds, so within that second it cannot change.
+struct Cached<T> {
     generation: u64,
-    rendered: Instant,
-    text: bytes::Bytes,
+    second: i64,
+    value: T,
+}
+
+/// The cached value for `(generation, second)`, or a fresh one from `make`, remembered.
+fn cached<T: Clone>(
+    slot: &Mutex<Option<Cached<T>>>,
+    generation: u64,
+    second: i64,
+    make: impl FnOnce() -> T,
+) -> T {
+    // A poisoned lock only means a render panicked; the cache is still a valid Option.
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = slot.as_ref()
+        && c.generation == generation
+        && c.second == second
+    {
+        return c.value.clone();
+    }
+    let value = make();
+    *slot = Some(Cached {
+        generation,
+        second,
+        value: value.clone(),
+    });
+    value
 }
 
 impl State {
@@ -62,6 +87,7 @@ impl State {
             env,
             snapshot: watch::Sender::new(snapshot),
             generation: AtomicU64::new(0),
+            assessment_cache: Mutex::new(None),
             metrics_cache: Mutex::new(None),
         })
     }
@@ -159,39 +185,38 @@ impl State {
         });
     }
 
-    /// Findings and report for one snapshot, judged at `now`.
-    pub fn report(&self, now: SystemTime) -> Report {
+    /// The assessment of the latest snapshot at `now`: computed once per snapshot change and
+    /// clock second, then shared by `/debug`, `/metrics` and the finding log.
+    pub fn assessment(&self, now: SystemTime) -> Arc<Assessment> {
+        self.assessed(now).1
+    }
+
+    /// The latest snapshot with its assessment at `now`. The generation is read before the
+    /// snapshot, so a write racing with this call can only make the cache entry stale-marked
+    /// (recomputed next time), never pair a new snapshot with an old assessment unnoticed.
+    fn assessed(&self, now: SystemTime) -> (Snapshot, Arc<Assessment>, u64) {
+        let generation = self.generation.load(Ordering::Acquire);
         let snap = self.snapshot();
-        report::build(&self.context(&snap, now))
+        let assessment = cached(&self.assessment_cache, generation, time::unix(now), || {
+            Arc::new(Assessment::new(&self.context(&snap, now)))
+        });
+        (snap, assessment, generation)
+    }
+
+    /// The report of the latest snapshot at `now`.
+    pub fn report(&self, now: SystemTime) -> Report {
+        let (snap, assessment, _) = self.assessed(now);
+        report::build(&self.context(&snap, now), &assessment)
     }
 
     /// The metrics exposition for the latest snapshot at `now`. Rendered at most once per
-    /// `METRICS_CACHE_TTL` while nothing changes: on the one runtime thread, a scrape storm
-    /// would otherwise queue behind repeated renders of the same numbers.
+    /// clock second while nothing changes: on the one runtime thread, a scrape storm would
+    /// otherwise queue behind repeated renders of the same numbers.
     pub fn metrics_text(&self, now: SystemTime) -> bytes::Bytes {
-        let generation = self.generation.load(Ordering::Acquire);
-        let mut cache = self.metrics_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.as_ref()
-            && c.generation == generation
-            && c.rendered.elapsed() < METRICS_CACHE_TTL
-        {
-            return c.text.clone();
-        }
-        let snap = self.snapshot();
-        let ctx = self.context(&snap, now);
-        let text = bytes::Bytes::from(self.metrics.render(&ctx, &findings::evaluate(&ctx)));
-        *cache = Some(RenderedMetrics {
-            generation,
-            rendered: Instant::now(),
-            text: text.clone(),
-        });
-        text
-    }
-
-    /// The findings of the latest snapshot at `now`.
-    pub fn findings(&self, now: SystemTime) -> Vec<Finding> {
-        let snap = self.snapshot();
-        findings::evaluate(&self.context(&snap, now))
+        let (snap, assessment, generation) = self.assessed(now);
+        cached(&self.metrics_cache, generation, time::unix(now), || {
+            bytes::Bytes::from(self.metrics.render(&self.context(&snap, now), &assessment))
+        })
     }
 
     /// Whether `/readyz` answers 200.

@@ -51,12 +51,12 @@ struct AgentAnswer {
 
 /// The bounded `code` label of `irsa_pod_identity_errors_total`.
 pub fn error_label(outcome: &AgentOutcome) -> Option<&'static str> {
-    match &outcome.result {
-        Ok(_) => None,
-        Err((AgentFailure::Unreachable, _)) => Some("Unreachable"),
-        Err((AgentFailure::Denied, _)) => Some("Denied"),
-        Err((AgentFailure::AgentError, _)) => Some("AgentError"),
-    }
+    // The label comes from the same table as the finding (core `failure`).
+    outcome
+        .result
+        .as_ref()
+        .err()
+        .map(|(failure, _)| irsa_doctor_core::failure::agent_label(*failure))
 }
 
 /// Calls the agent at `endpoint` with `token`, then `GetCallerIdentity` with its credentials.

@@ -22,15 +22,6 @@ use aws_types::SdkConfig;
 use irsa_doctor_core::snapshot::StsFailure;
 use irsa_doctor_core::time;
 
-/// Error codes STS (and the SDK's retry classifier) use for throttling.
-const THROTTLING_CODES: [&str; 5] = [
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-];
-
 /// The SDK's own operation timeout is a backstop only: ours, around every call, fires first,
 /// so a slow STS always reads the same way in the report.
 const SDK_TIMEOUT_SLACK: Duration = Duration::from_millis(500);
@@ -350,11 +341,8 @@ where
             // An answer without an error code is one the SDK could not parse (garbage, an HTML proxy page).
             let code = e.code().unwrap_or("InvalidResponse").to_owned();
             let message = e.message().map(|m| redact(m, secrets)).unwrap_or(detail);
-            let kind = if THROTTLING_CODES.contains(&code.as_str()) {
-                StsFailure::Throttled
-            } else {
-                StsFailure::Rejected
-            };
+            // One table decides the class, the metric label and the finding (core `failure`).
+            let kind = irsa_doctor_core::failure::sts_class(&code);
             (kind, code, message)
         }
         _ => (StsFailure::Rejected, "InvalidRequest".to_owned(), detail),

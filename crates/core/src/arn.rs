@@ -30,6 +30,37 @@ pub fn parse(arn: &str) -> Option<Arn<'_>> {
     })
 }
 
+/// `(account, role name)` of a role ARN (`arn:aws:iam::A:role/path/N`) or assumed-role ARN (`arn:aws:sts::A:assumed-role/N/S`).
+pub fn role_identity(arn: &str) -> Option<(&str, &str)> {
+    let a = parse(arn)?;
+    let name = match a.service {
+        "iam" => a.resource.strip_prefix("role/")?.rsplit('/').next()?,
+        "sts" => a
+            .resource
+            .strip_prefix("assumed-role/")?
+            .split('/')
+            .next()?,
+        _ => return None,
+    };
+    Some((a.account, name))
+}
+
+/// The session name of an assumed-role ARN.
+pub fn session_name(arn: &str) -> Option<&str> {
+    arn.split_once(":assumed-role/")?
+        .1
+        .split_once('/')
+        .map(|(_, s)| s)
+}
+
+/// Whether an ARN is an EC2 instance-profile session (`.../i-0abc...`), i.e. the node role.
+pub fn is_node_role_session(arn: &str) -> bool {
+    session_name(arn).is_some_and(|s| {
+        s.strip_prefix("i-")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +84,29 @@ mod tests {
         );
         assert_eq!(parse("nonsense"), None);
         assert_eq!(parse("urn:aws:iam::1:role/r"), None);
+    }
+
+    #[test]
+    fn role_and_session_helpers() {
+        let role = "arn:aws:iam::111122223333:role/demo";
+        assert_eq!(role_identity(role), Some(("111122223333", "demo")));
+        assert_eq!(role_identity("arn:aws:iam::1:role/a/b/c"), Some(("1", "c")));
+        assert_eq!(
+            role_identity("arn:aws:sts::1:assumed-role/c/sess"),
+            Some(("1", "c"))
+        );
+        assert_eq!(role_identity("arn:aws:sts::1:user/moto"), None);
+        assert_eq!(role_identity("nonsense"), None);
+        assert_eq!(
+            session_name("arn:aws:sts::1:assumed-role/c/sess"),
+            Some("sess")
+        );
+        assert!(is_node_role_session(
+            "arn:aws:sts::1:assumed-role/n/i-0123abcd"
+        ));
+        assert!(!is_node_role_session(
+            "arn:aws:sts::1:assumed-role/n/irsa-doctor-web"
+        ));
+        assert!(!is_node_role_session("arn:aws:sts::1:assumed-role/n/i-"));
     }
 }

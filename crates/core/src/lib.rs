@@ -8,8 +8,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod arn;
+pub mod assessment;
 pub mod config;
 pub mod environment;
+pub mod failure;
 pub mod findings;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

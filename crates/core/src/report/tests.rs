@@ -5,8 +5,13 @@ use crate::fixtures::*;
 use crate::snapshot::Snapshot;
 use crate::token::ReadError;
 
+/// The report as the daemon builds it: from the assessment of the same context.
+fn build_now(ctx: &crate::findings::Context<'_>) -> Report {
+    build(ctx, &crate::assessment::Assessment::new(ctx))
+}
+
 fn json(fx: &Fixture) -> Value {
-    serde_json::from_str(&build(&fx.context()).to_json()).expect("report is JSON")
+    serde_json::from_str(&build_now(&fx.context()).to_json()).expect("report is JSON")
 }
 
 /// Every field SPEC section 4 names, as a JSON pointer.
@@ -132,7 +137,7 @@ fn trust_policy_table_in_text() {
     fx.snapshot.trust_policy.policy = Some(Ok(std::sync::Arc::new(
         crate::trust_policy::parse(&text.to_string()).unwrap(),
     )));
-    let report = build(&fx.context());
+    let report = build_now(&fx.context());
     let j: Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(j["trust_policy"]["verdict"], "implicit_deny");
     assert_eq!(j["trust_policy"]["deciding_statement"], "Irsa");
@@ -189,7 +194,7 @@ fn text_leads_with_status_and_worst_findings() {
     let mut fx = healthy();
     fx.env.sts_regional_endpoints = None;
     fx.claims().audiences = vec!["api".into()];
-    let text = build(&fx.context()).to_text();
+    let text = build_now(&fx.context()).to_text();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains("status: CRITICAL"), "{text}");
     assert_eq!(lines[2], "FINDINGS (2)");
@@ -219,7 +224,7 @@ fn text_leads_with_status_and_worst_findings() {
 
 #[test]
 fn healthy_text_says_none() {
-    let text = build(&healthy().context()).to_text();
+    let text = build_now(&healthy().context()).to_text();
     assert!(text.contains("status: OK"), "{text}");
     assert!(text.contains("FINDINGS  none"), "{text}");
 }

@@ -1,0 +1,176 @@
+//! The pod's environment and the default credential chain: IRSA variables, static
+//! credentials, the node role, IMDS, a proxy, both mechanisms, the global STS endpoint.
+
+use super::{Check, Code, Finding, Inputs};
+use crate::arn::is_node_role_session;
+
+/// Runs first: whether the webhook mutated the pod at all.
+pub(super) const ENV_CHECKS: &[Check] = &[irsa_env];
+
+pub(super) const CHECKS: &[Check] = &[
+    static_credentials,
+    global_sts_endpoint,
+    node_role_fallback,
+    imds_reachable,
+    both_identity_mechanisms,
+    proxy_intercepts_credentials,
+];
+
+fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    // A pod using EKS Pod Identity alone is not missing anything.
+    if ctx.env.uses_pod_identity() && !ctx.env.uses_irsa() {
+        return;
+    }
+    let mut unset = Vec::new();
+    if ctx.env.role_arn.is_none() {
+        unset.push("AWS_ROLE_ARN");
+    }
+    if ctx.env.token_file.is_none() {
+        unset.push("AWS_WEB_IDENTITY_TOKEN_FILE");
+    }
+    if unset.is_empty() {
+        return;
+    }
+    let mut message = format!(
+        "{} not set: the EKS pod-identity webhook did not mutate this pod, so AWS SDKs skip web identity and fall through to the node's instance role",
+        unset.join(" and ")
+    );
+    if ctx.config.role_arn.is_some() && ctx.env.role_arn.is_none() {
+        message.push_str(" (--role-arn was given to irsa-doctor, but the application's SDK reads the environment)");
+    }
+    out.push(Finding::new(
+        Code::IrsaEnvMissing,
+        message,
+        "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: <role ARN>, then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore) [r3]; check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook)",
+    ));
+}
+
+fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    if ctx.env.static_sources.is_empty() {
+        return;
+    }
+    let sources: Vec<String> = ctx
+        .env
+        .static_sources
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let role = ctx
+        .env
+        .role_arn
+        .as_deref()
+        .or(ctx.config.role_arn.as_deref())
+        .unwrap_or("the IRSA role");
+    out.push(Finding::new(
+        Code::StaticCredentialsShadow,
+        format!(
+            "{}: the default credential chain reads these before web identity, so the app may run as that identity instead of {role}",
+            sources.join("; ")
+        ),
+        "remove the static credentials from the container (env vars, envFrom Secrets, mounted ~/.aws files) so the SDK reaches web identity; every SDK's default chain checks environment keys and the shared profile first [r4]",
+    ));
+}
+
+fn global_sts_endpoint(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    // Only meaningful for a pod that uses IRSA at all.
+    if ctx.env.role_arn.is_none() {
+        return;
+    }
+    let value = ctx.env.sts_regional_endpoints.as_deref();
+    if value.is_some_and(|v| v.eq_ignore_ascii_case("regional")) {
+        return;
+    }
+    let shown = value
+        .map(|v| format!("is {v}"))
+        .unwrap_or_else(|| "is not set".into());
+    out.push(Finding::new(
+        Code::GlobalStsEndpoint,
+        format!("AWS_STS_REGIONAL_ENDPOINTS {shown}: SDKs that default to the global endpoint (botocore before 1.40, CLI v1) send AssumeRoleWithWebIdentity to us-east-1 (the Rust SDK is always regional)"),
+        "set AWS_STS_REGIONAL_ENDPOINTS=regional: ServiceAccount annotation eks.amazonaws.com/sts-regional-endpoints: \"true\", or the webhook's --sts-regional-endpoint flag [r16]",
+    ));
+}
+
+fn node_role_fallback(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let chain = &ctx.snapshot.chain;
+    let from_imds = chain
+        .provider
+        .as_deref()
+        .is_some_and(|p| matches!(p, "IMDSv2" | "IMDS" | "Ec2InstanceMetadata"));
+    let node_session = chain
+        .caller_arn
+        .as_deref()
+        .is_some_and(is_node_role_session);
+    if !from_imds && !node_session {
+        return;
+    }
+    let caller = chain.caller_arn.as_deref().unwrap_or("an unknown identity");
+    let provider = chain.provider.as_deref().unwrap_or("unknown");
+    out.push(Finding::new(
+        Code::NodeRoleFallback,
+        format!("the default credential chain resolved {caller} through provider {provider}: the app runs with the node's instance role, not IRSA"),
+        "fix IRSA for this pod (see IRSA_ENV_MISSING and the token findings), and block pods from node credentials: IMDSv2 with http_put_response_hop_limit=1 and http_tokens=required on the node group, or a NetworkPolicy denying 169.254.169.254 [r1][r2]",
+    ));
+}
+
+fn imds_reachable(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let chain = &ctx.snapshot.chain;
+    if chain.imds_reachable() != Some(true) {
+        return;
+    }
+    let show = |v: Option<bool>| match v {
+        Some(true) => "reachable",
+        Some(false) => "not reachable",
+        None => "not checked",
+    };
+    out.push(Finding::new(
+        Code::ImdsReachable,
+        format!(
+            "the pod can reach IMDS (IMDSv2 token PUT: {}; IMDSv1 credentials GET: {}), so the node role's credentials are available to it",
+            show(chain.imds_v2_reachable),
+            show(chain.imds_v1_reachable)
+        ),
+        "on the node group set metadata http_tokens=required and http_put_response_hop_limit=1 (blocks IMDSv1 and IMDSv2 from pods), or deny 169.254.169.254 with a NetworkPolicy [r1][r2]",
+    ));
+}
+
+fn both_identity_mechanisms(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    if !(ctx.env.uses_irsa() && ctx.env.uses_pod_identity()) {
+        return;
+    }
+    let role = ctx
+        .env
+        .role_arn
+        .as_deref()
+        .unwrap_or("(AWS_ROLE_ARN unset)");
+    out.push(Finding::new(
+        Code::BothIdentityMechanisms,
+        format!(
+            "IRSA (AWS_ROLE_ARN={role}) and EKS Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) are both configured: every SDK's default chain tries web identity before the container provider, so the app gets the IRSA role, not the Pod Identity association's"
+        ),
+        "keep one: remove the eks.amazonaws.com/role-arn annotation from the ServiceAccount, or delete the Pod Identity association, then recreate the pod (both webhooks mutate only at creation) [r21]",
+    ));
+}
+
+fn proxy_intercepts_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    if ctx.env.proxy_vars.is_empty() {
+        return;
+    }
+    let no_proxy = ctx.env.no_proxy.as_deref().unwrap_or("");
+    let uncovered: Vec<&str> = crate::environment::CREDENTIAL_ENDPOINTS
+        .into_iter()
+        .filter(|host| !crate::environment::no_proxy_covers(no_proxy, host))
+        .collect();
+    if uncovered.is_empty() {
+        return;
+    }
+    out.push(Finding::new(
+        Code::ProxyInterceptsCredentials,
+        format!(
+            "{} set, and NO_PROXY ({}) does not cover {}: SDKs send credential requests to the Pod Identity agent and IMDS through the proxy, which times out or answers for the wrong host",
+            ctx.env.proxy_vars.join(" and "),
+            if no_proxy.is_empty() { "unset" } else { no_proxy },
+            uncovered.join(", ")
+        ),
+        "add 169.254.170.23,fd00:ec2::23,169.254.169.254 to NO_PROXY (and no_proxy) in the pod spec [r19]",
+    ));
+}

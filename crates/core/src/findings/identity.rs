@@ -1,0 +1,70 @@
+//! Who the token says it is: audience and subject.
+
+use super::{Check, Code, Finding, Inputs, issuer_host};
+
+pub(super) const CHECKS: &[Check] = &[audience, subject, extra_token_audiences];
+
+fn audience(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let Some(token) = ctx.snapshot.token.decoded() else {
+        return;
+    };
+    let want = &ctx.config.expected_audience;
+    let have = &token.claims.audiences;
+    if have.iter().any(|a| a == want) {
+        return;
+    }
+    let shown = serde_json::to_string(have).unwrap_or_default();
+    out.push(Finding::new(
+        Code::AudienceMismatch,
+        format!("token audience {shown} does not contain {want}; STS answers InvalidIdentityToken: Incorrect token audience"),
+        format!(
+            "set the projected volume's serviceAccountToken.audience to {want} (ServiceAccount annotation eks.amazonaws.com/audience, or the webhook's --token-audience), and list it in the IAM OIDC provider's audiences (ClientIDList) and the trust policy's {}:aud condition [r7]",
+            issuer_host(ctx)
+        ),
+    ).about(crate::config::IRSA));
+}
+
+fn subject(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let (Some(token), Some(want)) = (ctx.snapshot.token.decoded(), &ctx.config.expected_subject)
+    else {
+        return;
+    };
+    let have = token.claims.subject.as_deref();
+    if have == Some(want.as_str()) {
+        return;
+    }
+    let shown = have.unwrap_or("no sub claim");
+    out.push(Finding::new(
+        Code::SubjectMismatch,
+        format!("token subject {shown} differs from the expected {want}"),
+        format!(
+            "run the pod as the intended ServiceAccount (spec.serviceAccountName), or make the role's trust policy condition {}:sub match {shown}; note StringEquals treats * literally, wildcards need StringLike [r8]",
+            issuer_host(ctx)
+        ),
+    ));
+}
+
+fn extra_token_audiences(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    for (cfg, token) in ctx
+        .config
+        .extra_tokens
+        .iter()
+        .zip(&ctx.snapshot.extra_tokens)
+    {
+        let (Some(want), Some(d)) = (&cfg.expected_audience, token.decoded()) else {
+            continue;
+        };
+        if d.claims.audiences.iter().any(|a| a == want) {
+            continue;
+        }
+        out.push(Finding::new(
+            Code::AudienceMismatch,
+            format!(
+                "[{} token] audience {} does not contain {want}",
+                cfg.name,
+                serde_json::to_string(&d.claims.audiences).unwrap_or_default()
+            ),
+            "the EKS Pod Identity webhook projects this token with audience pods.eks.amazonaws.com; check the pod's eks-pod-identity-token volume was not edited, and that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it [r20]",
+        ).about(&cfg.name));
+    }
+}

@@ -1,0 +1,119 @@
+//! The live STS test-assume: its failure, the identity it returned, the clock it saw.
+
+use super::{
+    Check, Code, Finding, Inputs, SKEW_ALLOWANCE_SECS, configured_role, issuer_host, node_hint,
+};
+use crate::arn::role_identity;
+use crate::snapshot::{StsFailure, StsResult};
+
+pub(super) const CHECKS: &[Check] = &[sts_probe, role_mismatch, clock_skew];
+
+/// Remediation for an STS error, by code and the message variants research row 6-11 lists.
+pub fn sts_remediation(code: &str, message: &str, issuer: &str) -> String {
+    let msg = message.to_ascii_lowercase();
+    match code {
+        "AccessDenied" => format!(
+            "the role's trust policy rejects this token: check Principal.Federated is arn:aws:iam::<account>:oidc-provider/{issuer}, the condition {issuer}:sub matches this token's sub (StringEquals treats * literally; use StringLike), and {issuer}:aud is sts.amazonaws.com; --trust-policy-file names the failing condition [r8]"
+        ),
+        "InvalidIdentityToken" if msg.contains("no openidconnect provider") => format!(
+            "create the IAM OIDC provider for https://{issuer} in the role's account (eksctl utils associate-iam-oidc-provider, or aws iam create-open-id-connect-provider); a recreated cluster has a new issuer id [r6]"
+        ),
+        "InvalidIdentityToken" if msg.contains("audience") => {
+            "add the token's audience to the IAM OIDC provider's audiences (ClientIDList), or set the projected token's audience to sts.amazonaws.com [r7]".into()
+        }
+        "InvalidIdentityToken" if msg.contains("thumbprint") => {
+            "update the OIDC provider's thumbprint to the issuer's root CA (aws iam update-open-id-connect-provider-thumbprint) [r9]".into()
+        }
+        "InvalidIdentityToken" if msg.contains("verification key") => format!(
+            "STS could not fetch the signing keys from https://{issuer}/.well-known/openid-configuration: usually transient on AWS's side; if it persists the issuer is not publicly reachable [r10]"
+        ),
+        "InvalidIdentityToken" => format!(
+            "STS rejected the token itself: compare its iss, aud and exp with the IAM OIDC provider for https://{issuer} [r6][r7]"
+        ),
+        "ExpiredTokenException" => {
+            "the token presented was expired: see TOKEN_EXPIRED / TOKEN_NOT_ROTATED and the node's clock [r11]".into()
+        }
+        "IDPCommunicationError" => format!(
+            "STS could not reach the issuer https://{issuer}: usually transient (SDKs retry it); if it persists check the issuer's availability [r10]"
+        ),
+        "IDPRejectedClaim" => "the identity provider rejected a claim of the token: compare the token's claims with the OIDC provider registration [r6]".into(),
+        "RegionDisabledException" => {
+            "STS is not activated in this region for the role's account: activate it (IAM > Account settings > STS endpoints) or set AWS_REGION to an active region [r16]".into()
+        }
+        "InvalidParameterValue" | "ValidationError" => {
+            "STS rejected the request's parameters: check AWS_ROLE_ARN is a full role ARN (arn:aws:iam::<account>:role/<name>)".into()
+        }
+        _ => "check the STS error code in the AWS STS AssumeRoleWithWebIdentity documentation; the role, trust policy and OIDC provider are the usual suspects [r8]".into(),
+    }
+}
+
+fn sts_probe(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let sts = &ctx.snapshot.sts;
+    if sts.result != StsResult::Error {
+        return;
+    }
+    let code = sts.error_code.as_deref().unwrap_or("Unknown");
+    let message = sts.error_message.as_deref().unwrap_or("no message");
+    let endpoint = sts.endpoint.as_deref().unwrap_or("the STS endpoint");
+    let failures = sts.consecutive_failures;
+    let finding = match sts.failure {
+        Some(StsFailure::Throttled) => Finding::new(
+            Code::StsThrottled,
+            format!(
+                "STS throttled the test-assume ({code}: {message}); {failures} attempt(s) in a row; probing backs off"
+            ),
+            "something in the account calls STS too often (a new SDK client per request, reconcile loops, mass pod start-up); share credential providers, and keep --probe-interval at 5m or more [r17]",
+        ),
+        Some(StsFailure::Unreachable) => Finding::new(
+            Code::StsUnreachable,
+            format!(
+                "STS at {endpoint} could not be reached ({code}: {message}); {failures} attempt(s) in a row"
+            ),
+            "check DNS and egress to the regional STS endpoint (a VPC endpoint for sts in private clusters, security groups, NetworkPolicy, HTTPS_PROXY/NO_PROXY) and AWS_REGION [r16][r19]",
+        ),
+        Some(StsFailure::Rejected) | None => Finding::new(
+            Code::StsAssumeFailed,
+            format!(
+                "AssumeRoleWithWebIdentity failed: {code}: {message}; {failures} attempt(s) in a row"
+            ),
+            sts_remediation(code, message, &issuer_host(ctx)),
+        ),
+    };
+    out.push(finding);
+}
+
+fn role_mismatch(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let (Some(role), Some(caller)) = (configured_role(ctx), ctx.snapshot.sts.caller_arn.as_deref())
+    else {
+        return;
+    };
+    if ctx.snapshot.sts.result != StsResult::Success {
+        return;
+    }
+    if role_identity(role).is_some() && role_identity(role) == role_identity(caller) {
+        return;
+    }
+    out.push(Finding::new(
+        Code::RoleMismatch,
+        format!("GetCallerIdentity with the test-assumed credentials answered {caller}, not the configured role {role}"),
+        "check AWS_ROLE_ARN (ServiceAccount annotation eks.amazonaws.com/role-arn) names the intended role and account, and that no STS proxy or endpoint override (AWS_ENDPOINT_URL_STS) answers for another account",
+    ));
+}
+
+fn clock_skew(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    let Some(skew) = ctx.snapshot.sts.clock_skew_seconds else {
+        return;
+    };
+    if skew.abs() <= SKEW_ALLOWANCE_SECS as f64 {
+        return;
+    }
+    let direction = if skew > 0.0 { "ahead of" } else { "behind" };
+    out.push(Finding::new(
+        Code::ClockSkew,
+        format!("the local clock is {:.0}s {direction} STS's Date header (more than {SKEW_ALLOWANCE_SECS}s)", skew.abs()),
+        format!(
+            "fix time sync on {} (chrony/NTP, Amazon Time Sync Service at 169.254.169.123); skew breaks SigV4 signing and token validity checks [r18]",
+            node_hint(ctx)
+        ),
+    ));
+}
