@@ -32,40 +32,11 @@ RUNBOOK = ROOT / "docs" / "runbook.md"
 DASHBOARD = ROOT / "dashboards" / "irsa-doctor.json"
 RUNBOOK_BASE = "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#"
 
-# SPEC section 5, plus the two the signature check raises, plus the newer ones below.
+# Every finding code with its severity, generated from the binary's Code::ALL and checked
+# by a core test (crates/core/src/findings/tests.rs), so this script keeps no copy.
 # scripts/e2e-prometheus also requires a section for every code the binary exposes.
-FINDING_CODES = {
-    "IRSA_ENV_MISSING": "critical",
-    "TOKEN_FILE_MISSING": "critical",
-    "TOKEN_UNREADABLE": "critical",
-    "TOKEN_MALFORMED": "critical",
-    "TOKEN_EXPIRED": "critical",
-    "TOKEN_NOT_YET_VALID": "critical",
-    "TOKEN_EXPIRING_SOON": "warning",
-    "TOKEN_NOT_ROTATED": "warning",
-    "AUDIENCE_MISMATCH": "critical",
-    "SUBJECT_MISMATCH": "critical",
-    "TRUST_POLICY_DENIES": "critical",
-    "ISSUER_MISMATCH": "critical",
-    "STS_ASSUME_FAILED": "critical",
-    "STS_UNREACHABLE": "critical",
-    "STS_THROTTLED": "warning",
-    "ROLE_MISMATCH": "critical",
-    "STATIC_CREDENTIALS_SHADOW": "warning",
-    "NODE_ROLE_FALLBACK": "critical",
-    "IMDS_REACHABLE": "warning",
-    "GLOBAL_STS_ENDPOINT": "info",
-    "CLOCK_SKEW": "warning",
-    "TOKEN_SIGNATURE_INVALID": "critical",
-    "OIDC_DISCOVERY_FAILED": "info",
-    # EKS Pod Identity and the other tokens (src/findings.rs, after SPEC section 5).
-    "POD_IDENTITY_AGENT_UNREACHABLE": "critical",
-    "POD_IDENTITY_DENIED": "critical",
-    "POD_IDENTITY_AGENT_ERROR": "critical",
-    "BOTH_IDENTITY_MECHANISMS": "warning",
-    "PROXY_INTERCEPTS_CREDENTIALS": "warning",
-    "TOKEN_STALE_WARNAFTER": "warning",
-}
+FINDINGS_JSON = ROOT / "docs" / "findings.json"
+FINDING_CODES = {f["code"]: f["severity"] for f in json.loads(FINDINGS_JSON.read_text())["findings"]}
 
 
 def fail(msg):

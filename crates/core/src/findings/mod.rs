@@ -301,5 +301,20 @@ pub fn evaluate_with(inputs: &Inputs<'_>) -> Vec<Finding> {
     out
 }
 
+/// Every code with its severity, as `docs/findings.json` holds it for the runbook check and
+/// `scripts/validate/ship.py` (a core test regenerates the file and compares).
+pub fn catalogue_json() -> String {
+    let findings: Vec<serde_json::Value> = Code::ALL
+        .iter()
+        .map(|c| serde_json::json!({"code": c.as_str(), "severity": c.severity().as_str()}))
+        .collect();
+    let doc = serde_json::json!({
+        "about": "Every finding code irsa-doctor raises, with its fixed severity (SPEC section 5). Generated from Code::ALL: UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json rewrites it.",
+        "findings": findings,
+    });
+    // Serialising a JSON value of strings cannot fail; stay total anyway.
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
 #[cfg(test)]
 mod tests;

@@ -792,46 +792,27 @@ fn sorted_worst_first_and_status() {
     assert_eq!(Status::Critical.exit_code(), 2);
 }
 
+/// `docs/findings.json` is `Code::ALL`: the runbook check and `scripts/validate/ship.py` read
+/// it instead of keeping their own copy. `UPDATE_FINDINGS_JSON=1` rewrites it.
 #[test]
-fn every_spec_code_has_its_spec_severity() {
-    let want = [
-        ("IRSA_ENV_MISSING", "critical"),
-        ("TOKEN_FILE_MISSING", "critical"),
-        ("TOKEN_UNREADABLE", "critical"),
-        ("TOKEN_MALFORMED", "critical"),
-        ("TOKEN_EXPIRED", "critical"),
-        ("TOKEN_NOT_YET_VALID", "critical"),
-        ("TOKEN_EXPIRING_SOON", "warning"),
-        ("TOKEN_NOT_ROTATED", "warning"),
-        ("AUDIENCE_MISMATCH", "critical"),
-        ("SUBJECT_MISMATCH", "critical"),
-        ("TRUST_POLICY_DENIES", "critical"),
-        ("ISSUER_MISMATCH", "critical"),
-        ("STS_ASSUME_FAILED", "critical"),
-        ("STS_UNREACHABLE", "critical"),
-        ("STS_THROTTLED", "warning"),
-        ("ROLE_MISMATCH", "critical"),
-        ("STATIC_CREDENTIALS_SHADOW", "warning"),
-        ("NODE_ROLE_FALLBACK", "critical"),
-        ("IMDS_REACHABLE", "warning"),
-        ("GLOBAL_STS_ENDPOINT", "info"),
-        ("CLOCK_SKEW", "warning"),
-        // Added by the signature-verification issue (to be added to SPEC.md section 5).
-        ("TOKEN_SIGNATURE_INVALID", "critical"),
-        ("OIDC_DISCOVERY_FAILED", "info"),
-        // Added by the Pod Identity / multiple tokens issue (to be added to SPEC.md section 5).
-        ("POD_IDENTITY_AGENT_UNREACHABLE", "critical"),
-        ("POD_IDENTITY_DENIED", "critical"),
-        ("POD_IDENTITY_AGENT_ERROR", "critical"),
-        ("BOTH_IDENTITY_MECHANISMS", "warning"),
-        ("PROXY_INTERCEPTS_CREDENTIALS", "warning"),
-        ("TOKEN_STALE_WARNAFTER", "warning"),
-    ];
-    let got: Vec<(&str, &str)> = Code::ALL
-        .iter()
-        .map(|c| (c.as_str(), c.severity().as_str()))
-        .collect();
-    assert_eq!(got, want);
+fn docs_findings_json_is_code_all() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/findings.json");
+    let want = catalogue_json();
+    if std::env::var_os("UPDATE_FINDINGS_JSON").is_some() {
+        std::fs::write(&path, &want).expect("write docs/findings.json");
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/findings.json is out of date: run UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&have).expect("JSON");
+    let codes = parsed["findings"].as_array().expect("a list");
+    assert_eq!(codes.len(), Code::ALL.len());
+    for (entry, code) in codes.iter().zip(Code::ALL) {
+        assert_eq!(entry["code"], code.as_str());
+        assert_eq!(entry["severity"], code.severity().as_str());
+    }
 }
 
 #[test]
