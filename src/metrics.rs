@@ -281,7 +281,7 @@ impl Metrics {
             m.sts_errors.with_label_values(&[code]).reset();
         }
         m.pi_attempts.with_label_values(NO_LABELS).reset();
-        for code in ["Unreachable", "Denied", "AgentError"] {
+        for code in ["Unreachable", "Denied", "AgentError", "Throttled"] {
             m.pi_errors.with_label_values(&[code]).reset();
         }
         Ok(m)

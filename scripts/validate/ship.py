@@ -65,6 +65,7 @@ FINDING_CODES = {
     "BOTH_IDENTITY_MECHANISMS": "warning",
     "PROXY_INTERCEPTS_CREDENTIALS": "warning",
     "TOKEN_STALE_WARNAFTER": "warning",
+    "POD_IDENTITY_THROTTLED": "warning",
 }
 
 

@@ -824,6 +824,7 @@ fn every_spec_code_has_its_spec_severity() {
         ("BOTH_IDENTITY_MECHANISMS", "warning"),
         ("PROXY_INTERCEPTS_CREDENTIALS", "warning"),
         ("TOKEN_STALE_WARNAFTER", "warning"),
+        ("POD_IDENTITY_THROTTLED", "warning"),
     ];
     let got: Vec<(&str, &str)> = Code::ALL
         .iter()
