@@ -219,6 +219,7 @@ impl LiveProbe {
                     decoded.algorithm.as_deref(),
                     decoded.key_id.as_deref(),
                     decoded.claims.issuer.as_deref(),
+                    decoded.claims.issued_at,
                 )
                 .await
             }
