@@ -123,10 +123,16 @@ fn agent_failures_are_classified() {
             fragment: "HTTP 500",
         },
         Case {
-            name: "timeout",
+            name: "accepted, never answered: EKS Auth slow, not a missing agent",
             setup: |pi, _| pi.agent.set_mode(AgentMode::Silent),
-            code: "POD_IDENTITY_AGENT_UNREACHABLE",
-            fragment: "no answer within 2s",
+            code: "POD_IDENTITY_AGENT_ERROR",
+            fragment: "accepted the connection but did not answer in time: connected, but no answer within 2s",
+        },
+        Case {
+            name: "429 is throttling, not a denial",
+            setup: |pi, _| pi.agent.set_mode(AgentMode::Throttled),
+            code: "POD_IDENTITY_THROTTLED",
+            fragment: "HTTP 429: Too Many Requests",
         },
         Case {
             name: "refused",
@@ -147,7 +153,12 @@ fn agent_failures_are_classified() {
         (case.setup)(&pi, &mut env);
         let (exit, r) = check_json(&env, &[]);
         let name = case.name;
-        assert_eq!(exit, 2, "{name}");
+        let severity = if case.code == "POD_IDENTITY_THROTTLED" {
+            1
+        } else {
+            2
+        };
+        assert_eq!(exit, severity, "{name}");
         let finding = r["findings"]
             .as_array()
             .unwrap()

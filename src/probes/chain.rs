@@ -204,8 +204,10 @@ async fn status(
 pub enum RequestError {
     #[error("{0} is not an http:// URL")]
     BadUrl(String),
-    #[error("no answer within {0:?}")]
+    #[error("no connection within {0:?}")]
     Timeout(Duration),
+    #[error("connected, but no answer within {0:?}")]
+    NoAnswer(Duration),
     #[error("{0}")]
     Io(String),
 }
@@ -236,10 +238,15 @@ pub async fn request(
         .to_owned();
     let port = authority.port_u16().unwrap_or(80);
     let io = |e: &(dyn std::error::Error + 'static)| RequestError::Io(super::error_chain(e));
+    // One deadline for the whole request, but a connection accepted and then left silent
+    // reads differently from one never accepted (the Pod Identity agent waiting on EKS Auth).
+    let deadline = tokio::time::Instant::now() + timeout;
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    let stream = tokio::time::timeout_at(deadline, connect)
+        .await
+        .map_err(|_| RequestError::Timeout(timeout))?
+        .map_err(|e| io(&e))?;
     let call = async move {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| io(&e))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
@@ -264,9 +271,9 @@ pub async fn request(
             .to_bytes();
         Ok((status, body))
     };
-    tokio::time::timeout(timeout, call)
+    tokio::time::timeout_at(deadline, call)
         .await
-        .map_err(|_| RequestError::Timeout(timeout))?
+        .map_err(|_| RequestError::NoAnswer(timeout))?
 }
 
 #[cfg(test)]

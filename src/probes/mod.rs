@@ -23,8 +23,9 @@ use aws_types::SdkConfig;
 use crate::http::Prober;
 use crate::state::State;
 use chain::ChainOutcome;
-use irsa_doctor_core::schedule::Backoff;
-use irsa_doctor_core::snapshot::{SignatureSnapshot, StsResult};
+use irsa_doctor_core::outcome::{AgentFailure, AgentOutcome, AssumeOutcome};
+use irsa_doctor_core::schedule::{self, Backoff};
+use irsa_doctor_core::snapshot::{RegionSnapshot, SignatureSnapshot};
 use irsa_doctor_core::token;
 use oidc::{Signature, Verifier};
 use sts::StsProbe;
@@ -45,12 +46,7 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// `POST /debug/probe` runs at most once per this window, counted from the last probe that ran.
-pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
-/// `--fetch-trust-policy` re-reads the policy with `iam:GetRole` at most this often.
-const POLICY_REFETCH: Duration = Duration::from_secs(3600);
-/// A token refresh triggers a probe this long after the last refresh event (a kubelet swap is several events).
-const REFRESH_DEBOUNCE: Duration = Duration::from_secs(2);
+pub use irsa_doctor_core::schedule::ON_DEMAND_WINDOW;
 
 /// Runs live checks; shared by the scheduled loop and the HTTP handler.
 pub struct LiveProbe {
@@ -77,12 +73,22 @@ impl LiveProbe {
             loader = loader.region(aws_config::Region::new(region));
         }
         let sdk = loader.load().await;
+        let region = sdk.region().map(|r| r.to_string());
+        state.update(|s| {
+            s.region = RegionSnapshot {
+                checked: true,
+                region,
+            }
+        });
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let pod = lookup("POD_NAME").or_else(|| lookup("HOSTNAME"));
         let state_discovery_url = state.config.oidc_discovery_url.clone();
         LiveProbe {
             sts: StsProbe::new(&sdk, state.config.probe_timeout),
-            session_name: sts::session_name(pod.as_deref()),
+            // The SDK's web-identity provider uses AWS_ROLE_SESSION_NAME verbatim; a trust
+            // policy may pin sts:RoleSessionName, so the test-assume must send the same.
+            session_name: lookup("AWS_ROLE_SESSION_NAME")
+                .unwrap_or_else(|| sts::session_name(pod.as_deref())),
             imds_endpoint: chain::imds_endpoint(lookup),
             sdk,
             state,
@@ -163,17 +169,17 @@ impl LiveProbe {
         });
     }
 
-    /// `iam:GetRole` runs on the first probe and then at most hourly: IAM's control plane has
-    /// low rate limits and a trust policy changes rarely (a mounted file is watched instead).
+    /// Whether this probe also reads the trust policy with `iam:GetRole` (and records that it did).
     fn policy_fetch_due(&self) -> bool {
         let mut last = self
             .last_policy_fetch
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|t| t.elapsed() < POLICY_REFETCH) {
+        let now = Instant::now();
+        if !schedule::policy_fetch_due(*last, now) {
             return false;
         }
-        *last = Some(Instant::now());
+        *last = Some(now);
         true
     }
 
@@ -186,45 +192,18 @@ impl LiveProbe {
         let outcome = match crate::files::read_file(&pi.token_file) {
             Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts).await,
             // The token findings explain this; the agent cannot be asked without it.
-            Err(e) => pod_identity::AgentOutcome {
-                latency: std::time::Duration::ZERO,
+            Err(e) => AgentOutcome {
+                latency: Duration::ZERO,
                 http_status: None,
-                result: Err((
-                    irsa_doctor_core::snapshot::AgentFailure::Denied,
-                    format!("no token to present: {e}"),
-                )),
+                result: Err((AgentFailure::Denied, format!("no token to present: {e}"))),
             },
         };
         self.state.metrics.pod_identity_attempt(
             outcome.latency.as_secs_f64(),
             pod_identity::error_label(&outcome),
         );
-        self.state.update(|s| {
-            let p = &mut s.pod_identity;
-            p.endpoint = Some(pi.endpoint.clone());
-            p.last_attempt_at = Some(started);
-            p.latency_seconds = Some(outcome.latency.as_secs_f64());
-            p.http_status = outcome.http_status;
-            match &outcome.result {
-                Ok(c) => {
-                    p.result = StsResult::Success;
-                    p.failure = None;
-                    p.error_message = None;
-                    p.last_success_at = Some(started);
-                    p.account_id = c.account_id.clone();
-                    p.credentials_expire_at = c.expires_at;
-                    p.caller_arn = c.caller.as_ref().ok().cloned();
-                    p.consecutive_failures = 0;
-                }
-                Err((failure, message)) => {
-                    p.result = StsResult::Error;
-                    p.failure = Some(*failure);
-                    p.error_message = Some(message.clone());
-                    p.caller_arn = None;
-                    p.consecutive_failures += 1;
-                }
-            }
-        });
+        self.state
+            .update(|s| s.pod_identity.apply(started, &pi.endpoint, &outcome));
     }
 
     /// Verifies the current token against the issuer's published keys and records the outcome.
@@ -240,6 +219,7 @@ impl LiveProbe {
                     decoded.algorithm.as_deref(),
                     decoded.key_id.as_deref(),
                     decoded.claims.issuer.as_deref(),
+                    decoded.claims.issued_at,
                 )
                 .await
             }
@@ -277,7 +257,13 @@ impl LiveProbe {
         });
     }
 
-    fn record_assume(&self, started: SystemTime, outcome: &sts::AssumeOutcome) {
+    fn record_assume(&self, started: SystemTime, outcome: &AssumeOutcome) {
+        // Every request sent counts, the retried ones too.
+        for r in &outcome.retried {
+            self.state
+                .metrics
+                .sts_attempt(r.latency.as_secs_f64(), Some(r.code.as_str()));
+        }
         let failure = outcome.result.as_ref().err();
         self.state.metrics.sts_attempt(
             outcome.latency.as_secs_f64(),
@@ -295,43 +281,15 @@ impl LiveProbe {
         match &outcome.result {
             Ok(a) => tracing::debug!(
                 latency = outcome.latency.as_secs_f64(),
+                retried = outcome.retried.len(),
                 assumed = a.assumed_role_arn.as_deref(),
                 "test-assume succeeded"
             ),
             Err(f) => {
-                tracing::debug!(latency = outcome.latency.as_secs_f64(), code = %f.code, detail = %f.message, "test-assume failed")
+                tracing::debug!(latency = outcome.latency.as_secs_f64(), retried = outcome.retried.len(), code = %f.code, detail = %f.message, "test-assume failed")
             }
         }
-        self.state.update(|s| {
-            let sts = &mut s.sts;
-            sts.endpoint = outcome.endpoint.clone().or_else(|| sts.endpoint.take());
-            sts.last_attempt_at = Some(started);
-            sts.latency_seconds = Some(outcome.latency.as_secs_f64());
-            if outcome.clock_skew_seconds.is_some() {
-                sts.clock_skew_seconds = outcome.clock_skew_seconds;
-            }
-            match &outcome.result {
-                Ok(a) => {
-                    sts.result = StsResult::Success;
-                    sts.failure = None;
-                    sts.last_success_at = Some(started);
-                    sts.error_code = None;
-                    sts.error_message = None;
-                    sts.assumed_role_arn = a.assumed_role_arn.clone();
-                    sts.credentials_expire_at = a.credentials_expire_at;
-                    sts.consecutive_failures = 0;
-                    sts.caller_arn = a.caller.as_ref().ok().cloned();
-                }
-                Err(f) => {
-                    sts.result = StsResult::Error;
-                    sts.failure = Some(f.kind);
-                    sts.error_code = Some(f.code.clone());
-                    sts.error_message = Some(f.message.clone());
-                    sts.consecutive_failures += 1;
-                    sts.caller_arn = None;
-                }
-            }
-        });
+        self.state.update(|s| s.sts.apply(started, outcome));
     }
 
     /// The scheduled loop: first probe once the token was read, then on the backoff schedule,
@@ -355,19 +313,12 @@ impl LiveProbe {
                     r = changes.changed() => {
                         if r.is_err() { return; }
                         let reloads = changes.borrow_and_update().token.reloads;
-                        if reloads == seen_reloads || self.backoff().consecutive_throttles > 0 {
+                        if !schedule::refresh_wants_probe(seen_reloads, reloads, &self.backoff()) {
                             seen_reloads = reloads;
                             continue;
                         }
-                                                // Debounce: let the rest of the swap's events land first, and keep the
-                        // same 10 s floor as on-demand probes, so a token rewritten every second
-                        // cannot multiply STS calls.
-                        let since_last = self
-                            .last_run
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .map_or(ON_DEMAND_WINDOW, |t| t.elapsed());
-                        tokio::time::sleep(REFRESH_DEBOUNCE.max(ON_DEMAND_WINDOW.saturating_sub(since_last))).await;
+                        let last_run = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+                        tokio::time::sleep(schedule::early_probe_delay(last_run, Instant::now())).await;
                         seen_reloads = self.state.snapshot().token.reloads;
                         tracing::debug!("token refreshed: probing early");
                         break;
@@ -382,7 +333,7 @@ impl LiveProbe {
 fn predicted_chain(
     env: &crate::environment::EnvFacts,
     pid: u32,
-    assumed: Option<&sts::AssumeOutcome>,
+    assumed: Option<&AssumeOutcome>,
 ) -> ChainOutcome {
     let provider = chain::predict_provider(env);
     let mut out = if provider == "WebIdentityToken" {
@@ -403,7 +354,7 @@ fn predicted_chain(
 }
 
 /// The chain's answer when it takes the same web-identity path as the test-assume.
-fn reuse_for_chain(assumed: Option<&sts::AssumeOutcome>) -> ChainOutcome {
+fn reuse_for_chain(assumed: Option<&AssumeOutcome>) -> ChainOutcome {
     let mut out = ChainOutcome {
         provider: Some("WebIdentityToken".into()),
         ..Default::default()
@@ -425,10 +376,11 @@ impl Prober for LiveProbe {
             {
                 // Check and reserve in one critical section, so two racing callers cannot both run.
                 let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-                if last.is_some_and(|t| t.elapsed() < ON_DEMAND_WINDOW) {
+                let now = Instant::now();
+                if !schedule::on_demand_allowed(*last, now) {
                     return false;
                 }
-                *last = Some(Instant::now());
+                *last = Some(now);
             }
             self.run_once().await;
             true

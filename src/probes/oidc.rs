@@ -6,21 +6,21 @@
 //! STS does not need the pod to reach the issuer, so a fetch failure is only
 //! ever reported as `OIDC_DISCOVERY_FAILED` (info); last good keys are kept.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use irsa_doctor_core::jwks;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::Mutex;
 
 /// Each discovery or JWKS request may take this long: the pod may simply have no egress.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
-/// An unknown `kid` triggers a refetch at most this often.
-pub const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(60);
+pub use irsa_doctor_core::jwks::UNKNOWN_KID_REFETCH;
 /// Keys without `Cache-Control: max-age` are kept this long.
 const DEFAULT_KEY_TTL: Duration = Duration::from_secs(3600);
 /// Discovery documents and key sets larger than this are refused.
@@ -49,6 +49,8 @@ struct Cache {
     keys: Option<JwkSet>,
     fresh_until: Option<Instant>,
     last_fetch: Option<Instant>,
+    /// Wall-clock time of the fetch that produced `keys`, to compare with a token's `iat`.
+    keys_fetched_at: Option<i64>,
     last_error: Option<FetchError>,
 }
 
@@ -75,13 +77,14 @@ impl Verifier {
         })
     }
 
-    /// Checks `token` (with its decoded `alg`, `kid` and `iss`), fetching keys when needed.
+    /// Checks `token` (with its decoded `alg`, `kid`, `iss` and `iat`), fetching keys when needed.
     pub async fn check(
         &self,
         token: &str,
         alg: Option<&str>,
         kid: Option<&str>,
         issuer: Option<&str>,
+        issued_at: Option<i64>,
     ) -> Signature {
         let algorithm = match alg.map(str::parse::<Algorithm>) {
             Some(Ok(a))
@@ -126,16 +129,13 @@ impl Verifier {
             };
         }
         let now = Instant::now();
-        let stale = cache.fresh_until.is_none_or(|t| now >= t);
-        let kid_unknown = cache.keys.as_ref().is_none_or(|k| k.find(kid).is_none());
-        let may_refetch = cache
-            .last_fetch
-            .is_none_or(|t| now.duration_since(t) >= UNKNOWN_KID_REFETCH);
-        if stale || (kid_unknown && may_refetch) {
+        let kid_known = cache.keys.as_ref().is_some_and(|k| k.find(kid).is_some());
+        if jwks::refetch_due(cache.fresh_until, cache.last_fetch, kid_known, now) {
             cache.last_fetch = Some(now);
             match self.fetch_keys(issuer).await {
                 Ok((keys, ttl)) => {
                     cache.keys = Some(keys);
+                    cache.keys_fetched_at = Some(irsa_doctor_core::time::unix(SystemTime::now()));
                     cache.fresh_until = Some(now + ttl);
                     cache.last_error = None;
                 }
@@ -156,12 +156,7 @@ impl Verifier {
             return Signature::Unchecked { reason };
         };
         let Some(jwk) = keys.find(kid) else {
-            return Signature::Invalid {
-                reason: format!(
-                    "the issuer publishes no key with kid {kid} (keys: {})",
-                    key_ids(keys)
-                ),
-            };
+            return jwks::missing_kid(kid, &key_ids(keys), cache.keys_fetched_at, issued_at);
         };
         verify(token, jwk, algorithm, kid)
     }
@@ -234,17 +229,11 @@ impl Verifier {
     }
 }
 
-fn key_ids(keys: &JwkSet) -> String {
-    let ids: Vec<&str> = keys
-        .keys
+fn key_ids(keys: &JwkSet) -> Vec<&str> {
+    keys.keys
         .iter()
         .filter_map(|k| k.common.key_id.as_deref())
-        .collect();
-    if ids.is_empty() {
-        "none".into()
-    } else {
-        ids.join(", ")
-    }
+        .collect()
 }
 
 fn verify(token: &str, jwk: &jsonwebtoken::jwk::Jwk, algorithm: Algorithm, kid: &str) -> Signature {

@@ -3,41 +3,19 @@
 //! file's contents as `Authorization`), classify its answer, and ask STS who
 //! the returned credentials belong to. The credentials never leave `probe`.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sts::config::Credentials;
 use serde::Deserialize;
 
 use crate::probes::chain::{self, RequestError};
 use crate::probes::sts::StsProbe;
-use irsa_doctor_core::snapshot::AgentFailure;
+use irsa_doctor_core::outcome::{AgentCredentials, AgentFailure, AgentOutcome};
 
 /// The SDK gives the agent a couple of seconds; so do we.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest agent error body kept for the report.
 const MAX_MESSAGE: usize = 300;
-
-/// One agent call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentOutcome {
-    /// Wall-clock latency.
-    pub latency: Duration,
-    /// The HTTP status, when the agent answered.
-    pub http_status: Option<u16>,
-    /// What the credentials are, or why there are none.
-    pub result: Result<AgentCredentials, (AgentFailure, String)>,
-}
-
-/// What the agent's credentials tell, without the secrets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentCredentials {
-    /// `AccountId`.
-    pub account_id: Option<String>,
-    /// `Expiration`.
-    pub expires_at: Option<SystemTime>,
-    /// `GetCallerIdentity` with them.
-    pub caller: Result<String, String>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -76,17 +54,29 @@ pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome 
     let (status, body) = match answer {
         Ok(pair) => pair,
         Err(e) => {
-            let message = match e {
-                RequestError::Timeout(_) => format!(
-                    "no answer within {}s (agent missing, hostNetwork pod, or a NetworkPolicy)",
-                    AGENT_TIMEOUT.as_secs()
+            // Refused or not accepted in time: nothing listens (agent missing, hostNetwork pod,
+            // NetworkPolicy). Accepted but silent: the agent is there, waiting on EKS Auth.
+            let (failure, message) = match e {
+                RequestError::Timeout(_) => (
+                    AgentFailure::Unreachable,
+                    format!(
+                        "the connection was not accepted within {}s (agent missing, hostNetwork pod, or a NetworkPolicy)",
+                        AGENT_TIMEOUT.as_secs()
+                    ),
                 ),
-                other => other.to_string(),
+                RequestError::NoAnswer(_) => (
+                    AgentFailure::Slow,
+                    format!(
+                        "connected, but no answer within {}s (EKS Auth slow or unreachable from the agent)",
+                        AGENT_TIMEOUT.as_secs()
+                    ),
+                ),
+                other => (AgentFailure::Unreachable, other.to_string()),
             };
             return AgentOutcome {
                 latency,
                 http_status: None,
-                result: Err((AgentFailure::Unreachable, message)),
+                result: Err((failure, message)),
             };
         }
     };
@@ -120,6 +110,7 @@ pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome 
                 format!("the agent's answer is not credentials JSON: {e}"),
             )),
         },
+        429 => Err((AgentFailure::Throttled, text())),
         400..=499 => Err((AgentFailure::Denied, text())),
         _ => Err((AgentFailure::AgentError, text())),
     };

@@ -19,55 +19,22 @@ use aws_sdk_sts::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use aws_types::SdkConfig;
 
-use irsa_doctor_core::snapshot::StsFailure;
+use irsa_doctor_core::outcome::{
+    AssumeFailure, AssumeOutcome, Assumed, RetriedAttempt, StsFailure,
+};
+use irsa_doctor_core::schedule;
 use irsa_doctor_core::time;
 
 /// The SDK's own operation timeout is a backstop only: ours, around every call, fires first,
 /// so a slow STS always reads the same way in the report.
 const SDK_TIMEOUT_SLACK: Duration = Duration::from_millis(500);
 
-/// What one test-assume found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssumeOutcome {
-    /// The endpoint the SDK sent the request to (scheme and authority).
-    pub endpoint: Option<String>,
-    /// Wall-clock latency of `AssumeRoleWithWebIdentity`.
-    pub latency: Duration,
-    /// Local clock minus the server's `Date`, seconds.
-    pub clock_skew_seconds: Option<f64>,
-    /// Success or a classified failure.
-    pub result: Result<Assumed, AssumeFailure>,
-}
-
-/// A successful test-assume (no credentials kept).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Assumed {
-    /// `AssumedRoleUser.Arn`.
-    pub assumed_role_arn: Option<String>,
-    /// `Credentials.Expiration`.
-    pub credentials_expire_at: Option<SystemTime>,
-    /// `GetCallerIdentity` with the credentials: the ARN, or why it failed.
-    pub caller: Result<String, String>,
-    /// `iam:GetRole`'s trust policy document (as IAM returns it, URL-encoded), when asked for.
-    pub trust_policy: Option<Result<String, String>>,
-}
-
-/// A classified STS failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssumeFailure {
-    /// Rejected, throttled or unreachable.
-    pub kind: StsFailure,
-    /// STS error code, or `Unreachable` / `Timeout` / `InvalidResponse`.
-    pub code: String,
-    /// Human-readable detail, scrubbed of the token.
-    pub message: String,
-}
-
 /// Captures, per request, where it went and what the server's clock said.
 #[derive(Debug, Default)]
 struct Capture {
     endpoint: Option<String>,
     skew: Option<f64>,
+    status: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -114,7 +81,11 @@ impl Intercept for CaptureInterceptor {
             .get("date")
             .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
             .map(|server| time::unix_f64(SystemTime::now()) - server.as_secs_f64());
-        self.with(|c| c.skew = skew);
+        let status = context.response().status().as_u16();
+        self.with(|c| {
+            c.skew = skew;
+            c.status = Some(status);
+        });
         Ok(())
     }
 }
@@ -220,7 +191,43 @@ impl StsProbe {
     /// that is, unless the assumed-role ARN is `verified_caller` (already confirmed by an earlier
     /// `GetCallerIdentity`: asking again would only double the fleet's STS traffic).
     /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
+    ///
+    /// A transient failure (5xx, `IDPCommunicationError`, a timeout or a dropped connection) is
+    /// retried the way the SDK's standard retry mode would, so a blip the application absorbs
+    /// raises nothing; throttling and denials never are. `outcome.retried` lists the requests
+    /// that were retried, so every request sent can be counted.
     pub async fn assume(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        token: &str,
+        fetch_policy: bool,
+        verified_caller: Option<&str>,
+    ) -> AssumeOutcome {
+        let mut retried = Vec::new();
+        loop {
+            let mut outcome = self
+                .assume_once(role_arn, session_name, token, fetch_policy, verified_caller)
+                .await;
+            let attempt = retried.len() as u32 + 1;
+            match &outcome.result {
+                Err(f) if f.is_transient() && attempt < schedule::MAX_ATTEMPTS => {
+                    retried.push(RetriedAttempt {
+                        latency: outcome.latency,
+                        code: f.code.clone(),
+                    });
+                    tokio::time::sleep(schedule::retry_delay(attempt, fastrand::f64())).await;
+                }
+                _ => {
+                    outcome.retried = retried;
+                    return outcome;
+                }
+            }
+        }
+    }
+
+    /// One `AssumeRoleWithWebIdentity` request, and what follows from its credentials.
+    async fn assume_once(
         &self,
         role_arn: &str,
         session_name: &str,
@@ -242,8 +249,9 @@ impl StsProbe {
             .send();
         let answer = tokio::time::timeout(self.timeout, call).await;
         let latency = started.elapsed();
-        let (endpoint, clock_skew_seconds) =
-            self.capture.with(|c| (c.endpoint.take(), c.skew.take()));
+        let (endpoint, clock_skew_seconds, http_status) = self
+            .capture
+            .with(|c| (c.endpoint.take(), c.skew.take(), c.status.take()));
         let secrets = secrets_of(token);
         let result = match answer {
             Err(_) => Err(AssumeFailure {
@@ -253,8 +261,12 @@ impl StsProbe {
                     "timed out: no answer within --probe-timeout {}",
                     humantime::format_duration(self.timeout)
                 ),
+                http_status: None,
             }),
-            Ok(Err(e)) => Err(classify(&e, &secrets)),
+            Ok(Err(e)) => Err(AssumeFailure {
+                http_status,
+                ..classify(&e, &secrets)
+            }),
             Ok(Ok(out)) => {
                 let assumed_role_arn = out.assumed_role_user().map(|u| u.arn().to_owned());
                 let (expiry, caller, trust_policy) = match out.credentials() {
@@ -294,6 +306,8 @@ impl StsProbe {
             endpoint,
             latency,
             clock_skew_seconds,
+            retried: Vec::new(),
+            session_name: session_name.to_owned(),
             result,
         }
     }
@@ -351,6 +365,7 @@ where
         kind,
         code,
         message,
+        http_status: None,
     }
 }
 

@@ -8,8 +8,8 @@
 use crate::findings::Code;
 use crate::snapshot::{AgentFailure, StsFailure};
 
-/// One STS error code: its class, its bounded metric label, and whether the SDK's standard
-/// retry mode would retry it.
+/// One STS error code: its class and its bounded metric label. (Whether a failure is worth
+/// retrying depends on the HTTP status too: `outcome::AssumeFailure::is_transient`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StsCode {
     /// The code as STS (or the probe, for `Unreachable`/`Timeout`) spells it.
@@ -18,69 +18,32 @@ pub struct StsCode {
     pub class: StsFailure,
     /// The `code` label of `irsa_sts_assume_errors_total` (SPEC 6).
     pub label: &'static str,
-    /// Transient: worth retrying within one probe (never throttling or a denial).
-    pub transient: bool,
 }
 
-const fn row(
-    code: &'static str,
-    class: StsFailure,
-    label: &'static str,
-    transient: bool,
-) -> StsCode {
-    StsCode {
-        code,
-        class,
-        label,
-        transient,
-    }
+const fn row(code: &'static str, class: StsFailure, label: &'static str) -> StsCode {
+    StsCode { code, class, label }
 }
 
 use StsFailure::{Rejected, Throttled, Unreachable};
 
-/// Every STS error code irsa-doctor knows; anything else is `Rejected`, label `Other`, not transient.
+/// Every STS error code irsa-doctor knows; anything else is `Rejected`, label `Other`.
+#[rustfmt::skip]
 pub const STS_CODES: &[StsCode] = &[
-    row("AccessDenied", Rejected, "AccessDenied", false),
-    row(
-        "InvalidIdentityToken",
-        Rejected,
-        "InvalidIdentityToken",
-        false,
-    ),
-    row(
-        "ExpiredTokenException",
-        Rejected,
-        "ExpiredTokenException",
-        false,
-    ),
-    row(
-        "IDPCommunicationError",
-        Rejected,
-        "IDPCommunicationError",
-        true,
-    ),
-    row("IDPRejectedClaim", Rejected, "IDPRejectedClaim", false),
-    row(
-        "RegionDisabledException",
-        Rejected,
-        "RegionDisabledException",
-        false,
-    ),
-    row("Throttling", Throttled, "Throttling", false),
-    row("ThrottlingException", Throttled, "Throttling", false),
-    row("TooManyRequestsException", Throttled, "Throttling", false),
-    row("TooManyRequests", Throttled, "Throttling", false),
-    row("RequestLimitExceeded", Throttled, "Throttling", false),
-    row("RequestThrottled", Throttled, "Throttling", false),
+    row("AccessDenied", Rejected, "AccessDenied"),
+    row("InvalidIdentityToken", Rejected, "InvalidIdentityToken"),
+    row("ExpiredTokenException", Rejected, "ExpiredTokenException"),
+    row("IDPCommunicationError", Rejected, "IDPCommunicationError"),
+    row("IDPRejectedClaim", Rejected, "IDPRejectedClaim"),
+    row("RegionDisabledException", Rejected, "RegionDisabledException"),
+    row("Throttling", Throttled, "Throttling"),
+    row("ThrottlingException", Throttled, "Throttling"),
+    row("TooManyRequestsException", Throttled, "Throttling"),
+    row("TooManyRequests", Throttled, "Throttling"),
+    row("RequestLimitExceeded", Throttled, "Throttling"),
+    row("RequestThrottled", Throttled, "Throttling"),
     // The probe's own codes for transport failures.
-    row("Unreachable", Unreachable, "Unreachable", true),
-    row("Timeout", Unreachable, "Timeout", true),
-    // 5xx-style service errors the SDK's standard retry mode treats as transient.
-    row("InternalFailure", Rejected, "Other", true),
-    row("InternalError", Rejected, "Other", true),
-    row("ServiceUnavailable", Rejected, "Other", true),
-    row("RequestTimeout", Rejected, "Other", true),
-    row("RequestTimeoutException", Rejected, "Other", true),
+    row("Unreachable", Unreachable, "Unreachable"),
+    row("Timeout", Unreachable, "Timeout"),
 ];
 
 /// Every bounded `code` label of `irsa_sts_assume_errors_total`, in SPEC 6 order.
@@ -112,16 +75,6 @@ pub fn sts_label(code: &str) -> &'static str {
     sts_code(code).map_or("Other", |r| r.label)
 }
 
-/// Whether a failed test-assume is transient and worth retrying within the probe: the table's
-/// transient codes, plus `InvalidIdentityToken` when STS only could not fetch the issuer's keys.
-pub fn sts_is_transient(code: &str, message: &str) -> bool {
-    sts_code(code).is_some_and(|r| r.transient)
-        || (code == "InvalidIdentityToken"
-            && message
-                .to_ascii_lowercase()
-                .contains("couldn't retrieve verification key"))
-}
-
 /// The finding an STS failure class raises.
 pub fn sts_finding(class: StsFailure) -> Code {
     match class {
@@ -139,7 +92,10 @@ pub fn agent_failure(failure: AgentFailure) -> (&'static str, Code) {
     match failure {
         AgentFailure::Unreachable => ("Unreachable", Code::PodIdentityAgentUnreachable),
         AgentFailure::Denied => ("Denied", Code::PodIdentityDenied),
+        AgentFailure::Throttled => ("Throttled", Code::PodIdentityThrottled),
         AgentFailure::AgentError => ("AgentError", Code::PodIdentityAgentError),
+        // Connected but silent: the agent is there, EKS Auth behind it is slow.
+        AgentFailure::Slow => ("AgentError", Code::PodIdentityAgentError),
     }
 }
 
@@ -153,81 +109,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sts_codes_classify_label_and_retry_from_one_table() {
-        // (code, message, class, label, transient)
+    fn sts_codes_classify_and_label_from_one_table() {
+        #[rustfmt::skip]
         let cases = [
-            (
-                "AccessDenied",
-                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-                Rejected,
-                "AccessDenied",
-                false,
-            ),
-            (
-                "Throttling",
-                "Rate exceeded",
-                Throttled,
-                "Throttling",
-                false,
-            ),
-            // Issue 11: these two were labelled Other / not throttling at all.
-            (
-                "ThrottlingException",
-                "Rate exceeded",
-                Throttled,
-                "Throttling",
-                false,
-            ),
-            (
-                "TooManyRequestsException",
-                "slow down",
-                Throttled,
-                "Throttling",
-                false,
-            ),
-            (
-                "IDPCommunicationError",
-                "Couldn't connect",
-                Rejected,
-                "IDPCommunicationError",
-                true,
-            ),
-            (
-                "InvalidIdentityToken",
-                "Couldn't retrieve verification key from your identity provider",
-                Rejected,
-                "InvalidIdentityToken",
-                true,
-            ),
-            (
-                "InvalidIdentityToken",
-                "Incorrect token audience",
-                Rejected,
-                "InvalidIdentityToken",
-                false,
-            ),
-            ("Unreachable", "dns error", Unreachable, "Unreachable", true),
-            ("Timeout", "no answer", Unreachable, "Timeout", true),
-            ("InternalFailure", "", Rejected, "Other", true),
-            (
-                "RegionDisabledException",
-                "",
-                Rejected,
-                "RegionDisabledException",
-                false,
-            ),
-            ("SomethingNew", "", Rejected, "Other", false),
-            ("arn:aws:iam::secret", "", Rejected, "Other", false),
+            ("AccessDenied", Rejected, "AccessDenied"),
+            ("Throttling", Throttled, "Throttling"),
+            // Issue 11: labelled Other, and not throttling at all, before the one table.
+            ("ThrottlingException", Throttled, "Throttling"),
+            ("TooManyRequestsException", Throttled, "Throttling"),
+            ("IDPCommunicationError", Rejected, "IDPCommunicationError"),
+            ("InvalidIdentityToken", Rejected, "InvalidIdentityToken"),
+            ("RegionDisabledException", Rejected, "RegionDisabledException"),
+            ("Unreachable", Unreachable, "Unreachable"),
+            ("Timeout", Unreachable, "Timeout"),
+            ("InternalFailure", Rejected, "Other"),
+            ("SomethingNew", Rejected, "Other"),
+            ("arn:aws:iam::secret", Rejected, "Other"),
         ];
-        for (code, message, class, label, transient) in cases {
+        for (code, class, label) in cases {
             assert_eq!(sts_class(code), class, "{code}");
             assert_eq!(sts_label(code), label, "{code}");
-            assert_eq!(
-                sts_is_transient(code, message),
-                transient,
-                "{code}: {message}"
-            );
         }
+        assert_eq!(sts_finding(Throttled), Code::StsThrottled);
+        assert_eq!(sts_finding(Unreachable), Code::StsUnreachable);
     }
 
     #[test]
@@ -239,11 +143,6 @@ mod tests {
                 r.code,
                 r.label
             );
-            assert!(
-                !(r.transient && r.class == Throttled),
-                "{}: throttling is never retried",
-                r.code
-            );
         }
         for label in STS_LABELS.iter().filter(|l| **l != "Other") {
             assert!(
@@ -251,13 +150,17 @@ mod tests {
                 "{label} unreachable"
             );
         }
-        for f in [
-            AgentFailure::Unreachable,
-            AgentFailure::Denied,
-            AgentFailure::AgentError,
-        ] {
-            assert!(AGENT_LABELS.contains(&agent_label(f)));
+        #[rustfmt::skip]
+        let agent = [
+            (AgentFailure::Unreachable, "Unreachable", Code::PodIdentityAgentUnreachable),
+            (AgentFailure::Denied, "Denied", Code::PodIdentityDenied),
+            (AgentFailure::Throttled, "Throttled", Code::PodIdentityThrottled),
+            (AgentFailure::AgentError, "AgentError", Code::PodIdentityAgentError),
+            (AgentFailure::Slow, "AgentError", Code::PodIdentityAgentError),
+        ];
+        for (failure, label, code) in agent {
+            assert_eq!(agent_failure(failure), (label, code), "{failure:?}");
+            assert!(AGENT_LABELS.contains(&label));
         }
-        assert_eq!(sts_finding(Throttled), Code::StsThrottled);
     }
 }

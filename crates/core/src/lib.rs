@@ -15,6 +15,8 @@ pub mod failure;
 pub mod findings;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod jwks;
+pub mod outcome;
 pub mod report;
 pub mod schedule;
 pub mod snapshot;

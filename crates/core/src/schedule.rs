@@ -7,7 +7,7 @@
 //! - after throttling: the interval doubled per consecutive throttle, capped at 4×;
 //! - always jittered, so a fleet of pods never probes STS in lockstep.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::snapshot::StsFailure;
 
@@ -21,6 +21,56 @@ pub const JITTER_FRACTION: f64 = 0.10;
 /// number for every account; confirm yours in Service Quotas. The default schedule keeps a
 /// 10,000-pod fleet under 10% of it (ARCHITECTURE.md, "STS fleet budget").
 pub const STS_QUOTA_RPS: f64 = 600.0;
+/// `POST /debug/probe` and refresh-triggered probes run at most once per this window,
+/// counted from the last probe that ran (scheduled or requested).
+pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
+/// A token refresh triggers a probe this long after its first event at the earliest:
+/// a kubelet swap is several events.
+pub const REFRESH_DEBOUNCE: Duration = Duration::from_secs(2);
+/// `--fetch-trust-policy` re-reads the policy with `iam:GetRole` at most this often.
+pub const POLICY_REFETCH: Duration = Duration::from_secs(3600);
+
+/// Whether an on-demand probe may run at `now`, given when the last probe ran. A refused
+/// call does not move the window (the caller only records runs).
+pub fn on_demand_allowed(last_run: Option<Instant>, now: Instant) -> bool {
+    last_run.is_none_or(|t| now.saturating_duration_since(t) >= ON_DEMAND_WINDOW)
+}
+
+/// Whether a token refresh (`reloads` moved past `seen`) asks for an early probe: never while
+/// STS is throttling us, since the early probe would only add to the load.
+pub fn refresh_wants_probe(seen: u64, reloads: u64, backoff: &Backoff) -> bool {
+    reloads != seen && backoff.consecutive_throttles == 0
+}
+
+/// How long after a refresh event to run the early probe: the debounce, and at least what is
+/// left of the on-demand window, so a token rewritten every second cannot multiply STS calls.
+pub fn early_probe_delay(last_run: Option<Instant>, now: Instant) -> Duration {
+    let since_last = last_run.map_or(ON_DEMAND_WINDOW, |t| now.saturating_duration_since(t));
+    REFRESH_DEBOUNCE.max(ON_DEMAND_WINDOW.saturating_sub(since_last))
+}
+
+/// Whether the hourly `iam:GetRole` is due at `now`: on the first probe, then hourly (IAM's
+/// control plane has low rate limits and a trust policy changes rarely).
+pub fn policy_fetch_due(last_fetch: Option<Instant>, now: Instant) -> bool {
+    last_fetch.is_none_or(|t| now.saturating_duration_since(t) >= POLICY_REFETCH)
+}
+
+/// Requests per test-assume at most, as in the SDK's standard retry mode.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The standard retry mode's initial backoff and its cap.
+const RETRY_INITIAL: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(20);
+
+/// The wait before retry number `retry` (1 for the first), with full jitter as the SDK's
+/// standard retry mode computes it: `jitter × 1 s × 2^(retry-1)`, capped at 20 s.
+pub fn retry_delay(retry: u32, jitter: f64) -> Duration {
+    let exp = 2u32.saturating_pow(retry.saturating_sub(1));
+    RETRY_INITIAL
+        .saturating_mul(exp)
+        .min(RETRY_MAX)
+        .mul_f64(jitter.clamp(0.0, 1.0))
+}
+
 /// A probe is never scheduled sooner than this, whatever the configuration.
 const MIN_DELAY: Duration = Duration::from_secs(1);
 
@@ -70,6 +120,91 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rate-limit, debounce and refetch rules, over an injected clock.
+    #[test]
+    fn probe_timing_rules() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let on_demand = [
+            ("never probed", None, at(0), true),
+            ("just probed", Some(at(0)), at(0), false),
+            ("inside the window", Some(at(0)), at(9), false),
+            ("window over", Some(at(0)), at(10), true),
+            ("clock before the last run", Some(at(5)), at(0), false),
+        ];
+        for (name, last, now, want) in on_demand {
+            assert_eq!(on_demand_allowed(last, now), want, "on demand: {name}");
+        }
+        let early = [
+            ("no probe yet: debounce only", None, at(0), REFRESH_DEBOUNCE),
+            (
+                "probe 1 s ago: rest of the window",
+                Some(at(0)),
+                at(1),
+                Duration::from_secs(9),
+            ),
+            (
+                "probe 9 s ago: debounce wins",
+                Some(at(0)),
+                at(9),
+                REFRESH_DEBOUNCE,
+            ),
+            ("long ago", Some(at(0)), at(600), REFRESH_DEBOUNCE),
+        ];
+        for (name, last, now, want) in early {
+            assert_eq!(early_probe_delay(last, now), want, "early: {name}");
+        }
+        let throttled = Backoff {
+            consecutive_failures: 1,
+            consecutive_throttles: 1,
+        };
+        let failing = Backoff {
+            consecutive_failures: 2,
+            consecutive_throttles: 0,
+        };
+        let refresh = [
+            ("same token", 3, 3, Backoff::default(), false),
+            ("refreshed", 3, 4, Backoff::default(), true),
+            (
+                "refreshed while failing: confirm early",
+                3,
+                4,
+                failing,
+                true,
+            ),
+            ("refreshed while throttled: wait", 3, 4, throttled, false),
+        ];
+        for (name, seen, now, backoff, want) in refresh {
+            assert_eq!(
+                refresh_wants_probe(seen, now, &backoff),
+                want,
+                "refresh: {name}"
+            );
+        }
+        let fetch = [
+            ("first probe", None, at(0), true),
+            ("a minute later", Some(at(0)), at(60), false),
+            ("an hour later", Some(at(0)), at(3600), true),
+        ];
+        for (name, last, now, want) in fetch {
+            assert_eq!(policy_fetch_due(last, now), want, "policy fetch: {name}");
+        }
+    }
+
+    #[test]
+    fn retries_back_off_like_the_sdk_standard_mode() {
+        assert_eq!(retry_delay(1, 1.0), Duration::from_secs(1));
+        assert_eq!(retry_delay(2, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_delay(2, 0.5), Duration::from_secs(1));
+        assert_eq!(retry_delay(1, 0.0), Duration::ZERO);
+        assert_eq!(retry_delay(10, 1.0), Duration::from_secs(20), "capped");
+        assert_eq!(
+            retry_delay(99, 7.0),
+            Duration::from_secs(20),
+            "jitter clamped"
+        );
+    }
 
     const MIN5: Duration = Duration::from_secs(300);
 

@@ -4,6 +4,8 @@
 
 use std::time::SystemTime;
 
+pub use crate::outcome::{AgentFailure, StsFailure};
+use crate::outcome::{AgentOutcome, AssumeOutcome};
 use crate::token::{Decoded, ReadError};
 
 /// Everything observed so far.
@@ -23,8 +25,19 @@ pub struct Snapshot {
     pub trust_policy: PolicySnapshot,
     /// The last signature check, for the token it was made on.
     pub signature: SignatureSnapshot,
+    /// The region the SDK configuration resolved, as the application's SDK would.
+    pub region: RegionSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+}
+
+/// The region the SDK resolved from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile or IMDS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionSnapshot {
+    /// Whether the SDK configuration has been loaded (no probe yet: unknown).
+    pub checked: bool,
+    /// The region, when one was found: without one the SDK cannot pick its regional STS endpoint.
+    pub region: Option<String>,
 }
 
 /// The trust policy as last loaded, from a file or from `iam:GetRole`.
@@ -212,17 +225,6 @@ impl StsResult {
     }
 }
 
-/// How an STS failure is classified (drives the finding code and backoff).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StsFailure {
-    /// STS answered with an error (`STS_ASSUME_FAILED`).
-    Rejected,
-    /// STS answered `Throttling` (`STS_THROTTLED`).
-    Throttled,
-    /// STS could not be reached or timed out (`STS_UNREACHABLE`).
-    Unreachable,
-}
-
 /// The latest STS test-assume.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StsSnapshot {
@@ -252,17 +254,46 @@ pub struct StsSnapshot {
     pub caller_arn: Option<String>,
     /// Local clock minus the STS `Date` header, in seconds.
     pub clock_skew_seconds: Option<f64>,
+    /// The session name of the last test-assume.
+    pub session_name: Option<String>,
 }
 
-/// How a Pod Identity agent call failed (drives the finding code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentFailure {
-    /// Timeout, refused, no route: `POD_IDENTITY_AGENT_UNREACHABLE`.
-    Unreachable,
-    /// A 4xx: `POD_IDENTITY_DENIED`.
-    Denied,
-    /// A 5xx or an unusable answer: `POD_IDENTITY_AGENT_ERROR`.
-    AgentError,
+impl StsSnapshot {
+    /// Applies one test-assume that started at `started`. A failure clears the caller (it
+    /// confirmed the old credentials, not these) but keeps the last assumed-role ARN and
+    /// success time, which say what worked before.
+    pub fn apply(&mut self, started: SystemTime, outcome: &AssumeOutcome) {
+        if outcome.endpoint.is_some() {
+            self.endpoint.clone_from(&outcome.endpoint);
+        }
+        self.last_attempt_at = Some(started);
+        self.latency_seconds = Some(outcome.latency.as_secs_f64());
+        self.session_name = Some(outcome.session_name.clone());
+        if outcome.clock_skew_seconds.is_some() {
+            self.clock_skew_seconds = outcome.clock_skew_seconds;
+        }
+        match &outcome.result {
+            Ok(a) => {
+                self.result = StsResult::Success;
+                self.failure = None;
+                self.last_success_at = Some(started);
+                self.error_code = None;
+                self.error_message = None;
+                self.assumed_role_arn.clone_from(&a.assumed_role_arn);
+                self.credentials_expire_at = a.credentials_expire_at;
+                self.consecutive_failures = 0;
+                self.caller_arn = a.caller.as_ref().ok().cloned();
+            }
+            Err(f) => {
+                self.result = StsResult::Error;
+                self.failure = Some(f.kind);
+                self.error_code = Some(f.code.clone());
+                self.error_message = Some(f.message.clone());
+                self.consecutive_failures += 1;
+                self.caller_arn = None;
+            }
+        }
+    }
 }
 
 /// The latest call to the EKS Pod Identity agent, as the SDK makes it.
@@ -292,6 +323,35 @@ pub struct PodIdentitySnapshot {
     pub caller_arn: Option<String>,
     /// Failed attempts since the last success.
     pub consecutive_failures: u64,
+}
+
+impl PodIdentitySnapshot {
+    /// Applies one agent call to `endpoint` that started at `started`.
+    pub fn apply(&mut self, started: SystemTime, endpoint: &str, outcome: &AgentOutcome) {
+        self.endpoint = Some(endpoint.to_owned());
+        self.last_attempt_at = Some(started);
+        self.latency_seconds = Some(outcome.latency.as_secs_f64());
+        self.http_status = outcome.http_status;
+        match &outcome.result {
+            Ok(c) => {
+                self.result = StsResult::Success;
+                self.failure = None;
+                self.error_message = None;
+                self.last_success_at = Some(started);
+                self.account_id.clone_from(&c.account_id);
+                self.credentials_expire_at = c.expires_at;
+                self.caller_arn = c.caller.as_ref().ok().cloned();
+                self.consecutive_failures = 0;
+            }
+            Err((failure, message)) => {
+                self.result = StsResult::Error;
+                self.failure = Some(*failure);
+                self.error_message = Some(message.clone());
+                self.caller_arn = None;
+                self.consecutive_failures += 1;
+            }
+        }
+    }
 }
 
 /// The latest resolution of the default credential chain and IMDS reachability.
@@ -425,5 +485,183 @@ mod tests {
         );
         pod_identity_only.probe_attempted = false;
         assert!(!pod_identity_only.is_ready(false));
+    }
+    fn assume(
+        result: Result<crate::outcome::Assumed, crate::outcome::AssumeFailure>,
+    ) -> AssumeOutcome {
+        AssumeOutcome {
+            endpoint: Some("https://sts.us-east-1.amazonaws.com".into()),
+            latency: Duration::from_millis(120),
+            clock_skew_seconds: None,
+            retried: Vec::new(),
+            session_name: "irsa-doctor-web".into(),
+            result,
+        }
+    }
+
+    fn assumed(arn: &str, caller: Result<&str, &str>) -> crate::outcome::Assumed {
+        crate::outcome::Assumed {
+            assumed_role_arn: Some(arn.into()),
+            credentials_expire_at: None,
+            caller: caller.map(str::to_owned).map_err(str::to_owned),
+            trust_policy: None,
+        }
+    }
+
+    fn failed(kind: StsFailure, code: &str) -> crate::outcome::AssumeFailure {
+        crate::outcome::AssumeFailure {
+            kind,
+            code: code.into(),
+            message: "detail".into(),
+            http_status: None,
+        }
+    }
+
+    /// One row per transition: what each attempt does to failures, the caller and the last success.
+    #[test]
+    fn sts_snapshot_transitions() {
+        let arn = "arn:aws:sts::1:assumed-role/demo/irsa-doctor-web";
+        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        /// (attempt, result, consecutive_failures, caller_arn, last_success_at, error_code)
+        type Row<'a> = (
+            &'a str,
+            AssumeOutcome,
+            u64,
+            Option<&'a str>,
+            Option<SystemTime>,
+            Option<&'a str>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "first success",
+                assume(Ok(assumed(arn, Ok(arn)))),
+                0,
+                Some(arn),
+                Some(t(1)),
+                None,
+            ),
+            (
+                "denied clears the caller, keeps last success",
+                assume(Err(failed(StsFailure::Rejected, "AccessDenied"))),
+                1,
+                None,
+                Some(t(1)),
+                Some("AccessDenied"),
+            ),
+            (
+                "throttled counts as a failure",
+                assume(Err(failed(StsFailure::Throttled, "Throttling"))),
+                2,
+                None,
+                Some(t(1)),
+                Some("Throttling"),
+            ),
+            (
+                "success resets the count",
+                assume(Ok(assumed(arn, Ok(arn)))),
+                0,
+                Some(arn),
+                Some(t(4)),
+                None,
+            ),
+            (
+                "caller lookup failing leaves no caller",
+                assume(Ok(assumed(arn, Err("Timeout")))),
+                0,
+                None,
+                Some(t(5)),
+                None,
+            ),
+        ];
+        let mut s = StsSnapshot::default();
+        for (i, (name, outcome, failures, caller, last_success, code)) in
+            rows.into_iter().enumerate()
+        {
+            s.apply(t(i as u64 + 1), &outcome);
+            assert_eq!(s.consecutive_failures, failures, "{name}");
+            assert_eq!(s.caller_arn.as_deref(), caller, "{name}");
+            assert_eq!(s.last_success_at, last_success, "{name}");
+            assert_eq!(s.error_code.as_deref(), code, "{name}");
+            assert_eq!(s.last_attempt_at, Some(t(i as u64 + 1)), "{name}");
+            assert_eq!(
+                s.assumed_role_arn.as_deref(),
+                Some(arn),
+                "{name}: the last assumed ARN stays"
+            );
+            assert_eq!(s.session_name.as_deref(), Some("irsa-doctor-web"), "{name}");
+        }
+    }
+
+    #[test]
+    fn endpoint_and_skew_survive_an_attempt_that_did_not_learn_them() {
+        let mut s = StsSnapshot::default();
+        let mut first = assume(Err(failed(StsFailure::Unreachable, "Timeout")));
+        first.clock_skew_seconds = Some(3.0);
+        s.apply(SystemTime::UNIX_EPOCH, &first);
+        let mut second = first.clone();
+        second.endpoint = None;
+        second.clock_skew_seconds = None;
+        s.apply(SystemTime::UNIX_EPOCH, &second);
+        assert_eq!(
+            s.endpoint.as_deref(),
+            Some("https://sts.us-east-1.amazonaws.com")
+        );
+        assert_eq!(s.clock_skew_seconds, Some(3.0));
+    }
+
+    #[test]
+    fn pod_identity_snapshot_transitions() {
+        use crate::outcome::{AgentCredentials, AgentOutcome};
+        let ok = AgentOutcome {
+            latency: Duration::from_millis(5),
+            http_status: Some(200),
+            result: Ok(AgentCredentials {
+                account_id: Some("111122223333".into()),
+                expires_at: None,
+                caller: Ok("arn:aws:sts::111122223333:assumed-role/pi/eks-x".into()),
+            }),
+        };
+        let throttled = AgentOutcome {
+            latency: Duration::from_millis(5),
+            http_status: Some(429),
+            result: Err((AgentFailure::Throttled, "Too Many Requests".into())),
+        };
+        let mut p = PodIdentitySnapshot::default();
+        p.apply(
+            SystemTime::UNIX_EPOCH,
+            "http://169.254.170.23/v1/credentials",
+            &ok,
+        );
+        assert_eq!((p.result, p.consecutive_failures), (StsResult::Success, 0));
+        assert!(p.caller_arn.is_some());
+        for n in 1..=2 {
+            p.apply(
+                SystemTime::UNIX_EPOCH,
+                "http://169.254.170.23/v1/credentials",
+                &throttled,
+            );
+            assert_eq!(p.consecutive_failures, n);
+        }
+        assert_eq!(p.failure, Some(AgentFailure::Throttled));
+        assert_eq!(p.http_status, Some(429));
+        assert_eq!(p.caller_arn, None);
+        assert_eq!(
+            p.account_id.as_deref(),
+            Some("111122223333"),
+            "last good account stays"
+        );
+        p.apply(
+            SystemTime::UNIX_EPOCH,
+            "http://169.254.170.23/v1/credentials",
+            &ok,
+        );
+        assert_eq!(
+            (
+                p.failure,
+                p.error_message.as_deref(),
+                p.consecutive_failures
+            ),
+            (None, None, 0)
+        );
     }
 }

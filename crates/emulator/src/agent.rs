@@ -21,8 +21,10 @@ pub enum AgentMode {
     Healthy,
     /// 500, as when EKS Auth fails behind the agent.
     ServerError,
-    /// Accepts the connection and never answers (a hung agent).
+    /// Accepts the connection and never answers (EKS Auth hanging behind the agent).
     Silent,
+    /// 429, as the agent's rate limiter answers.
+    Throttled,
 }
 
 struct State {
@@ -90,6 +92,14 @@ async fn handle(state: &State, req: &Request<Incoming>) -> Reply {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "application/json",
                 json!({"message": "Service Unavailable: EKS Auth is not reachable"}).to_string(),
+                now,
+            ));
+        }
+        AgentMode::Throttled => {
+            return Ok(response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "Too Many Requests".to_owned(),
                 now,
             ));
         }

@@ -106,6 +106,7 @@ codes! {
     BothIdentityMechanisms => "BOTH_IDENTITY_MECHANISMS", Warning;
     ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning;
     TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning;
+    PodIdentityThrottled => "POD_IDENTITY_THROTTLED", Warning;
 }
 
 impl Serialize for Code {

@@ -25,6 +25,20 @@ fn pod_identity_agent(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             ),
             "check the Pod Identity association exists for this namespace/ServiceAccount (aws eks list-pod-identity-associations), that the role's trust policy allows pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession, and that the pod is not hostNetwork [r20]",
         ),
+        Some(AgentFailure::Throttled) => Finding::new(
+            Code::PodIdentityThrottled,
+            format!(
+                "the Pod Identity agent at {endpoint} throttled the request: {status}{detail}; {failures} attempt(s) in a row"
+            ),
+            "the agent limits how fast pods may ask it (and EKS Auth limits the agent): make the app cache its credentials until they expire instead of asking per request, and spread out mass pod start-ups; the SDKs retry 429 [f7][r17]",
+        ),
+        Some(AgentFailure::Slow) => Finding::new(
+            Code::PodIdentityAgentError,
+            format!(
+                "the Pod Identity agent at {endpoint} accepted the connection but did not answer in time: {detail}; {failures} attempt(s) in a row"
+            ),
+            "the agent is up but waiting on EKS Auth (AssumeRoleForPodIdentity): check the eks-pod-identity-agent logs on this node for \"context canceled\", the node's egress to the EKS Auth endpoint (eks-auth.<region>.api.aws, a VPC endpoint in private clusters) and its latency [f6]",
+        ),
         Some(AgentFailure::AgentError) => Finding::new(
             Code::PodIdentityAgentError,
             format!(
