@@ -17,6 +17,7 @@ pub mod findings;
 pub mod fixtures;
 pub mod jwks;
 pub mod outcome;
+pub mod partition;
 pub mod report;
 pub mod schedule;
 pub mod snapshot;

@@ -256,6 +256,9 @@ pub struct StsSnapshot {
     pub clock_skew_seconds: Option<f64>,
     /// The session name of the last test-assume.
     pub session_name: Option<String>,
+    /// Fingerprint (`token::fingerprint`) of the token the last attempt presented: with a
+    /// success, STS accepted exactly that token, which outranks every prediction (SPEC 5).
+    pub token_fingerprint: Option<u64>,
 }
 
 impl StsSnapshot {

@@ -1,11 +1,11 @@
 //! The pod's environment and the default credential chain: IRSA variables, static
 //! credentials, the node role, IMDS, a proxy, both mechanisms, the global STS endpoint.
 
-use super::{Check, Code, Finding, Inputs};
+use super::{Check, Code, Finding, Inputs, iam_arn};
 use crate::arn::is_node_role_session;
 
 /// Runs first: whether the webhook mutated the pod at all.
-pub(super) const ENV_CHECKS: &[Check] = &[irsa_env];
+pub(super) const ENV_CHECKS: &[Check] = &[irsa_env, region];
 
 pub(super) const CHECKS: &[Check] = &[
     static_credentials,
@@ -31,6 +31,11 @@ fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if unset.is_empty() {
         return;
     }
+    // Half the Pod Identity variables (or --pod-identity-token-file) say what the pod is meant for.
+    let meant_for_pod_identity = !ctx.env.uses_irsa()
+        && (ctx.env.container_credentials_uri.is_some()
+            || ctx.env.container_token_file.is_some()
+            || ctx.config.pod_identity.is_some());
     let mut message = format!(
         "{} not set: the EKS pod-identity webhook did not mutate this pod, so AWS SDKs skip web identity and fall through to the node's instance role",
         unset.join(" and ")
@@ -38,10 +43,35 @@ fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if ctx.config.role_arn.is_some() && ctx.env.role_arn.is_none() {
         message.push_str(" (--role-arn was given to irsa-doctor, but the application's SDK reads the environment)");
     }
+    let remediation = if meant_for_pod_identity {
+        message.push_str("; the pod has only part of EKS Pod Identity's variables (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
+        "this pod looks meant for EKS Pod Identity: create the association for its namespace and ServiceAccount (aws eks create-pod-identity-association), check the eks-pod-identity-agent add-on runs, then recreate the pod: the webhook injects both variables only at creation, so a pod older than its association has neither [f5][r20]".to_owned()
+    } else {
+        format!(
+            "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: {}role/<name> (check the key's spelling: eks.amazon.com/role-arn, a common typo, is silently ignored [f3]), then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore) [r3]; check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook); if the pod is meant for EKS Pod Identity instead, create a Pod Identity association for its ServiceAccount [r20]",
+            iam_arn(ctx, "<account>")
+        )
+    };
+    out.push(Finding::new(Code::IrsaEnvMissing, message, remediation));
+}
+
+/// No region anywhere the SDK looks: not `AWS_REGION`/`AWS_DEFAULT_REGION`, not the profile,
+/// not IMDS (as the probe's SDK configuration resolved it). Only an IRSA pod needs one here.
+pub(super) fn region_missing(ctx: &Inputs<'_>) -> bool {
+    ctx.env.role_arn.is_some()
+        && ctx.env.region.is_none()
+        && ctx.snapshot.region.checked
+        && ctx.snapshot.region.region.is_none()
+}
+
+fn region(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    if !region_missing(ctx) {
+        return;
+    }
     out.push(Finding::new(
-        Code::IrsaEnvMissing,
-        message,
-        "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: <role ARN>, then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore) [r3]; check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook)",
+        Code::RegionMissing,
+        "no region: AWS_REGION and AWS_DEFAULT_REGION are unset, the profile sets none and IMDS gave none, so the SDK cannot choose its regional STS endpoint (SDKs fail with \"Missing Region\" or send AssumeRoleWithWebIdentity to the wrong place)",
+        "set AWS_REGION (and AWS_DEFAULT_REGION) in the pod spec, or run a self-managed pod-identity webhook with --aws-default-region so it injects them (EKS's managed webhook does), then recreate the pod; pods that cannot reach IMDS (hop limit 1, Fargate) get no region from it [f12]",
     ));
 }
 

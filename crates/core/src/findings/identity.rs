@@ -1,8 +1,22 @@
 //! Who the token says it is: audience and subject.
 
-use super::{Check, Code, Finding, Inputs, issuer_host};
+use super::{Check, Code, Finding, Inputs, issuer_host, sts_accepted_this_token};
+use crate::trust_policy;
 
 pub(super) const CHECKS: &[Check] = &[audience, subject, extra_token_audiences];
+
+/// Audiences the trust policy's `<issuer>:aud` conditions accept for this token (those that
+/// pass in a statement trusting its issuer): a custom audience the role expects is expected.
+fn trust_policy_audiences<'a>(ctx: &Inputs<'a>) -> Vec<&'a str> {
+    ctx.trust
+        .into_iter()
+        .flat_map(|e| &e.statements)
+        .filter(|s| s.effect == trust_policy::Effect::Allow && s.principal_matches)
+        .flat_map(|s| &s.conditions)
+        .filter(|c| c.key.ends_with(":aud") && c.outcome == trust_policy::Outcome::Pass)
+        .flat_map(|c| c.actual.iter().flatten().map(String::as_str))
+        .collect()
+}
 
 fn audience(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     let Some(token) = ctx.snapshot.token.decoded() else {
@@ -10,7 +24,14 @@ fn audience(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     };
     let want = &ctx.config.expected_audience;
     let have = &token.claims.audiences;
-    if have.iter().any(|a| a == want) {
+    let from_policy = trust_policy_audiences(ctx);
+    // Live evidence outranks inference: STS accepted this very token, so its audience is one
+    // the OIDC provider lists, whatever irsa-doctor expected.
+    if have
+        .iter()
+        .any(|a| a == want || from_policy.contains(&a.as_str()))
+        || sts_accepted_this_token(ctx)
+    {
         return;
     }
     let shown = serde_json::to_string(have).unwrap_or_default();
@@ -18,7 +39,7 @@ fn audience(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         Code::AudienceMismatch,
         format!("token audience {shown} does not contain {want}; STS answers InvalidIdentityToken: Incorrect token audience"),
         format!(
-            "set the projected volume's serviceAccountToken.audience to {want} (ServiceAccount annotation eks.amazonaws.com/audience, or the webhook's --token-audience), and list it in the IAM OIDC provider's audiences (ClientIDList) and the trust policy's {}:aud condition [r7]",
+            "set the projected volume's serviceAccountToken.audience to {want} (ServiceAccount annotation eks.amazonaws.com/audience, or the webhook's --token-audience), and list it in the IAM OIDC provider's audiences (ClientIDList) and the trust policy's {}:aud condition; if the pod uses a custom audience on purpose, pass it as --expected-audience [r7]",
             issuer_host(ctx)
         ),
     ).about(crate::config::IRSA));

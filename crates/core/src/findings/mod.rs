@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::environment::EnvFacts;
+use crate::partition::Partition;
 use crate::snapshot::Snapshot;
 use crate::time;
 use crate::trust_policy;
@@ -26,7 +27,8 @@ mod trust;
 
 pub use sts::sts_remediation;
 pub use tokens::{
-    ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point, validity,
+    REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
+    validity,
 };
 pub use trust::trust_policy_evaluation;
 
@@ -107,6 +109,8 @@ codes! {
     ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning;
     TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning;
     PodIdentityThrottled => "POD_IDENTITY_THROTTLED", Warning;
+    RegionMissing => "REGION_MISSING", Critical;
+    TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning;
 }
 
 impl Serialize for Code {
@@ -241,6 +245,31 @@ fn issuer_host(ctx: &Context<'_>) -> String {
         .and_then(|d| d.claims.issuer.as_deref())
         .map(|i| i.trim_start_matches("https://").to_owned())
         .unwrap_or_else(|| "<issuer host/path>".into())
+}
+
+/// The partition of `AWS_ROLE_ARN` (else of the region), `aws` when neither tells: every
+/// ARN and host in a remediation follows it.
+fn partition(ctx: &Context<'_>) -> Partition {
+    let region = ctx
+        .env
+        .region
+        .as_deref()
+        .or(ctx.snapshot.region.region.as_deref());
+    Partition::of(configured_role(ctx), region).unwrap_or(Partition::Aws)
+}
+
+/// `arn:<partition>:iam::<account>:`, for remediations that show an IAM ARN.
+fn iam_arn(ctx: &Context<'_>, account: &str) -> String {
+    format!("{}{account}:", partition(ctx).iam_arn_prefix())
+}
+
+/// Live evidence: the last test-assume succeeded with the very token in the snapshot. Then
+/// nothing that predicts STS would refuse it is raised at warning or above (SPEC 5).
+fn sts_accepted_this_token(ctx: &Context<'_>) -> bool {
+    let sts = &ctx.snapshot.sts;
+    sts.result == crate::snapshot::StsResult::Success
+        && sts.token_fingerprint.is_some()
+        && sts.token_fingerprint == ctx.snapshot.token.fingerprint()
 }
 
 fn configured_role<'a>(ctx: &Context<'a>) -> Option<&'a str> {

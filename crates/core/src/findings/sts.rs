@@ -1,25 +1,42 @@
 //! The live STS test-assume: its failure, the identity it returned, the clock it saw.
 
+use super::chain::region_missing;
 use super::{
     Check, Code, Finding, Inputs, SKEW_ALLOWANCE_SECS, configured_role, issuer_host, node_hint,
+    partition,
 };
 use crate::arn::role_identity;
+use crate::failure;
+use crate::partition::Partition;
 use crate::snapshot::{StsFailure, StsResult};
 
 pub(super) const CHECKS: &[Check] = &[sts_probe, role_mismatch, clock_skew];
 
-/// Remediation for an STS error, by code and the message variants research row 6-11 lists.
-pub fn sts_remediation(code: &str, message: &str, issuer: &str) -> String {
+/// Remediation for an STS error, by code and the message variants research rows 6-11 and
+/// f1/f13 list; ARNs follow `partition` (of `AWS_ROLE_ARN`), the role named is `role`.
+pub fn sts_remediation(
+    code: &str,
+    message: &str,
+    issuer: &str,
+    role: Option<&str>,
+    partition: Partition,
+) -> String {
     let msg = message.to_ascii_lowercase();
+    let iam = partition.iam_arn_prefix();
     match code {
-        "AccessDenied" => format!(
-            "the role's trust policy rejects this token: check Principal.Federated is arn:aws:iam::<account>:oidc-provider/{issuer}, the condition {issuer}:sub matches this token's sub (StringEquals treats * literally; use StringLike), and {issuer}:aud is sts.amazonaws.com; --trust-policy-file names the failing condition [r8]"
-        ),
+        "AccessDenied" => {
+            let (account, name) = role
+                .and_then(role_identity)
+                .unwrap_or(("<account>", "<name>"));
+            format!(
+                "the role's trust policy rejects this token: check Principal.Federated is {iam}{account}:oidc-provider/{issuer}, the condition {issuer}:sub matches this token's sub (StringEquals treats * literally; use StringLike), and {issuer}:aud is sts.amazonaws.com; --trust-policy-file names the failing condition. STS gives the same AccessDenied when the role does not exist or AWS_ROLE_ARN names the wrong account: check aws iam get-role --role-name {name} in account {account} [r8]"
+            )
+        }
         "InvalidIdentityToken" if msg.contains("no openidconnect provider") => format!(
-            "create the IAM OIDC provider for https://{issuer} in the role's account (eksctl utils associate-iam-oidc-provider, or aws iam create-open-id-connect-provider); a recreated cluster has a new issuer id [r6]"
+            "create the IAM OIDC provider for https://{issuer} in the role's account (eksctl utils associate-iam-oidc-provider, or aws iam create-open-id-connect-provider); a recreated cluster has a new issuer id [r6]. If the provider exists, the account may have deactivated STS in this region (IAM > Account settings > Security Token Service endpoints): STS then answers this same error, not RegionDisabledException; activate the region or set AWS_REGION to an active one [f1]"
         ),
         "InvalidIdentityToken" if msg.contains("audience") => {
-            "add the token's audience to the IAM OIDC provider's audiences (ClientIDList), or set the projected token's audience to sts.amazonaws.com [r7]".into()
+            "add the token's audience to the IAM OIDC provider's audiences (ClientIDList), or set the projected token's audience to sts.amazonaws.com [r7][f11]".into()
         }
         "InvalidIdentityToken" if msg.contains("thumbprint") => {
             "update the OIDC provider's thumbprint to the issuer's root CA (aws iam update-open-id-connect-provider-thumbprint) [r9]".into()
@@ -40,10 +57,13 @@ pub fn sts_remediation(code: &str, message: &str, issuer: &str) -> String {
         "RegionDisabledException" => {
             "STS is not activated in this region for the role's account: activate it (IAM > Account settings > STS endpoints) or set AWS_REGION to an active region [r16]".into()
         }
-        "InvalidParameterValue" | "ValidationError" => {
-            "STS rejected the request's parameters: check AWS_ROLE_ARN is a full role ARN (arn:aws:iam::<account>:role/<name>)".into()
+        "InvalidParameterValue" | "ValidationError" => format!(
+            "STS rejected the request's parameters: check AWS_ROLE_ARN is a full role ARN ({iam}<account>:role/<name>)"
+        ),
+        "InternalFailure" | "InternalError" | "ServiceUnavailable" => {
+            "STS failed on its side (HTTP 5xx) even after the probe's retries: usually transient, the SDKs retry it too; if it persists check the AWS Health Dashboard for STS in this region".into()
         }
-        _ => "check the STS error code in the AWS STS AssumeRoleWithWebIdentity documentation; the role, trust policy and OIDC provider are the usual suspects [r8]".into(),
+        _ => "look the error code up in the STS AssumeRoleWithWebIdentity API reference; a 5xx-style code is on AWS's side and usually transient, a 4xx one names what the request got wrong".into(),
     }
 }
 
@@ -64,6 +84,17 @@ fn sts_probe(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             ),
             "something in the account calls STS too often (a new SDK client per request, reconcile loops, mass pod start-up); share credential providers, and keep --probe-interval at 5m or more [r17]",
         ),
+        // Without a region there is no regional endpoint to reach: the cause is the region
+        // (REGION_MISSING), not the network.
+        Some(StsFailure::Unreachable | StsFailure::Rejected) if region_missing(ctx) => {
+            Finding::new(
+                failure::sts_finding(sts.failure.unwrap_or(StsFailure::Rejected)),
+                format!(
+                    "could not call STS: no region is configured, so the SDK has no regional endpoint to send AssumeRoleWithWebIdentity to ({code}: {message}); {failures} attempt(s) in a row"
+                ),
+                "set the region (see REGION_MISSING); nothing points at the network or the role",
+            )
+        }
         Some(StsFailure::Unreachable) => Finding::new(
             Code::StsUnreachable,
             format!(
@@ -76,7 +107,13 @@ fn sts_probe(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             format!(
                 "AssumeRoleWithWebIdentity failed: {code}: {message}; {failures} attempt(s) in a row"
             ),
-            sts_remediation(code, message, &issuer_host(ctx)),
+            sts_remediation(
+                code,
+                message,
+                &issuer_host(ctx),
+                configured_role(ctx),
+                partition(ctx),
+            ),
         ),
     };
     out.push(finding);

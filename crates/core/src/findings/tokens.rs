@@ -14,8 +14,10 @@ pub const SKEW_ALLOWANCE_SECS: i64 = 60;
 pub const ROTATION_GRACE_SECS: i64 = 600;
 /// The kubelet refreshes when a token is older than 80% of its TTL or 24 h (research row 12).
 const MAX_REFRESH_AGE_SECS: i64 = 24 * 3600;
-/// The kubelet jitters its refresh by up to 10 s; allow a little more before calling a token overdue.
-const REFRESH_JITTER_SECS: i64 = 60;
+/// How long after its refresh point the kubelet may take to write the new token (SPEC 5): it
+/// rewrites projected volumes at the next pod sync (`--sync-frequency` 1 min, jittered up to
+/// 50%) plus the token manager's 10 s, so up to about 100 s; allow 2 minutes.
+pub const REFRESH_LAG_SECS: i64 = 120;
 
 /// The kubelet's refresh point for a token: `iat + min(0.8 × lifetime, 24 h)`.
 pub fn refresh_point(issued_at: i64, expires_at: i64) -> i64 {
@@ -181,7 +183,7 @@ fn token_lifetime(ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding
     // refreshes them; only a token past its refresh point is really running out.
     if exp > now
         && exp.saturating_sub(now) <= warning
-        && now > refresh.saturating_add(REFRESH_JITTER_SECS)
+        && now > refresh.saturating_add(REFRESH_LAG_SECS)
     {
         out.push(Finding::new(
             Code::TokenExpiringSoon,
