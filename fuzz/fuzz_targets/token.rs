@@ -33,6 +33,7 @@ use clap::Parser;
 use irsa_doctor_core::time;
 use irsa_doctor::config::{Cli, Config};
 use irsa_doctor::environment::EnvFacts;
+use irsa_doctor_core::assessment::Assessment;
 use irsa_doctor_core::findings::{self, Context};
 use irsa_doctor::metrics::Metrics;
 use irsa_doctor_core::report;
@@ -264,8 +265,8 @@ fuzz_target!(|data: &[u8]| {
             snapshot: &snap,
             now,
         };
-        let found = findings::evaluate(&ctx);
-        let report = report::build_with(&ctx, found.clone());
+        let assessment = Assessment::new(&ctx);
+        let report = report::build(&ctx, &assessment);
         let json = report.to_json();
         let text = report.to_text();
         let value: serde_json::Value =
@@ -284,7 +285,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!text.is_empty());
         // Rendering metrics is the slow part: once per input is enough.
         if i == 0 {
-            let metrics = fx.metrics.render(&ctx, &found);
+            let metrics = fx.metrics.render(&ctx, &assessment);
             assert!(
                 metrics.contains("irsa_finding_active"),
                 "metrics lack the finding series"
