@@ -332,6 +332,11 @@ fn check_pid_reads_the_target_process_view() {
         .env("AWS_ACCESS_KEY_ID", "AKIAAPPCONTAINERKEY1")
         .env("AWS_SECRET_ACCESS_KEY", "app-secret")
         .env("AWS_REGION", "eu-west-1")
+        // The app's own endpoint, pod name and session name: the probe must use these.
+        .env("AWS_ENDPOINT_URL_STS", pod.peers.sts.endpoint())
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .env("POD_NAME", "app-7f")
+        .env("AWS_ROLE_SESSION_NAME", "app-session")
         .spawn()
         .unwrap();
     struct Reap(std::process::Child);
@@ -348,7 +353,15 @@ fn check_pid_reads_the_target_process_view() {
     let mut env = pod.env();
     set(&mut env, "AWS_ROLE_ARN", ROLE);
     unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    set(&mut env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
+    set(&mut env, "AWS_ROLE_SESSION_NAME", "doctor-session");
     let (_, r) = check_json(&env, &["--pid", &pid.to_string()]);
+    assert_eq!(
+        r["sts"]["endpoint"],
+        pod.peers.sts.endpoint(),
+        "the target's AWS_ENDPOINT_URL_STS"
+    );
+    assert_eq!(r["sts"]["session_name"], "app-session");
     assert_eq!(r["environment"]["role_arn"], app_role);
     assert_eq!(r["environment"]["region"], "eu-west-1");
     assert_eq!(r["environment"]["static_credentials_in_env"], true);

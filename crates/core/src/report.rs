@@ -184,6 +184,8 @@ pub struct StsSection {
     pub caller_arn: Option<String>,
     /// Local clock minus STS's `Date`, seconds.
     pub clock_skew_seconds: Option<f64>,
+    /// The session name of the test-assume (`AWS_ROLE_SESSION_NAME` when the app sets it).
+    pub session_name: Option<String>,
 }
 
 /// `credential_chain`.
@@ -278,6 +280,7 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
             consecutive_failures: sts.consecutive_failures,
             caller_arn: sts.caller_arn.clone(),
             clock_skew_seconds: sts.clock_skew_seconds,
+            session_name: sts.session_name.clone(),
         },
         credential_chain: ChainSection {
             provider: chain.provider.clone(),
