@@ -28,22 +28,17 @@ pub struct EnvFacts {
     pub container_token_file: Option<String>,
     /// Which proxy variables are set (names only: their URLs may carry credentials).
     pub proxy_vars: Vec<&'static str>,
-    /// `NO_PROXY` / `no_proxy`.
+    /// The effective `NO_PROXY` (`NO_PROXY` wins over `no_proxy`; see `crate::no_proxy`).
     pub no_proxy: Option<String>,
-}
-
-/// Variables through which SDK HTTP clients pick up a proxy.
-const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
-
-/// Addresses of the credential endpoints that must bypass a proxy: the Pod Identity agent (v4, v6) and IMDS.
-pub const CREDENTIAL_ENDPOINTS: [&str; 3] = ["169.254.170.23", "fd00:ec2::23", "169.254.169.254"];
-
-/// Whether a `NO_PROXY` list lets `host` bypass the proxy (exact entries, `*`, and CIDR-less suffix forms).
-pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
-    no_proxy
-        .split(',')
-        .map(|e| e.trim().trim_start_matches('[').trim_end_matches(']'))
-        .any(|e| e == "*" || e.eq_ignore_ascii_case(host))
+    // --- issue 12 (field-true verdicts): chain and endpoint facts ---
+    /// `region` of the selected profile (the SDK's region chain reads it after the environment).
+    pub profile_region: Option<String>,
+    /// `role_arn` of a selected profile that pins web identity (`role_arn` + `web_identity_token_file`).
+    pub profile_web_identity_role: Option<String>,
+    /// The IMDS base URL the SDK would use (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, else by endpoint mode).
+    pub imds_endpoint: String,
+    /// `AWS_EC2_METADATA_DISABLED=true`: the SDK never calls IMDS.
+    pub imds_disabled: bool,
 }
 
 /// A credential source that wins over web identity in every SDK's default chain.
@@ -51,7 +46,7 @@ pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
 pub enum StaticSource {
     /// Access-key variables set in the environment (names only).
     EnvKeys(Vec<&'static str>),
-    /// `AWS_PROFILE` names a profile.
+    /// `AWS_PROFILE` names a profile the shared files do not define: the SDK's chain errors out.
     EnvProfile(String),
     /// The selected profile of the shared config/credentials files yields credentials.
     ProfileKeys {
@@ -66,7 +61,10 @@ impl std::fmt::Display for StaticSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StaticSource::EnvKeys(vars) => write!(f, "{} in the environment", vars.join(" and ")),
-            StaticSource::EnvProfile(p) => write!(f, "AWS_PROFILE={p} in the environment"),
+            StaticSource::EnvProfile(p) => write!(
+                f,
+                "AWS_PROFILE={p} in the environment names no profile in the shared config/credentials files, so the chain fails before web identity"
+            ),
             StaticSource::ProfileKeys { profile, keys } => write!(
                 f,
                 "profile [{profile}] in the shared config/credentials files (~/.aws or AWS_SHARED_CREDENTIALS_FILE/AWS_CONFIG_FILE) sets {}",
@@ -78,14 +76,74 @@ impl std::fmt::Display for StaticSource {
 
 const ENV_KEY_VARS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 
-/// Profile keys that make the SDK's profile provider answer instead of falling through to web identity.
-const PROFILE_CREDENTIAL_KEYS: [&str; 5] = [
-    "aws_access_key_id",
-    "credential_process",
-    "role_arn",
-    "sso_session",
-    "sso_start_url",
-];
+/// What the SDK's profile provider makes of the selected profile, in the order of aws-config's
+/// `profile::credentials::repr::resolve_chain` / `base_provider` (botocore agrees on which keys count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileCredentials {
+    /// No profiles, or no `[default]` while none is selected: the chain moves on.
+    NotConfigured,
+    /// The profile exists but holds no credential keys (only `region`, ...): the chain moves on.
+    NoCredentials,
+    /// `role_arn` + `web_identity_token_file`: the documented way to pin web identity in a profile.
+    WebIdentity {
+        /// The profile's `role_arn`.
+        role_arn: String,
+    },
+    /// Credentials that win over web identity: the keys that make them (names only).
+    Credentials(Vec<String>),
+    /// The selected profile is not defined: the SDK's chain fails.
+    Missing,
+}
+
+/// Classifies the selected profile; `get(key)` reads it, `None` when no such profile exists.
+pub fn classify_profile<'a, F>(
+    any_profiles: bool,
+    selected: &str,
+    get: Option<F>,
+) -> ProfileCredentials
+where
+    F: Fn(&str) -> Option<&'a str>,
+{
+    let Some(get) = get else {
+        // aws-config: an empty set, or an absent `[default]` (selected or not), falls through.
+        return if !any_profiles || selected == "default" {
+            ProfileCredentials::NotConfigured
+        } else {
+            ProfileCredentials::Missing
+        };
+    };
+    let has = |k: &str| get(k).is_some();
+    if has("web_identity_token_file")
+        && !has("credential_source")
+        && let Some(role_arn) = get("role_arn")
+    {
+        return ProfileCredentials::WebIdentity {
+            role_arn: role_arn.to_owned(),
+        };
+    }
+    let keys: Vec<String> = [
+        "role_arn",
+        "source_profile",
+        "credential_source",
+        "web_identity_token_file",
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "login_session",
+        "credential_process",
+        "aws_access_key_id",
+        "aws_session_token",
+    ]
+    .into_iter()
+    .filter(|k| has(k))
+    .map(str::to_owned)
+    .collect();
+    if keys.is_empty() {
+        ProfileCredentials::NoCredentials
+    } else {
+        ProfileCredentials::Credentials(keys)
+    }
+}
 
 impl EnvFacts {
     /// Whether the EKS Pod Identity variables are both set.
@@ -96,6 +154,29 @@ impl EnvFacts {
     /// Whether either IRSA variable is set.
     pub fn uses_irsa(&self) -> bool {
         self.role_arn.is_some() || self.token_file.is_some()
+    }
+
+    /// Whether the default chain (Environment, Profile, WebIdentityToken, EcsContainer, IMDS)
+    /// falls through to IMDS for credentials: nothing earlier is configured.
+    pub fn chain_reaches_imds(&self) -> bool {
+        self.static_sources.is_empty()
+            && self.profile_web_identity_role.is_none()
+            && !(self.role_arn.is_some() && self.token_file.is_some())
+            && self.container_credentials_uri.is_none()
+    }
+
+    /// Whether the default chain gets as far as the container provider (EKS Pod Identity's agent):
+    /// Pod Identity is configured and nothing earlier (keys, profile, web identity) answers.
+    pub fn chain_reaches_container(&self) -> bool {
+        self.uses_pod_identity()
+            && self.static_sources.is_empty()
+            && self.profile_web_identity_role.is_none()
+            && !(self.role_arn.is_some() && self.token_file.is_some())
+    }
+
+    /// Whether the SDK must ask IMDS for its region (none in the environment or the profile).
+    pub fn region_from_imds(&self) -> bool {
+        self.region.is_none() && self.profile_region.is_none()
     }
 
     /// Whether access keys sit in the environment (the report's `static_credentials_in_env`).
@@ -127,12 +208,24 @@ impl EnvFacts {
         if !keys.is_empty() {
             static_sources.push(StaticSource::EnvKeys(keys));
         }
-        if let Some(p) = var("AWS_PROFILE") {
-            static_sources.push(StaticSource::EnvProfile(p));
+        let profile = selected_profile(env, fs).await;
+        let mut profile_web_identity_role = None;
+        match profile.credentials {
+            ProfileCredentials::Credentials(keys) => {
+                static_sources.push(StaticSource::ProfileKeys {
+                    profile: profile.name,
+                    keys,
+                })
+            }
+            ProfileCredentials::Missing => {
+                static_sources.push(StaticSource::EnvProfile(profile.name))
+            }
+            ProfileCredentials::WebIdentity { role_arn } => {
+                profile_web_identity_role = Some(role_arn)
+            }
+            ProfileCredentials::NotConfigured | ProfileCredentials::NoCredentials => {}
         }
-        if let Some(src) = profile_source(env, fs).await {
-            static_sources.push(src);
-        }
+        let proxy = crate::no_proxy::read_proxy_env(|k| env.get(k).ok());
         EnvFacts {
             role_arn: var("AWS_ROLE_ARN"),
             token_file: var("AWS_WEB_IDENTITY_TOKEN_FILE"),
@@ -141,37 +234,51 @@ impl EnvFacts {
             static_sources,
             container_credentials_uri: var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
             container_token_file: var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-            proxy_vars: PROXY_VARS
-                .into_iter()
-                .filter(|k| var(k).is_some())
-                .collect(),
-            no_proxy: var("NO_PROXY").or_else(|| var("no_proxy")),
+            proxy_vars: proxy.proxy_vars,
+            no_proxy: proxy.no_proxy,
+            profile_region: profile.region,
+            profile_web_identity_role,
+            imds_endpoint: crate::chain::imds_endpoint(|k| env.get(k).ok()),
+            imds_disabled: var("AWS_EC2_METADATA_DISABLED")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         }
     }
 }
 
-/// Loads the shared files exactly as the SDK does and reports the selected profile if it yields credentials.
-async fn profile_source(env: &Env, fs: &Fs) -> Option<StaticSource> {
+/// The selected profile as the SDK's profile provider sees it.
+struct SelectedProfile {
+    name: String,
+    credentials: ProfileCredentials,
+    region: Option<String>,
+}
+
+/// Loads the shared files exactly as the SDK does (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`,
+/// `AWS_PROFILE`, `HOME`) and classifies the selected profile.
+async fn selected_profile(env: &Env, fs: &Fs) -> SelectedProfile {
     let files = aws_runtime::env_config::file::EnvConfigFiles::default();
     let set = match aws_config::profile::load(fs, env, &files, None::<Cow<'static, str>>).await {
         Ok(set) => set,
         Err(e) => {
             // A broken file makes the SDK's chain fail too; worth a log line, not a guess.
             tracing::warn!(error = %e, "could not parse the shared AWS config/credentials files");
-            return None;
+            return SelectedProfile {
+                name: String::new(),
+                credentials: ProfileCredentials::NotConfigured,
+                region: None,
+            };
         }
     };
     let name = set.selected_profile();
-    let profile = set.get_profile(name)?;
-    let keys: Vec<String> = PROFILE_CREDENTIAL_KEYS
-        .into_iter()
-        .filter(|k| profile.get(k).is_some())
-        .map(str::to_owned)
-        .collect();
-    (!keys.is_empty()).then(|| StaticSource::ProfileKeys {
-        profile: name.to_owned(),
-        keys,
-    })
+    let profile = set.get_profile(name);
+    let credentials = classify_profile(!set.is_empty(), name, profile.map(|p| |k: &str| p.get(k)));
+    SelectedProfile {
+        name: name.to_owned(),
+        credentials,
+        region: profile
+            .and_then(|p| p.get("region"))
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned),
+    }
 }
 
 #[cfg(test)]
@@ -241,10 +348,73 @@ mod tests {
                 vec![],
             ),
             (
-                "profile in env",
+                "AWS_PROFILE without any shared files falls through (aws-config NoProfilesDefined)",
                 vec![("AWS_PROFILE", "dev")],
                 vec![],
+                vec![],
+            ),
+            (
+                "AWS_PROFILE naming an undefined profile fails the chain",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile other]\nregion = eu-west-1\n",
+                )],
                 vec![StaticSource::EnvProfile("dev".into())],
+            ),
+            (
+                "AWS_PROFILE with only a region shadows nothing",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile dev]\nregion = eu-west-1\noutput = json\n",
+                )],
+                vec![],
+            ),
+            (
+                "AWS_PROFILE pinning web identity is not shadowing",
+                vec![("AWS_PROFILE", "irsa")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile irsa]\nrole_arn = arn:aws:iam::1:role/x\nweb_identity_token_file = /var/run/secrets/eks.amazonaws.com/serviceaccount/token\n",
+                )],
+                vec![],
+            ),
+            (
+                "AWS_PROFILE with static keys",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/credentials",
+                    "[dev]\naws_access_key_id = AKIA\naws_secret_access_key = s\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "dev".into(),
+                    keys: vec!["aws_access_key_id".into()],
+                }],
+            ),
+            (
+                "SSO profile",
+                vec![("AWS_PROFILE", "sso")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "sso".into(),
+                    keys: vec!["sso_session".into(), "sso_account_id".into()],
+                }],
+            ),
+            (
+                "AWS_CONFIG_FILE honoured",
+                vec![("AWS_CONFIG_FILE", "/etc/aws/config")],
+                vec![(
+                    "/etc/aws/config",
+                    "[default]\ncredential_process = /bin/creds\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "default".into(),
+                    keys: vec!["credential_process".into()],
+                }],
             ),
             (
                 "default profile keys in ~/.aws/credentials",
@@ -301,19 +471,55 @@ mod tests {
                     "/home/app/.aws/config",
                     "[profile ops]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = base\n",
                 )],
-                vec![
-                    StaticSource::EnvProfile("ops".into()),
-                    StaticSource::ProfileKeys {
-                        profile: "ops".into(),
-                        keys: vec!["role_arn".into()],
-                    },
-                ],
+                vec![StaticSource::ProfileKeys {
+                    profile: "ops".into(),
+                    keys: vec!["role_arn".into(), "source_profile".into()],
+                }],
             ),
         ];
         for (name, vars, files, want) in cases {
             let f = facts(&vars, &files).await;
             assert_eq!(f.static_sources, want, "case: {name}");
         }
+    }
+
+    #[tokio::test]
+    async fn profile_region_web_identity_and_imds_facts() {
+        let f = facts(
+            &[("AWS_PROFILE", "irsa"), ("AWS_EC2_METADATA_DISABLED", "TRUE")],
+            &[(
+                "/home/app/.aws/config",
+                "[profile irsa]\nregion = cn-north-1\nrole_arn = arn:aws-cn:iam::1:role/x\nweb_identity_token_file = /t\n",
+            )],
+        )
+        .await;
+        assert_eq!(f.profile_region.as_deref(), Some("cn-north-1"));
+        assert_eq!(
+            f.profile_web_identity_role.as_deref(),
+            Some("arn:aws-cn:iam::1:role/x")
+        );
+        assert!(f.imds_disabled);
+        assert_eq!(f.imds_endpoint, "http://169.254.169.254");
+        assert!(
+            !f.chain_reaches_imds(),
+            "the profile's web identity answers"
+        );
+        assert!(!f.region_from_imds());
+
+        let bare = facts(
+            &[
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/"),
+                ("no_proxy", "169.254.0.0/16"),
+                ("http_proxy", "http://proxy:3128"),
+            ],
+            &[],
+        )
+        .await;
+        assert!(bare.chain_reaches_imds() && bare.region_from_imds());
+        assert!(!bare.imds_disabled);
+        assert_eq!(bare.imds_endpoint, "http://127.0.0.1:9");
+        assert_eq!(bare.proxy_vars, vec!["http_proxy"]);
+        assert_eq!(bare.no_proxy.as_deref(), Some("169.254.0.0/16"));
     }
 
     #[test]
