@@ -132,6 +132,8 @@ where
         "login_session",
         "credential_process",
         "aws_access_key_id",
+        // Alone it is an error in aws-config (InvalidCredentialSource): the chain fails, which shadows too.
+        "aws_secret_access_key",
         "aws_session_token",
     ]
     .into_iter()
@@ -389,7 +391,7 @@ mod tests {
                 )],
                 vec![StaticSource::ProfileKeys {
                     profile: "dev".into(),
-                    keys: vec!["aws_access_key_id".into()],
+                    keys: vec!["aws_access_key_id".into(), "aws_secret_access_key".into()],
                 }],
             ),
             (
@@ -425,7 +427,7 @@ mod tests {
                 )],
                 vec![StaticSource::ProfileKeys {
                     profile: "default".into(),
-                    keys: vec!["aws_access_key_id".into()],
+                    keys: vec!["aws_access_key_id".into(), "aws_secret_access_key".into()],
                 }],
             ),
             (
@@ -447,6 +449,18 @@ mod tests {
                 vec![StaticSource::ProfileKeys {
                     profile: "default".into(),
                     keys: vec!["aws_access_key_id".into()],
+                }],
+            ),
+            (
+                "a secret key alone: aws-config fails the chain",
+                vec![],
+                vec![(
+                    "/home/app/.aws/credentials",
+                    "[default]\naws_secret_access_key = s\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "default".into(),
+                    keys: vec!["aws_secret_access_key".into()],
                 }],
             ),
             (
