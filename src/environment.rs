@@ -63,7 +63,7 @@ impl std::fmt::Display for StaticSource {
             StaticSource::EnvKeys(vars) => write!(f, "{} in the environment", vars.join(" and ")),
             StaticSource::EnvProfile(p) => write!(
                 f,
-                "AWS_PROFILE={p} in the environment names no profile in the shared config/credentials files, so the chain fails before web identity"
+                "AWS_PROFILE={p} in the environment names no profile in the shared config/credentials files, so botocore's chain fails (ProfileNotFound) before web identity, and so does aws-config's when any profile is defined"
             ),
             StaticSource::ProfileKeys { profile, keys } => write!(
                 f,
@@ -96,17 +96,15 @@ pub enum ProfileCredentials {
 }
 
 /// Classifies the selected profile; `get(key)` reads it, `None` when no such profile exists.
-pub fn classify_profile<'a, F>(
-    any_profiles: bool,
-    selected: &str,
-    get: Option<F>,
-) -> ProfileCredentials
+pub fn classify_profile<'a, F>(selected: &str, get: Option<F>) -> ProfileCredentials
 where
     F: Fn(&str) -> Option<&'a str>,
 {
     let Some(get) = get else {
-        // aws-config: an empty set, or an absent `[default]` (selected or not), falls through.
-        return if !any_profiles || selected == "default" {
+        // An absent `[default]` falls through everywhere. An explicitly selected profile that does
+        // not exist fails botocore's chain (ProfileNotFound) whether or not any file exists;
+        // aws-config falls through only when no profile at all is defined (NoProfilesDefined).
+        return if selected == "default" {
             ProfileCredentials::NotConfigured
         } else {
             ProfileCredentials::Missing
@@ -272,7 +270,7 @@ async fn selected_profile(env: &Env, fs: &Fs) -> SelectedProfile {
     };
     let name = set.selected_profile();
     let profile = set.get_profile(name);
-    let credentials = classify_profile(!set.is_empty(), name, profile.map(|p| |k: &str| p.get(k)));
+    let credentials = classify_profile(name, profile.map(|p| |k: &str| p.get(k)));
     SelectedProfile {
         name: name.to_owned(),
         credentials,
@@ -350,10 +348,10 @@ mod tests {
                 vec![],
             ),
             (
-                "AWS_PROFILE without any shared files falls through (aws-config NoProfilesDefined)",
+                "AWS_PROFILE without any shared files: botocore fails, aws-config falls through",
                 vec![("AWS_PROFILE", "dev")],
                 vec![],
-                vec![],
+                vec![StaticSource::EnvProfile("dev".into())],
             ),
             (
                 "AWS_PROFILE naming an undefined profile fails the chain",

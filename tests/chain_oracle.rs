@@ -5,12 +5,15 @@
 //! `irsa-doctor check --format json` judges it with aws-config resolving the
 //! chain for real against the fake STS / IMDS / Pod Identity agent on loopback.
 //! The test asserts botocore's provider, aws-config's `credential_chain.provider`
-//! and `STATIC_CREDENTIALS_SHADOW` per row, and that the two SDKs agree except
-//! where they are documented to differ: aws-config reads the shared profile
+//! and `STATIC_CREDENTIALS_SHADOW` per row; that the warning is raised exactly
+//! when IRSA or Pod Identity is configured and either SDK would not use it; and
+//! that the two SDKs agree except where they are documented to differ: aws-config reads the shared profile
 //! before the web-identity variables (Environment, Profile, WebIdentityToken,
 //! EcsContainer, IMDS), botocore reads web identity before the profile's own
 //! keys (env, assume-role, assume-role-with-web-identity, sso,
-//! shared-credentials-file, custom-process, config-file, container-role, iam-role).
+//! shared-credentials-file, custom-process, config-file, container-role,
+//! iam-role); and an `AWS_PROFILE` that no file defines fails botocore's chain
+//! but not aws-config's when there are no shared files at all.
 //!
 //! Needs python3 with botocore (CI installs it); without them it fails under
 //! `CI` and skips locally with the reason.
@@ -72,6 +75,7 @@ type Row = (
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
     ("nothing configured: IMDS", &[NoIrsa, Imds], Some("IMDSv2"), Some("IMDSv2"), false, false),
+    ("nothing configured, IMDS unreachable", &[NoIrsa], None, None, false, false),
     ("IRSA env", &[], Some("WebIdentityToken"), Some("WebIdentityToken"), false, false),
     ("env keys + IRSA", &[KEYS[0], KEYS[1]], Some("EnvironmentVariable"), Some("EnvironmentVariable"), true, false),
     ("env keys + AWS_PROFILE with keys + IRSA", &[KEYS[0], KEYS[1], Set("AWS_PROFILE", "dev"), File("home/.aws/credentials", STATIC_DEV)], Some("EnvironmentVariable"), Some("EnvironmentVariable"), true, false),
@@ -83,7 +87,7 @@ const ROWS: &[Row] = &[
     ("AWS_PROFILE credential_process + IRSA", &[Set("AWS_PROFILE", "proc"), File("home/.aws/config", PROCESS)], Some("WebIdentityToken"), Some("ProfileFile"), true, true),
     ("AWS_PROFILE with only a region + IRSA", &[Set("AWS_PROFILE", "regional"), File("home/.aws/config", REGION_ONLY)], Some("WebIdentityToken"), Some("WebIdentityToken"), false, false),
     ("AWS_PROFILE naming an undefined profile + IRSA", &[Set("AWS_PROFILE", "dev"), File("home/.aws/config", OTHER_ONLY)], None, None, true, false),
-    ("AWS_PROFILE and no shared files + IRSA", &[Set("AWS_PROFILE", "dev")], None, Some("WebIdentityToken"), false, true),
+    ("AWS_PROFILE and no shared files + IRSA", &[Set("AWS_PROFILE", "dev")], None, Some("WebIdentityToken"), true, true),
     ("AWS_SHARED_CREDENTIALS_FILE, no IRSA", &[NoIrsa, Set("AWS_SHARED_CREDENTIALS_FILE", "{tmp}/etc/creds"), File("etc/creds", STATIC_DEFAULT)], Some("ProfileFile"), Some("ProfileFile"), false, false),
     ("AWS_CONFIG_FILE keys, no IRSA", &[NoIrsa, Set("AWS_CONFIG_FILE", "{tmp}/etc/config"), File("etc/config", CONFIG_DEFAULT_KEYS)], Some("ProfileFile"), Some("ProfileFile"), false, false),
     ("default profile in ~/.aws/credentials, no IRSA", &[NoIrsa, File("home/.aws/credentials", STATIC_DEFAULT)], Some("ProfileFile"), Some("ProfileFile"), false, false),
@@ -92,8 +96,8 @@ const ROWS: &[Row] = &[
     ("Pod Identity only", &[NoIrsa, PodIdentity], Some("EcsContainer"), Some("EcsContainer"), false, false),
 ];
 
-/// botocore's provider `METHOD` in aws-config's provider names; `None` for a chain that failed.
-/// No method and no error means botocore fell through to IMDS, which the oracle disables.
+/// botocore's provider `METHOD` in aws-config's provider names; `None` for a chain that failed
+/// or found nothing (IMDS on a closed loopback port, as aws-config's chain errors there).
 fn botocore_as_aws_config(oracle: &Value) -> Option<&'static str> {
     if !oracle["error"].is_null() {
         return None;
@@ -105,7 +109,8 @@ fn botocore_as_aws_config(oracle: &Value) -> Option<&'static str> {
         ) => "ProfileFile",
         Some("assume-role-with-web-identity") => "WebIdentityToken",
         Some("container-role") => "EcsContainer",
-        Some("iam-role") | None => "IMDSv2",
+        Some("iam-role") => "IMDSv2",
+        None => return None,
         Some(other) => panic!("unmapped botocore method {other}"),
     })
 }
@@ -225,11 +230,12 @@ fn botocore_and_aws_config_agree_on_the_chain() {
         let got_aws = report["credential_chain"]["provider"].as_str();
         let got_shadow = codes(&report).contains(&"STATIC_CREDENTIALS_SHADOW".to_string());
         let agree = got_boto == got_aws;
-        // The rule itself: a warning exactly when an identity is configured and the chain does not answer with it.
+        // The rule itself: a warning exactly when an identity (IRSA or Pod Identity) is configured
+        // and either SDK's chain does not answer with it.
         let identity_configured = !ops.iter().any(|o| matches!(o, NoIrsa))
             || ops.iter().any(|o| matches!(o, PodIdentity));
-        let rule =
-            identity_configured && !matches!(got_aws, Some("WebIdentityToken" | "EcsContainer"));
+        let answers = |p: Option<&str>| matches!(p, Some("WebIdentityToken" | "EcsContainer"));
+        let rule = identity_configured && !(answers(got_aws) && answers(got_boto));
         assert_eq!(
             rule, *want_shadow,
             "{name}: the row contradicts the shadow rule"

@@ -31,13 +31,12 @@ fn check_exit_codes_follow_status() {
     let cases: Vec<Row> = vec![
         ("healthy", Some(healthy.clone()), vec![], 0, "ok", vec![]),
         (
-            // Issue 12: aws-config falls through when no shared file defines any profile.
-            "profile name without shared files shadows nothing",
+            "profile shadows",
             Some(healthy.clone()),
             vec![("AWS_PROFILE", "dev")],
-            0,
-            "ok",
-            vec![],
+            1,
+            "warning",
+            vec!["STATIC_CREDENTIALS_SHADOW"],
         ),
         (
             "wrong audience",

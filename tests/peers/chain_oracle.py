@@ -6,8 +6,10 @@ names). Prints one JSON object: {"method": <botocore provider METHOD or null>,
 "error": <exception text or null>, "botocore": <version>}.
 
 No network is touched:
-- IMDS is switched off (AWS_EC2_METADATA_DISABLED=true, forced below), so a
-  chain that falls through to the instance role answers null.
+- IMDS is switched off (AWS_EC2_METADATA_DISABLED=true, forced below) unless
+  AWS_EC2_METADATA_SERVICE_ENDPOINT points at loopback (the test's fake IMDS,
+  or a closed port): then botocore really asks it, and a chain that falls
+  through answers `iam-role` or nothing.
 - web identity and assume-role providers return *deferred* credentials from
   load(): STS is only called on first use, which never happens here.
 - credential_process runs the command the profile names (tests use `echo`
@@ -21,7 +23,11 @@ import json
 import os
 import sys
 
-os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+from urllib.parse import urlparse
+
+_imds = urlparse(os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "")).hostname or ""
+if _imds not in ("127.0.0.1", "::1", "localhost"):
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 try:
     import botocore
