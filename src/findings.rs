@@ -871,7 +871,10 @@ fn proxy_intercepts_credentials(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         .iter()
         .map(|i| format!("{} ({})", i.endpoint.purpose, i.endpoint.url))
         .collect();
-    let hosts: Vec<&str> = hit.iter().map(|i| i.endpoint.host.as_str()).collect();
+    let hosts: Vec<String> = hit
+        .iter()
+        .flat_map(|i| no_proxy::entries_for(&i.endpoint.host))
+        .collect();
     let no_proxy = ctx.env.no_proxy.as_deref().unwrap_or("");
     out.push(Finding::new(
         Code::ProxyInterceptsCredentials,
@@ -882,7 +885,7 @@ fn proxy_intercepts_credentials(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             shown.join(", ")
         ),
         format!(
-            "add {} to both NO_PROXY and no_proxy in the pod spec (Go and Rust read NO_PROXY first, Python no_proxy; write IPv6 without brackets, and prefer addresses to CIDR blocks, which botocore ignores) [r19]",
+            "add {} to both NO_PROXY and no_proxy in the pod spec: Go and Rust read NO_PROXY first, Python no_proxy; list the addresses themselves (IPv6 both bare and bracketed), since botocore ignores CIDR blocks and hyper-util's * skips IP addresses [r19]",
             hosts.join(",")
         ),
     ));

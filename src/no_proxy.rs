@@ -1,28 +1,31 @@
 //! `HTTP(S)_PROXY` / `NO_PROXY` as the SDKs' HTTP stacks read them, and which
 //! credential endpoints a pod really calls (pure, std only).
 //!
-//! How the stacks read the variables (checked against their sources):
+//! How the stacks read the variables:
 //! - Go `golang.org/x/net/http/httpproxy` (`FromEnvironment`, used by the Go
-//!   SDKs through `net/http`): `HTTP_PROXY` else `http_proxy` for `http://`
-//!   URLs, `HTTPS_PROXY` else `https_proxy` for `https://`, `NO_PROXY` else
-//!   `no_proxy`. Entries: `*`, IP, CIDR, `host:port` (that port only), domain
-//!   (itself and subdomains), `.domain` (subdomains). Loopback is never proxied.
-//! - Rust `hyper_util::client::proxy::matcher` (`Matcher::from_env`, what
-//!   reqwest and the hyper-based stacks use): the same upper-then-lower order
-//!   (`get_first_env(&["NO_PROXY", "no_proxy"])`); `*`, IPs, CIDRs, and
-//!   domains where `google.com` and `.google.com` both match the domain and its
-//!   subdomains (curl's rule).
-//! - Python `urllib.request.getproxies_environment` (botocore) and `requests`:
-//!   the *lowercase* variable wins when both are set, and botocore matches only
-//!   DNS suffixes, not CIDR blocks (botocore `utils.should_bypass_proxies` says
-//!   so in a comment).
+//!   SDKs through `net/http`; read from its source, not run here): `HTTP_PROXY`
+//!   else `http_proxy` for `http://` URLs, `HTTPS_PROXY` else `https_proxy` for
+//!   `https://`, `NO_PROXY` else `no_proxy`. Entries: `*`, IP, CIDR,
+//!   `host:port` (that port only), domain (itself and subdomains), `.domain`
+//!   (subdomains). Loopback is never proxied.
+//! - Rust `hyper_util::client::proxy::matcher` (`Matcher::from_env`): the same
+//!   upper-then-lower order (`get_first_env(&["NO_PROXY", "no_proxy"])`); IPs,
+//!   CIDRs, and domains where `google.com` and `.google.com` both match the
+//!   domain and its subdomains (curl's rule). `*` covers names but not IP
+//!   literals, and bracketed or `host:port` entries never match an IP.
+//! - Python `urllib.request` (botocore's `utils.should_bypass_proxies` calls
+//!   `proxy_bypass` with the URL's netloc): the *lowercase* variable wins when
+//!   both are set; entries are DNS suffixes only (no CIDR: botocore says so in a
+//!   comment), IPv6 matches only bracketed (`[fd00:ec2::23]`), a `host:port`
+//!   entry only a URL that spells that port, and `*` only as the whole value.
 //!
-//! So when both spellings are set, `NO_PROXY` wins here: it is what the Go and
-//! Rust stacks read, and a pod that sets both differently is already broken for
-//! one of them. The matcher is the union of the rules above (CIDR, bracketed
-//! IPv6, `host:port`): a configuration these stacks honour raises nothing.
-//! Known gaps kept on purpose: Python ignores CIDR entries, and Go and
-//! hyper-util ignore a bare bracketed `[v6]` entry without a port.
+//! `tests/no_proxy_peers.rs` pins hyper-util's and urllib's answers next to
+//! ours, row by row. So when both spellings are set, `NO_PROXY` wins here: it is
+//! what the Go and Rust stacks read, and a pod that sets both differently is
+//! already broken for one of them. The matcher is the union of the stacks'
+//! rules: a configuration one of them honours raises nothing (no false alarm
+//! on a healthy pod), and the finding's remediation names entries every stack
+//! honours.
 //!
 //! Plain-`http://` endpoints (IMDS, the Pod Identity agent) are sent through
 //! `HTTP_PROXY`/`http_proxy` only: `HTTPS_PROXY` never applies to them.
@@ -224,6 +227,16 @@ pub fn parse_endpoint(purpose: &'static str, url: &str) -> Option<Endpoint> {
     })
 }
 
+/// `NO_PROXY` entries for `host` that every stack above honours: the address itself, and for
+/// IPv6 also its bracketed form (urllib matches only that one; Go and hyper-util only the bare one).
+pub fn entries_for(host: &str) -> Vec<String> {
+    let host = unbracket(host);
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) => vec![host.to_owned(), format!("[{host}]")],
+        _ => vec![host.to_owned()],
+    }
+}
+
 /// What decides which credential endpoints a pod's SDK calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EndpointUse<'a> {
@@ -390,6 +403,23 @@ mod tests {
             assert_eq!(p.proxy_vars, *want_vars, "{name}");
             assert_eq!(p.no_proxy.as_deref(), *want_no, "{name}");
             assert_eq!(p.no_proxy_var, *want_var, "{name}");
+        }
+    }
+
+    #[test]
+    fn remediation_entries_every_stack_honours() {
+        assert_eq!(entries_for("169.254.170.23"), ["169.254.170.23"]);
+        assert_eq!(
+            entries_for("fd00:ec2::23"),
+            ["fd00:ec2::23", "[fd00:ec2::23]"]
+        );
+        assert_eq!(
+            entries_for("[fd00:ec2::23]"),
+            ["fd00:ec2::23", "[fd00:ec2::23]"]
+        );
+        assert_eq!(entries_for("agent.local"), ["agent.local"]);
+        for e in entries_for("fd00:ec2::23") {
+            assert!(bypasses(&e, "fd00:ec2::23", Some(80)), "{e}");
         }
     }
 

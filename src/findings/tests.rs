@@ -842,7 +842,7 @@ fn proxy_cases() {
             Code::ProxyInterceptsCredentials,
             &[
                 "http_proxy set, and NO_PROXY (localhost,169.254.0.0/16) does not cover the EKS Pod Identity agent (http://[fd00:ec2::23]/v1/credentials)",
-                "add fd00:ec2::23 to",
+                "add fd00:ec2::23,[fd00:ec2::23] to",
             ],
         )],
     );
