@@ -50,7 +50,8 @@ local util = import '../lib/util.libsonnet';
         // timestamps against time(), so this holds for every token irsa-doctor
         // watches (label token: irsa, pod_identity, kube_api).
         alert(
-          'IRSATokenExpiringSoon', 'warning',
+          'IRSATokenExpiringSoon',
+          'warning',
           |||
             (irsa_token_expiry_timestamp_seconds - time()) < clamp_max(%s * irsa_token_lifetime_seconds, %d)
             and
@@ -65,7 +66,8 @@ local util = import '../lib/util.libsonnet';
           'token_expiring_soon',
         ),
         alert(
-          'IRSATokenExpired', 'critical',
+          'IRSATokenExpired',
+          'critical',
           |||
             time() - irsa_token_expiry_timestamp_seconds > 0
           |||,
@@ -80,7 +82,8 @@ local util = import '../lib/util.libsonnet';
         // Older than the kubelet's refresh point, iat + min(0.8 x lifetime, 24 h),
         // by more than 10 minutes (the TOKEN_NOT_ROTATED finding's rule).
         alert(
-          'IRSATokenNotRotated', 'warning',
+          'IRSATokenNotRotated',
+          'warning',
           |||
             time() - irsa_token_issued_timestamp_seconds
             > %s + %d
@@ -98,7 +101,8 @@ local util = import '../lib/util.libsonnet';
         // (failed probes are retried after 10 s, doubling, so this is several
         // failures in a row).
         alert(
-          'IRSASTSAssumeFailing', 'critical',
+          'IRSASTSAssumeFailing',
+          'critical',
           |||
             irsa_sts_assume_success == 0
           |||,
@@ -112,7 +116,8 @@ local util = import '../lib/util.libsonnet';
           'sts_assume_failed',
         ),
         alert(
-          'IRSANodeRoleFallback', 'critical',
+          'IRSANodeRoleFallback',
+          'critical',
           |||
             irsa_node_role_fallback == 1
           |||,
@@ -125,7 +130,8 @@ local util = import '../lib/util.libsonnet';
           'node_role_fallback',
         ),
         alert(
-          'IRSAIMDSReachable', 'warning',
+          'IRSAIMDSReachable',
+          'warning',
           |||
             irsa_imds_reachable == 1
           |||,
@@ -138,7 +144,8 @@ local util = import '../lib/util.libsonnet';
           'imds_reachable',
         ),
         alert(
-          'IRSAAudienceMismatch', 'critical',
+          'IRSAAudienceMismatch',
+          'critical',
           |||
             irsa_finding_active{code="AUDIENCE_MISMATCH"} == 1
           |||,
@@ -152,7 +159,8 @@ local util = import '../lib/util.libsonnet';
           'audience_mismatch',
         ),
         alert(
-          'IRSASubjectMismatch', 'critical',
+          'IRSASubjectMismatch',
+          'critical',
           |||
             irsa_finding_active{code="SUBJECT_MISMATCH"} == 1
           |||,
@@ -167,7 +175,8 @@ local util = import '../lib/util.libsonnet';
           'subject_mismatch',
         ),
         alert(
-          'IRSATrustPolicyDenies', 'critical',
+          'IRSATrustPolicyDenies',
+          'critical',
           |||
             irsa_finding_active{code="TRUST_POLICY_DENIES"} == 1
           |||,
@@ -181,7 +190,8 @@ local util = import '../lib/util.libsonnet';
           'trust_policy_denies',
         ),
         alert(
-          'IRSAIssuerMismatch', 'critical',
+          'IRSAIssuerMismatch',
+          'critical',
           |||
             irsa_finding_active{code="ISSUER_MISMATCH"} == 1
           |||,
@@ -195,7 +205,8 @@ local util = import '../lib/util.libsonnet';
           'issuer_mismatch',
         ),
         alert(
-          'IRSAStaticCredentialsShadow', 'warning',
+          'IRSAStaticCredentialsShadow',
+          'warning',
           |||
             irsa_finding_active{code="STATIC_CREDENTIALS_SHADOW"} == 1
           |||,
@@ -210,7 +221,8 @@ local util = import '../lib/util.libsonnet';
         // Every other critical finding (webhook did not mutate the pod, token
         // missing/unreadable/malformed/not yet valid/badly signed, wrong role).
         alert(
-          'IRSACriticalFinding', 'critical',
+          'IRSACriticalFinding',
+          'critical',
           |||
             irsa_finding_active{severity="critical", code!~"%s"} == 1
           ||| % ownCritical,
@@ -225,7 +237,8 @@ local util = import '../lib/util.libsonnet';
         ),
         // Every other warning finding (STS throttling, clock skew).
         alert(
-          'IRSAWarningFinding', 'warning',
+          'IRSAWarningFinding',
+          'warning',
           |||
             irsa_finding_active{severity="warning", code!~"%s"} == 1
           ||| % ownWarning,
@@ -238,7 +251,8 @@ local util = import '../lib/util.libsonnet';
           '{{ $labels.code | toLower }}',
         ),
         alert(
-          'IRSADoctorTargetDown', 'warning',
+          'IRSADoctorTargetDown',
+          'warning',
           |||
             up{%s} == 0
           ||| % c.jobSelector,
@@ -253,7 +267,8 @@ local util = import '../lib/util.libsonnet';
         // absent() has no labels to name a cluster by: in a multi-cluster
         // Prometheus this fires only when no cluster has a target left.
         alert(
-          'IRSADoctorAbsent', 'warning',
+          'IRSADoctorAbsent',
+          'warning',
           |||
             absent(up{%s} == 1)
           ||| % c.jobSelector,

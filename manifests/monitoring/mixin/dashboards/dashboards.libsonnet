@@ -172,20 +172,29 @@ local util = import '../lib/util.libsonnet';
             options: [],
           },
           // hide 2 = hidden: single-cluster setups keep All.
-          variable('cluster', 'Cluster', 'Clusters with irsa-doctor pods (the %s label)' % cl,
+          variable('cluster',
+                   'Cluster',
+                   'Clusters with irsa-doctor pods (the %s label)' % cl,
                    'label_values(irsa_doctor_build_info, %s)' % cl)
           + { hide: if multi then 0 else 2 },
-          variable('namespace', 'Namespace', 'Namespaces with irsa-doctor pods',
+          variable('namespace',
+                   'Namespace',
+                   'Namespaces with irsa-doctor pods',
                    'label_values(irsa_doctor_build_info{%s=~"$cluster"}, namespace)' % cl),
-          variable('pod', 'Pod', 'Pods running irsa-doctor',
+          variable('pod',
+                   'Pod',
+                   'Pods running irsa-doctor',
                    'label_values(irsa_doctor_build_info{%s=~"$cluster", namespace=~"$namespace"}, pod)' % cl),
         ],
       },
       panels: [
         row(1, 'Fleet', 0),
-        panel(2, 'stat', 'Pods by status',
+        panel(2,
+              'stat',
+              'Pods by status',
               'Pods running irsa-doctor, by their worst active finding: ok (none, or info only), warning, critical; and sidecars Prometheus cannot scrape.',
-              [6, 8, 0, 1], [
+              [6, 8, 0, 1],
+              [
                 target('A', 'count(max by (%s) (irsa_finding_active{severity=~"critical|warning", %s}) == 0) or vector(0)' % [podBy, sel], 'ok'),
                 target('B', 'count((max by (%(by)s) (irsa_finding_active{severity="warning", %(sel)s}) == 1) unless on (%(by)s) (max by (%(by)s) (irsa_finding_active{severity="critical", %(sel)s}) == 1)) or vector(0)' % { by: podBy, sel: sel }, 'warning'),
                 target('C', 'count(max by (%s) (irsa_finding_active{severity="critical", %s}) == 1) or vector(0)' % [podBy, sel], 'critical'),
@@ -209,9 +218,12 @@ local util = import '../lib/util.libsonnet';
             orientation: 'horizontal',
           },
         },
-        panel(3, 'bargauge', 'Active findings by code',
+        panel(3,
+              'bargauge',
+              'Active findings by code',
               'How many pods report each finding code right now. Each code has a section in the runbook (dashboard link above).',
-              [6, 8, 8, 1], [
+              [6, 8, 8, 1],
+              [
                 target('A', 'sort_desc(sum by (code) (irsa_finding_active{%s}) > 0)' % sel, '{{code}}', instant=true),
               ]) + {
           fieldConfig: {
@@ -232,9 +244,12 @@ local util = import '../lib/util.libsonnet';
             namePlacement: 'left',
           },
         },
-        panel(4, 'piechart', 'Credential provider',
-              'Which provider the AWS default credential chain resolves in each pod: WebIdentityToken is IRSA; EnvironmentVariable or ProfileFile means static credentials shadow it; IMDSv2 means the node\'s role.',
-              [6, 8, 16, 1], [
+        panel(4,
+              'piechart',
+              'Credential provider',
+              "Which provider the AWS default credential chain resolves in each pod: WebIdentityToken is IRSA; EnvironmentVariable or ProfileFile means static credentials shadow it; IMDSv2 means the node's role.",
+              [6, 8, 16, 1],
+              [
                 target('A', 'count by (provider) (irsa_credential_provider_info{%s})' % sel, '{{provider}}', instant=true),
               ]) + {
           fieldConfig: {
@@ -250,10 +265,13 @@ local util = import '../lib/util.libsonnet';
         },
 
         row(5, 'Token', 7),
-        panel(6, 'timeseries', 'Token time to expiry',
+        panel(6,
+              'timeseries',
+              'Token time to expiry',
               "exp - now of each pod's projected token. Healthy: a sawtooth that never drops below %s of the lifetime (the kubelet refreshes at %s). Below the red line (%s) the token is about to expire."
               % [util.percent(1 - c.tokenRefreshFraction), util.percent(c.tokenRefreshFraction), util.secondsShort(c.tokenExpiringMaxSeconds)],
-              [8, 12, 0, 8], [
+              [8, 12, 0, 8],
+              [
                 target('A', 'irsa_token_expiry_timestamp_seconds{token="irsa", %s} - time()' % sel, podLegend),
               ]) + {
           fieldConfig: {
@@ -266,10 +284,13 @@ local util = import '../lib/util.libsonnet';
           },
           options: timeseriesOptions,
         },
-        panel(7, 'timeseries', 'Token age',
+        panel(7,
+              'timeseries',
+              'Token age',
               "now - iat of each pod's token, and the kubelet's refresh point min(%s of lifetime, %s): age should drop back to zero shortly after it crosses the refresh point."
               % [util.percent(c.tokenRefreshFraction), util.secondsShort(c.tokenRefreshMaxSeconds)],
-              [8, 12, 12, 8], [
+              [8, 12, 12, 8],
+              [
                 target('A', 'time() - irsa_token_issued_timestamp_seconds{token="irsa", %s}' % sel, podLegend),
                 target('B', 'clamp_max(%s, %d)' % [refresh, c.tokenRefreshMaxSeconds], 'refresh point ' + podLegend),
               ]) + {
@@ -291,9 +312,12 @@ local util = import '../lib/util.libsonnet';
         },
 
         row(8, 'STS test-assume', 16),
-        panel(9, 'timeseries', 'STS success ratio (1h)',
+        panel(9,
+              'timeseries',
+              'STS success ratio (1h)',
               'Share of AssumeRoleWithWebIdentity test-assumes that succeeded over the last hour, per pod (a healthy pod probes every 5 min).',
-              [8, 8, 0, 17], [
+              [8, 8, 0, 17],
+              [
                 target('A', '1 - (sum by (%(by)s) (increase(irsa_sts_assume_errors_total{%(sel)s}[1h])) / sum by (%(by)s) (increase(irsa_sts_assume_attempts_total{%(sel)s}[1h])))' % { by: podBy, sel: sel }, podLegend),
               ]) + {
           fieldConfig: {
@@ -308,9 +332,12 @@ local util = import '../lib/util.libsonnet';
           },
           options: timeseriesOptions,
         },
-        panel(10, 'timeseries', 'STS latency quantiles (1h)',
+        panel(10,
+              'timeseries',
+              'STS latency quantiles (1h)',
               'p50, p90 and p99 of AssumeRoleWithWebIdentity latency across the selected pods, over the last hour.',
-              [8, 8, 8, 17], [
+              [8, 8, 8, 17],
+              [
                 stsQuantile('A', '0.5', 'p50'),
                 stsQuantile('B', '0.9', 'p90'),
                 stsQuantile('C', '0.99', 'p99'),
@@ -321,9 +348,12 @@ local util = import '../lib/util.libsonnet';
           },
           options: timeseriesOptions,
         },
-        panel(11, 'timeseries', 'STS errors by code (1h)',
+        panel(11,
+              'timeseries',
+              'STS errors by code (1h)',
               'Failed test-assumes over the last hour by STS error code (AccessDenied, InvalidIdentityToken, ExpiredTokenException, Unreachable, Timeout, ...).',
-              [8, 8, 16, 17], [
+              [8, 8, 16, 17],
+              [
                 target('A', 'sum by (code) (increase(irsa_sts_assume_errors_total{%s}[1h])) > 0' % sel, '{{code}}'),
               ]) + {
           fieldConfig: {
@@ -334,15 +364,24 @@ local util = import '../lib/util.libsonnet';
         },
 
         row(12, 'Credential chain', 25),
-        countStat(13, 'Node-role fallback',
+        countStat(13,
+                  'Node-role fallback',
                   "Pods whose default credential chain resolves the node's instance role instead of the IRSA role.",
-                  [6, 6, 0, 26], 'sum(irsa_node_role_fallback{%s}) or vector(0)' % sel, 'red'),
-        countStat(14, 'IMDS reachable',
+                  [6, 6, 0, 26],
+                  'sum(irsa_node_role_fallback{%s}) or vector(0)' % sel,
+                  'red'),
+        countStat(14,
+                  'IMDS reachable',
                   'Pods that can reach the instance metadata service (IMDSv2 or v1), so node-role credentials are available to them.',
-                  [6, 6, 6, 26], 'sum(irsa_imds_reachable{%s}) or vector(0)' % sel, 'orange'),
-        panel(15, 'state-timeline', 'Node-role fallback and IMDS by pod',
-              'Per pod: 1 while the chain falls back to the node\'s role, or IMDS is reachable.',
-              [6, 12, 12, 26], [
+                  [6, 6, 6, 26],
+                  'sum(irsa_imds_reachable{%s}) or vector(0)' % sel,
+                  'orange'),
+        panel(15,
+              'state-timeline',
+              'Node-role fallback and IMDS by pod',
+              "Per pod: 1 while the chain falls back to the node's role, or IMDS is reachable.",
+              [6, 12, 12, 26],
+              [
                 target('A', 'max by (%s) (irsa_node_role_fallback{%s})' % [podBy, sel], 'fallback ' + podLegend),
                 target('B', 'max by (%s) (irsa_imds_reachable{%s})' % [podBy, sel], 'IMDS ' + podLegend),
               ]) + {
@@ -370,9 +409,12 @@ local util = import '../lib/util.libsonnet';
         },
 
         row(16, 'Findings', 32),
-        panel(17, 'table', 'Active findings',
+        panel(17,
+              'table',
+              'Active findings',
               'Every finding raised right now, per pod. `curl localhost:9911/debug` in the pod explains it; the runbook has a section per code.',
-              [8, 24, 0, 33], [
+              [8, 24, 0, 33],
+              [
                 tableTarget('max by (%s, code, severity) (irsa_finding_active{%s}) == 1' % [podBy, sel]),
               ]) + {
           fieldConfig: {
@@ -398,11 +440,15 @@ local util = import '../lib/util.libsonnet';
               ]),
             ],
           },
-          options: tableOptions + { sortBy: [{ displayName: 'severity', desc: false }] },
+          options: tableOptions { sortBy: [{ displayName: 'severity', desc: false }] },
           transformations: [organize(['namespace', 'pod', 'severity', 'code'])],
         },
-        panel(18, 'table', 'Tokens', "The claims of each pod's current token.",
-              [7, 24, 0, 41], [
+        panel(18,
+              'table',
+              'Tokens',
+              "The claims of each pod's current token.",
+              [7, 24, 0, 41],
+              [
                 tableTarget('max by (%s, service_account, subject, audience, issuer) (irsa_token_info{token="irsa", %s})' % [podBy, sel]),
               ]) + {
           fieldConfig: {

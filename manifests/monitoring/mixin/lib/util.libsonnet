@@ -9,7 +9,7 @@
     local unit = std.substr(d, std.length(d) - 1, 1);
     local num = std.substr(d, 0, std.length(d) - 1);
     local names = { s: 'second', m: 'minute', h: 'hour', d: 'day' };
-    local digits = std.length(num) > 0 && std.length([c for c in std.stringChars(num) if !std.member("0123456789", c)]) == 0;
+    local digits = std.length(num) > 0 && std.length([c for c in std.stringChars(num) if !std.member('0123456789', c)]) == 0;
     if std.objectHas(names, unit) && digits then
       local n = std.parseInt(num);
       '%d %s%s' % [n, names[unit], if n == 1 then '' else 's']
