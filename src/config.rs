@@ -36,6 +36,9 @@ pub enum Command {
         /// Diagnose another process (e.g. the app container, with `kubectl debug --target`): its environment and its view of the file system.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
+        /// Internal: this process already runs in the target's environment (set by `--pid`).
+        #[arg(long, hide = true, requires = "pid")]
+        in_target_env: bool,
     },
     /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
     Demo {
@@ -493,7 +496,8 @@ mod tests {
             cli.command,
             Some(Command::Check {
                 format: Format::Json,
-                pid: None
+                pid: None,
+                in_target_env: false
             })
         ));
         assert_eq!(cli.opts.token_file, vec!["/t".to_owned()]);

@@ -1,8 +1,7 @@
 //! Gathers the pod's `EnvFacts` the way its AWS SDK would see them: the
 //! variables, and the shared config/credentials files through aws-config's own
-//! profile loader. Gathered once at start-up (the webhook only mutates pods at
-//! creation, so the environment never changes under us). Only variable *names*
-//! and profile key *names* are kept: values of credentials are never read.
+//! profile loader. Only variable *names* and profile key *names* are kept:
+//! values of credentials are never read.
 
 use std::borrow::Cow;
 
@@ -10,19 +9,7 @@ use aws_types::os_shim_internal::{Env, Fs};
 
 pub use irsa_doctor_core::environment::*;
 
-/// Variables through which SDK HTTP clients pick up a proxy.
-const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
-
 const ENV_KEY_VARS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
-
-/// Profile keys that make the SDK's profile provider answer instead of falling through to web identity.
-const PROFILE_CREDENTIAL_KEYS: [&str; 5] = [
-    "aws_access_key_id",
-    "credential_process",
-    "role_arn",
-    "sso_session",
-    "sso_start_url",
-];
 
 /// Another process's environment, its shared files read through its root (`/proc/PID/root`).
 pub async fn for_process(vars: &[(String, String)], root: std::path::PathBuf) -> EnvFacts {
@@ -46,12 +33,18 @@ pub async fn gather(env: &Env, fs: &Fs) -> EnvFacts {
     if !keys.is_empty() {
         static_sources.push(StaticSource::EnvKeys(keys));
     }
-    if let Some(p) = var("AWS_PROFILE") {
-        static_sources.push(StaticSource::EnvProfile(p));
+    let profile = selected_profile(env, fs).await;
+    let mut profile_web_identity_role = None;
+    match profile.credentials {
+        ProfileCredentials::Credentials(keys) => static_sources.push(StaticSource::ProfileKeys {
+            profile: profile.name,
+            keys,
+        }),
+        ProfileCredentials::Missing => static_sources.push(StaticSource::EnvProfile(profile.name)),
+        ProfileCredentials::WebIdentity { role_arn } => profile_web_identity_role = Some(role_arn),
+        ProfileCredentials::NotConfigured | ProfileCredentials::NoCredentials => {}
     }
-    if let Some(src) = profile_source(env, fs).await {
-        static_sources.push(src);
-    }
+    let proxy = irsa_doctor_core::no_proxy::read_proxy_env(|k| env.get(k).ok());
     EnvFacts {
         role_arn: var("AWS_ROLE_ARN"),
         token_file: var("AWS_WEB_IDENTITY_TOKEN_FILE"),
@@ -60,36 +53,50 @@ pub async fn gather(env: &Env, fs: &Fs) -> EnvFacts {
         static_sources,
         container_credentials_uri: var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         container_token_file: var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-        proxy_vars: PROXY_VARS
-            .into_iter()
-            .filter(|k| var(k).is_some())
-            .collect(),
-        no_proxy: var("NO_PROXY").or_else(|| var("no_proxy")),
+        proxy_vars: proxy.proxy_vars,
+        no_proxy: proxy.no_proxy,
+        profile_region: profile.region,
+        profile_web_identity_role,
+        imds_endpoint: crate::probes::chain::imds_endpoint(|k| env.get(k).ok()),
+        imds_disabled: var("AWS_EC2_METADATA_DISABLED")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
     }
 }
 
-/// Loads the shared files exactly as the SDK does and reports the selected profile if it yields credentials.
-async fn profile_source(env: &Env, fs: &Fs) -> Option<StaticSource> {
+/// The selected profile as the SDK's profile provider sees it.
+struct SelectedProfile {
+    name: String,
+    credentials: ProfileCredentials,
+    region: Option<String>,
+}
+
+/// Loads the shared files exactly as the SDK does (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`,
+/// `AWS_PROFILE`, `HOME`) and classifies the selected profile.
+async fn selected_profile(env: &Env, fs: &Fs) -> SelectedProfile {
     let files = aws_runtime::env_config::file::EnvConfigFiles::default();
     let set = match aws_config::profile::load(fs, env, &files, None::<Cow<'static, str>>).await {
         Ok(set) => set,
         Err(e) => {
             // A broken file makes the SDK's chain fail too; worth a log line, not a guess.
             tracing::warn!(error = %e, "could not parse the shared AWS config/credentials files");
-            return None;
+            return SelectedProfile {
+                name: String::new(),
+                credentials: ProfileCredentials::NotConfigured,
+                region: None,
+            };
         }
     };
     let name = set.selected_profile();
-    let profile = set.get_profile(name)?;
-    let keys: Vec<String> = PROFILE_CREDENTIAL_KEYS
-        .into_iter()
-        .filter(|k| profile.get(k).is_some())
-        .map(str::to_owned)
-        .collect();
-    (!keys.is_empty()).then(|| StaticSource::ProfileKeys {
-        profile: name.to_owned(),
-        keys,
-    })
+    let profile = set.get_profile(name);
+    let credentials = classify_profile(name, profile.map(|p| |k: &str| p.get(k)));
+    SelectedProfile {
+        name: name.to_owned(),
+        credentials,
+        region: profile
+            .and_then(|p| p.get("region"))
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned),
+    }
 }
 
 #[cfg(test)]
@@ -159,10 +166,73 @@ mod tests {
                 vec![],
             ),
             (
-                "profile in env",
+                "AWS_PROFILE without any shared files: botocore fails, aws-config falls through",
                 vec![("AWS_PROFILE", "dev")],
                 vec![],
                 vec![StaticSource::EnvProfile("dev".into())],
+            ),
+            (
+                "AWS_PROFILE naming an undefined profile fails the chain",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile other]\nregion = eu-west-1\n",
+                )],
+                vec![StaticSource::EnvProfile("dev".into())],
+            ),
+            (
+                "AWS_PROFILE with only a region shadows nothing",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile dev]\nregion = eu-west-1\noutput = json\n",
+                )],
+                vec![],
+            ),
+            (
+                "AWS_PROFILE pinning web identity is not shadowing",
+                vec![("AWS_PROFILE", "irsa")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile irsa]\nrole_arn = arn:aws:iam::1:role/x\nweb_identity_token_file = /var/run/secrets/eks.amazonaws.com/serviceaccount/token\n",
+                )],
+                vec![],
+            ),
+            (
+                "AWS_PROFILE with static keys",
+                vec![("AWS_PROFILE", "dev")],
+                vec![(
+                    "/home/app/.aws/credentials",
+                    "[dev]\naws_access_key_id = AKIA\naws_secret_access_key = s\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "dev".into(),
+                    keys: vec!["aws_access_key_id".into(), "aws_secret_access_key".into()],
+                }],
+            ),
+            (
+                "SSO profile",
+                vec![("AWS_PROFILE", "sso")],
+                vec![(
+                    "/home/app/.aws/config",
+                    "[profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "sso".into(),
+                    keys: vec!["sso_session".into(), "sso_account_id".into()],
+                }],
+            ),
+            (
+                "AWS_CONFIG_FILE honoured",
+                vec![("AWS_CONFIG_FILE", "/etc/aws/config")],
+                vec![(
+                    "/etc/aws/config",
+                    "[default]\ncredential_process = /bin/creds\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "default".into(),
+                    keys: vec!["credential_process".into()],
+                }],
             ),
             (
                 "default profile keys in ~/.aws/credentials",
@@ -173,7 +243,7 @@ mod tests {
                 )],
                 vec![StaticSource::ProfileKeys {
                     profile: "default".into(),
-                    keys: vec!["aws_access_key_id".into()],
+                    keys: vec!["aws_access_key_id".into(), "aws_secret_access_key".into()],
                 }],
             ),
             (
@@ -198,6 +268,18 @@ mod tests {
                 }],
             ),
             (
+                "a secret key alone: aws-config fails the chain",
+                vec![],
+                vec![(
+                    "/home/app/.aws/credentials",
+                    "[default]\naws_secret_access_key = s\n",
+                )],
+                vec![StaticSource::ProfileKeys {
+                    profile: "default".into(),
+                    keys: vec!["aws_secret_access_key".into()],
+                }],
+            ),
+            (
                 "keys only in an unselected profile",
                 vec![],
                 vec![(
@@ -219,18 +301,54 @@ mod tests {
                     "/home/app/.aws/config",
                     "[profile ops]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = base\n",
                 )],
-                vec![
-                    StaticSource::EnvProfile("ops".into()),
-                    StaticSource::ProfileKeys {
-                        profile: "ops".into(),
-                        keys: vec!["role_arn".into()],
-                    },
-                ],
+                vec![StaticSource::ProfileKeys {
+                    profile: "ops".into(),
+                    keys: vec!["role_arn".into(), "source_profile".into()],
+                }],
             ),
         ];
         for (name, vars, files, want) in cases {
             let f = facts(&vars, &files).await;
             assert_eq!(f.static_sources, want, "case: {name}");
         }
+    }
+
+    #[tokio::test]
+    async fn profile_region_web_identity_and_imds_facts() {
+        let f = facts(
+            &[("AWS_PROFILE", "irsa"), ("AWS_EC2_METADATA_DISABLED", "TRUE")],
+            &[(
+                "/home/app/.aws/config",
+                "[profile irsa]\nregion = cn-north-1\nrole_arn = arn:aws-cn:iam::1:role/x\nweb_identity_token_file = /t\n",
+            )],
+        )
+        .await;
+        assert_eq!(f.profile_region.as_deref(), Some("cn-north-1"));
+        assert_eq!(
+            f.profile_web_identity_role.as_deref(),
+            Some("arn:aws-cn:iam::1:role/x")
+        );
+        assert!(f.imds_disabled);
+        assert_eq!(f.imds_endpoint, "http://169.254.169.254");
+        assert!(
+            !f.chain_reaches_imds(),
+            "the profile's web identity answers"
+        );
+        assert!(!f.region_from_imds());
+
+        let bare = facts(
+            &[
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/"),
+                ("no_proxy", "169.254.0.0/16"),
+                ("http_proxy", "http://proxy:3128"),
+            ],
+            &[],
+        )
+        .await;
+        assert!(bare.chain_reaches_imds() && bare.region_from_imds());
+        assert!(!bare.imds_disabled);
+        assert_eq!(bare.imds_endpoint, "http://127.0.0.1:9");
+        assert_eq!(bare.proxy_vars, vec!["http_proxy"]);
+        assert_eq!(bare.no_proxy.as_deref(), Some("169.254.0.0/16"));
     }
 }

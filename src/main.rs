@@ -37,6 +37,19 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // The SDK can only be configured from its own process's environment: run the diagnosis
+    // in a child that has the target's, so nothing the SDK decides comes from ours.
+    if let (
+        Some(Command::Check {
+            in_target_env: false,
+            ..
+        }),
+        Some(pid),
+        Some(vars),
+    ) = (&cli.command, target_pid, &target_env)
+    {
+        return in_target_env(pid, vars);
+    }
     let lookup = |k: &str| match &target_env {
         Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
         None => std::env::var(k).ok(),
@@ -117,6 +130,32 @@ fn main() -> ExitCode {
             Some(Command::Decode { .. } | Command::Demo { .. }) => ExitCode::SUCCESS, // handled above
         }
     })
+}
+
+/// Re-runs this `check --pid` in a child whose environment is the target's (`target::diagnosis_env`).
+fn in_target_env(pid: u32, vars: &[(String, String)]) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "irsa-doctor: cannot find its own executable to run in process {pid}'s environment: {e}"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--in-target-env")
+        .env_clear()
+        .envs(target::diagnosis_env(vars, pid, std::env::vars()))
+        .status();
+    match status {
+        Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("irsa-doctor: cannot run the diagnosis in process {pid}'s environment: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `demo`: the simulated pod, in builds with the default `demo` feature.

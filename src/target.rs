@@ -59,6 +59,41 @@ pub fn root(pid: u32) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/root"))
 }
 
+/// Variables whose values are paths the AWS SDK opens itself: for the SDK to read the target's
+/// files, they must point through `/proc/PID/root` (the SDK cannot be given another root).
+const SDK_PATH_VARS: [&str; 3] = ["HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"];
+
+/// The environment `check --pid` runs its diagnosis in: the target's own variables, so the
+/// SDK configuration (region, `AWS_ENDPOINT_URL*`, profile, retry settings), `POD_NAME` and
+/// `AWS_ROLE_SESSION_NAME` are the target's by construction; the SDK's file paths reach the
+/// target's files through its root; and irsa-doctor's own `IRSA_DOCTOR_*` settings, which
+/// configure the diagnosis rather than describe the app, come from `own`.
+pub fn diagnosis_env(
+    target: &[(String, String)],
+    pid: u32,
+    own: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let root = root(pid);
+    let mut out: Vec<(String, String)> = target
+        .iter()
+        .filter(|(k, _)| !k.starts_with("IRSA_DOCTOR_"))
+        .map(|(k, v)| {
+            let through_root = SDK_PATH_VARS.contains(&k.as_str()) && v.starts_with('/');
+            let value = if through_root {
+                root.join(v.trim_start_matches('/')).display().to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    out.extend(
+        own.into_iter()
+            .filter(|(k, _)| k.starts_with("IRSA_DOCTOR_")),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +111,42 @@ mod tests {
                 ),
                 ("EMPTY".to_owned(), String::new()),
                 ("A".to_owned(), "b=c".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn diagnosis_env_is_the_targets_with_paths_through_its_root() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let target = vec![
+            pair("HOME", "/home/app"),
+            pair("AWS_CONFIG_FILE", "/etc/aws/config"),
+            pair("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/creds"),
+            pair("AWS_ENDPOINT_URL_STS", "https://sts.internal"),
+            pair(
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+            ),
+            pair("IRSA_DOCTOR_LISTEN", "0.0.0.0:1"),
+        ];
+        let own = vec![
+            pair("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"),
+            pair("IRSA_DOCTOR_EXPECTED_AUDIENCE", "custom"),
+        ];
+        assert_eq!(
+            diagnosis_env(&target, 42, own),
+            vec![
+                pair("HOME", "/proc/42/root/home/app"),
+                pair("AWS_CONFIG_FILE", "/proc/42/root/etc/aws/config"),
+                // `~` expands to the target's HOME, which already points through its root.
+                pair("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/creds"),
+                pair("AWS_ENDPOINT_URL_STS", "https://sts.internal"),
+                // irsa-doctor maps the token paths itself (`Config` with a target PID).
+                pair(
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+                ),
+                pair("IRSA_DOCTOR_EXPECTED_AUDIENCE", "custom"),
             ]
         );
     }

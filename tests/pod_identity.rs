@@ -207,10 +207,29 @@ fn both_mechanisms_and_proxies() {
     assert_eq!(names, vec!["irsa", "pod_identity"]);
 
     // The proxy points at a closed loopback port; only what NO_PROXY says matters here.
+    // Issue 12: the agent is plain http, so HTTPS_PROXY alone never intercepts it.
+    let proxy_codes = |env: &[(String, String)]| {
+        let (_, r) = check_json(env, &[]);
+        (
+            codes(&r).contains(&"PROXY_INTERCEPTS_CREDENTIALS".to_string()),
+            r,
+        )
+    };
     let mut proxied = pi.env();
     set(
         &mut proxied,
         "HTTPS_PROXY",
+        "http://user:hunter2@127.0.0.1:9",
+    );
+    let (hit, r) = proxy_codes(&proxied);
+    assert!(
+        !hit,
+        "HTTPS_PROXY does not carry http://: {:#}",
+        r["findings"]
+    );
+    set(
+        &mut proxied,
+        "http_proxy",
         "http://user:hunter2@127.0.0.1:9",
     );
     let (_, r) = check_json(&proxied, &[]);
@@ -220,27 +239,22 @@ fn both_mechanisms_and_proxies() {
         .iter()
         .find(|f| f["code"] == "PROXY_INTERCEPTS_CREDENTIALS")
         .expect("proxy finding");
+    let message = finding["message"].as_str().unwrap();
     assert!(
-        finding["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not cover 169.254.170.23, fd00:ec2::23, 169.254.169.254")
+        message.contains(&format!(
+            "http_proxy set, and NO_PROXY (unset) does not cover the EKS Pod Identity agent ({})",
+            pi.agent.uri()
+        )),
+        "{message}"
     );
     assert!(
         !r.to_string().contains("hunter2"),
         "proxy credentials leaked"
     );
-    set(
-        &mut proxied,
-        "NO_PROXY",
-        "127.0.0.1,169.254.170.23,fd00:ec2::23,169.254.169.254",
-    );
-    let (_, r) = check_json(&proxied, &[]);
-    assert!(
-        !codes(&r).contains(&"PROXY_INTERCEPTS_CREDENTIALS".to_string()),
-        "{:#}",
-        r["findings"]
-    );
+    // The agent's own address, in the lowercase spelling, as a CIDR block.
+    set(&mut proxied, "no_proxy", "169.254.0.0/16,127.0.0.0/8");
+    let (hit, r) = proxy_codes(&proxied);
+    assert!(!hit, "{:#}", r["findings"]);
 }
 
 #[test]
@@ -332,6 +346,11 @@ fn check_pid_reads_the_target_process_view() {
         .env("AWS_ACCESS_KEY_ID", "AKIAAPPCONTAINERKEY1")
         .env("AWS_SECRET_ACCESS_KEY", "app-secret")
         .env("AWS_REGION", "eu-west-1")
+        // The app's own endpoint, pod name and session name: the probe must use these.
+        .env("AWS_ENDPOINT_URL_STS", pod.peers.sts.endpoint())
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .env("POD_NAME", "app-7f")
+        .env("AWS_ROLE_SESSION_NAME", "app-session")
         .spawn()
         .unwrap();
     struct Reap(std::process::Child);
@@ -348,7 +367,15 @@ fn check_pid_reads_the_target_process_view() {
     let mut env = pod.env();
     set(&mut env, "AWS_ROLE_ARN", ROLE);
     unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    set(&mut env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
+    set(&mut env, "AWS_ROLE_SESSION_NAME", "doctor-session");
     let (_, r) = check_json(&env, &["--pid", &pid.to_string()]);
+    assert_eq!(
+        r["sts"]["endpoint"],
+        pod.peers.sts.endpoint(),
+        "the target's AWS_ENDPOINT_URL_STS"
+    );
+    assert_eq!(r["sts"]["session_name"], "app-session");
     assert_eq!(r["environment"]["role_arn"], app_role);
     assert_eq!(r["environment"]["region"], "eu-west-1");
     assert_eq!(r["environment"]["static_credentials_in_env"], true);

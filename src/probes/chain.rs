@@ -34,6 +34,8 @@ pub struct ChainOutcome {
 /// so its result can be reused instead of calling STS twice more.
 pub fn chain_is_web_identity(env: &EnvFacts, role_arn: Option<&str>, token_file: &str) -> bool {
     env.static_sources.is_empty()
+        // A profile pinning web identity answers with its own role and token (issue 12).
+        && env.profile_web_identity_role.is_none()
         && env.role_arn.as_deref().is_some()
         && env.role_arn.as_deref() == role_arn
         && env.token_file.as_deref() == Some(token_file)
@@ -49,13 +51,16 @@ pub fn predict_provider(env: &EnvFacts) -> &'static str {
         .any(|s| matches!(s, StaticSource::EnvKeys(_)))
     {
         "EnvironmentVariable"
-    } else if env
-        .static_sources
-        .iter()
-        .any(|s| matches!(s, StaticSource::ProfileKeys { .. }))
-    {
+    } else if env.static_sources.iter().any(|s| {
+        matches!(
+            s,
+            StaticSource::ProfileKeys { .. } | StaticSource::EnvProfile(_)
+        )
+    }) {
         "ProfileFile"
-    } else if env.role_arn.is_some() && env.token_file.is_some() {
+    } else if env.profile_web_identity_role.is_some()
+        || (env.role_arn.is_some() && env.token_file.is_some())
+    {
         "WebIdentityToken"
     } else if env.uses_pod_identity() {
         "EcsContainer"
@@ -68,6 +73,14 @@ pub fn predict_provider(env: &EnvFacts) -> &'static str {
 pub fn provider_name(features: &[AwsCredentialFeature]) -> Option<&'static str> {
     use AwsCredentialFeature as F;
     let has = |f: F| features.contains(&f);
+    // Issue 12: a profile that pins web identity (`role_arn` + `web_identity_token_file`, no role
+    // chained on top) is web identity, as botocore's `assume-role-with-web-identity` says.
+    if has(F::CredentialsProfileStsWebIdToken)
+        && !has(F::CredentialsStsAssumeRole)
+        && !has(F::CredentialsProfileSourceProfile)
+    {
+        return Some("WebIdentityToken");
+    }
     // Profile-sourced credentials carry the inner provider's feature too, so check the profile first.
     Some(
         if has(F::CredentialsProfile) || has(F::CredentialsProfileSourceProfile) {
@@ -297,6 +310,18 @@ mod tests {
                 Some("ProfileFile"),
             ),
             (&[F::CredentialsProcess], Some("CredentialProcess")),
+            (
+                &[F::CredentialsProfileStsWebIdToken, F::CredentialsProfile],
+                Some("WebIdentityToken"),
+            ),
+            (
+                &[
+                    F::CredentialsProfileStsWebIdToken,
+                    F::CredentialsStsAssumeRole,
+                    F::CredentialsProfile,
+                ],
+                Some("ProfileFile"),
+            ),
             (&[], None),
         ];
         for (features, want) in cases {

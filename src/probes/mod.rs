@@ -65,14 +65,11 @@ pub struct LiveProbe {
 impl LiveProbe {
     /// Loads the SDK configuration from the environment, as the application's SDK does.
     pub async fn new(state: Arc<State>) -> LiveProbe {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        // With --pid, the target's region decides which regional STS it would use.
-        if state.config.target_pid.is_some()
-            && let Some(region) = state.env.region.clone()
-        {
-            loader = loader.region(aws_config::Region::new(region));
-        }
-        let sdk = loader.load().await;
+        // With `check --pid` this process runs in the target's environment (`target`), so the
+        // SDK configuration is the target's by construction.
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let region = sdk.region().map(|r| r.to_string());
         state.update(|s| {
             s.region = RegionSnapshot {

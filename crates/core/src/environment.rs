@@ -1,9 +1,8 @@
 //! What the pod's environment tells about its AWS identity setup: plain facts,
-//!
-//! `EnvFacts` is plain data gathered once at start-up (the webhook only
-//! mutates pods at creation, so the environment never changes under us).
-//! Only variable *names* and profile key *names* are kept: values of
-//! credentials are never read into it.
+//! gathered once at start-up by the shell (the webhook only mutates pods at
+//! creation, so the environment never changes under us). Only variable
+//! *names* and profile key *names* are kept: values of credentials are never
+//! read into it.
 
 /// What the environment says, as the AWS SDK of the application would see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,19 +23,17 @@ pub struct EnvFacts {
     pub container_token_file: Option<String>,
     /// Which proxy variables are set (names only: their URLs may carry credentials).
     pub proxy_vars: Vec<&'static str>,
-    /// `NO_PROXY` / `no_proxy`.
+    /// The effective `NO_PROXY` (`NO_PROXY` wins over `no_proxy`; see `crate::no_proxy`).
     pub no_proxy: Option<String>,
-}
-
-/// Addresses of the credential endpoints that must bypass a proxy: the Pod Identity agent (v4, v6) and IMDS.
-pub const CREDENTIAL_ENDPOINTS: [&str; 3] = ["169.254.170.23", "fd00:ec2::23", "169.254.169.254"];
-
-/// Whether a `NO_PROXY` list lets `host` bypass the proxy (exact entries, `*`, and CIDR-less suffix forms).
-pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
-    no_proxy
-        .split(',')
-        .map(|e| e.trim().trim_start_matches('[').trim_end_matches(']'))
-        .any(|e| e == "*" || e.eq_ignore_ascii_case(host))
+    // --- issue 12 (field-true verdicts): chain and endpoint facts ---
+    /// `region` of the selected profile (the SDK's region chain reads it after the environment).
+    pub profile_region: Option<String>,
+    /// `role_arn` of a selected profile that pins web identity (`role_arn` + `web_identity_token_file`).
+    pub profile_web_identity_role: Option<String>,
+    /// The IMDS base URL the SDK would use (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, else by endpoint mode).
+    pub imds_endpoint: String,
+    /// `AWS_EC2_METADATA_DISABLED=true`: the SDK never calls IMDS.
+    pub imds_disabled: bool,
 }
 
 /// A credential source that wins over web identity in every SDK's default chain.
@@ -44,7 +41,7 @@ pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
 pub enum StaticSource {
     /// Access-key variables set in the environment (names only).
     EnvKeys(Vec<&'static str>),
-    /// `AWS_PROFILE` names a profile.
+    /// `AWS_PROFILE` names a profile the shared files do not define: the SDK's chain errors out.
     EnvProfile(String),
     /// The selected profile of the shared config/credentials files yields credentials.
     ProfileKeys {
@@ -59,13 +56,85 @@ impl std::fmt::Display for StaticSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StaticSource::EnvKeys(vars) => write!(f, "{} in the environment", vars.join(" and ")),
-            StaticSource::EnvProfile(p) => write!(f, "AWS_PROFILE={p} in the environment"),
+            StaticSource::EnvProfile(p) => write!(
+                f,
+                "AWS_PROFILE={p} in the environment names no profile in the shared config/credentials files, so botocore's chain fails (ProfileNotFound) before web identity, and so does aws-config's when any profile is defined"
+            ),
             StaticSource::ProfileKeys { profile, keys } => write!(
                 f,
                 "profile [{profile}] in the shared config/credentials files (~/.aws or AWS_SHARED_CREDENTIALS_FILE/AWS_CONFIG_FILE) sets {}",
                 keys.join(", ")
             ),
         }
+    }
+}
+
+/// What the SDK's profile provider makes of the selected profile, in the order of aws-config's
+/// `profile::credentials::repr::resolve_chain` / `base_provider` (botocore agrees on which keys count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileCredentials {
+    /// No profiles, or no `[default]` while none is selected: the chain moves on.
+    NotConfigured,
+    /// The profile exists but holds no credential keys (only `region`, ...): the chain moves on.
+    NoCredentials,
+    /// `role_arn` + `web_identity_token_file`: the documented way to pin web identity in a profile.
+    WebIdentity {
+        /// The profile's `role_arn`.
+        role_arn: String,
+    },
+    /// Credentials that win over web identity: the keys that make them (names only).
+    Credentials(Vec<String>),
+    /// The selected profile is not defined: the SDK's chain fails.
+    Missing,
+}
+
+/// Classifies the selected profile; `get(key)` reads it, `None` when no such profile exists.
+pub fn classify_profile<'a, F>(selected: &str, get: Option<F>) -> ProfileCredentials
+where
+    F: Fn(&str) -> Option<&'a str>,
+{
+    let Some(get) = get else {
+        // An absent `[default]` falls through everywhere. An explicitly selected profile that does
+        // not exist fails botocore's chain (ProfileNotFound) whether or not any file exists;
+        // aws-config falls through only when no profile at all is defined (NoProfilesDefined).
+        return if selected == "default" {
+            ProfileCredentials::NotConfigured
+        } else {
+            ProfileCredentials::Missing
+        };
+    };
+    let has = |k: &str| get(k).is_some();
+    if has("web_identity_token_file")
+        && !has("credential_source")
+        && let Some(role_arn) = get("role_arn")
+    {
+        return ProfileCredentials::WebIdentity {
+            role_arn: role_arn.to_owned(),
+        };
+    }
+    let keys: Vec<String> = [
+        "role_arn",
+        "source_profile",
+        "credential_source",
+        "web_identity_token_file",
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "login_session",
+        "credential_process",
+        "aws_access_key_id",
+        // Alone it is an error in aws-config (InvalidCredentialSource): the chain fails, which shadows too.
+        "aws_secret_access_key",
+        "aws_session_token",
+    ]
+    .into_iter()
+    .filter(|k| has(k))
+    .map(str::to_owned)
+    .collect();
+    if keys.is_empty() {
+        ProfileCredentials::NoCredentials
+    } else {
+        ProfileCredentials::Credentials(keys)
     }
 }
 
@@ -78,6 +147,29 @@ impl EnvFacts {
     /// Whether either IRSA variable is set.
     pub fn uses_irsa(&self) -> bool {
         self.role_arn.is_some() || self.token_file.is_some()
+    }
+
+    /// Whether the default chain (Environment, Profile, WebIdentityToken, EcsContainer, IMDS)
+    /// falls through to IMDS for credentials: nothing earlier is configured.
+    pub fn chain_reaches_imds(&self) -> bool {
+        self.static_sources.is_empty()
+            && self.profile_web_identity_role.is_none()
+            && !(self.role_arn.is_some() && self.token_file.is_some())
+            && self.container_credentials_uri.is_none()
+    }
+
+    /// Whether the default chain gets as far as the container provider (EKS Pod Identity's agent):
+    /// Pod Identity is configured and nothing earlier (keys, profile, web identity) answers.
+    pub fn chain_reaches_container(&self) -> bool {
+        self.uses_pod_identity()
+            && self.static_sources.is_empty()
+            && self.profile_web_identity_role.is_none()
+            && !(self.role_arn.is_some() && self.token_file.is_some())
+    }
+
+    /// Whether the SDK must ask IMDS for its region (none in the environment or the profile).
+    pub fn region_from_imds(&self) -> bool {
+        self.region.is_none() && self.profile_region.is_none()
     }
 
     /// Whether access keys sit in the environment (the report's `static_credentials_in_env`).

@@ -50,6 +50,7 @@ pub fn healthy() -> Fixture {
         region: Some("us-east-1".into()),
         sts_regional_endpoints: Some("regional".into()),
         static_sources: vec![],
+        imds_endpoint: "http://169.254.169.254".into(),
         ..Default::default()
     };
     let mut snapshot = Snapshot::default();

@@ -16,6 +16,7 @@ pub mod findings;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod jwks;
+pub mod no_proxy;
 pub mod outcome;
 pub mod partition;
 pub mod report;

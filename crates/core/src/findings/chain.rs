@@ -1,8 +1,9 @@
 //! The pod's environment and the default credential chain: IRSA variables, static
 //! credentials, the node role, IMDS, a proxy, both mechanisms, the global STS endpoint.
 
-use super::{Check, Code, Finding, Inputs, iam_arn};
+use super::{Check, Code, Finding, Inputs, iam_arn, partition_known};
 use crate::arn::is_node_role_session;
+use crate::partition::Partition;
 
 /// Runs first: whether the webhook mutated the pod at all.
 pub(super) const ENV_CHECKS: &[Check] = &[irsa_env, region];
@@ -76,9 +77,16 @@ fn region(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
 }
 
 fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    if ctx.env.static_sources.is_empty() {
+    // Issue 12: `static_sources` holds only what the SDK's chain really answers with before web
+    // identity (a region-only or web-identity profile is not there); and with no web identity or
+    // Pod Identity configured there is nothing to shadow (IRSA_ENV_MISSING says what is wrong).
+    if ctx.env.static_sources.is_empty() || !(ctx.env.uses_irsa() || ctx.env.uses_pod_identity()) {
         return;
     }
+    let profile_keys = ctx.env.static_sources.iter().any(|s| {
+        matches!(s, crate::environment::StaticSource::ProfileKeys { keys, .. }
+            if !keys.iter().any(|k| k == "role_arn"))
+    });
     let sources: Vec<String> = ctx
         .env
         .static_sources
@@ -94,8 +102,13 @@ fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         Code::StaticCredentialsShadow,
         format!(
-            "{}: the default credential chain reads these before web identity, so the app may run as that identity instead of {role}",
-            sources.join("; ")
+            "{}: the default credential chain reads these before web identity, so the app may run as that identity instead of {role}{}",
+            sources.join("; "),
+            if profile_keys && ctx.env.uses_irsa() {
+                " (SDKs differ here: aws-config (Rust) reads the shared profile first; botocore reads AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE first unless the profile chains a role)"
+            } else {
+                ""
+            }
         ),
         "remove the static credentials from the container (env vars, envFrom Secrets, mounted ~/.aws files) so the SDK reaches web identity; every SDK's default chain checks environment keys and the shared profile first [r4]",
     ));
@@ -110,12 +123,16 @@ fn global_sts_endpoint(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if value.is_some_and(|v| v.eq_ignore_ascii_case("regional")) {
         return;
     }
+    // Issue 12: only the aws partition has a global STS endpoint (sts.amazonaws.com).
+    let Some(global) = partition_known(ctx).and_then(Partition::global_sts_host) else {
+        return;
+    };
     let shown = value
         .map(|v| format!("is {v}"))
         .unwrap_or_else(|| "is not set".into());
     out.push(Finding::new(
         Code::GlobalStsEndpoint,
-        format!("AWS_STS_REGIONAL_ENDPOINTS {shown}: SDKs that default to the global endpoint (botocore before 1.40, CLI v1) send AssumeRoleWithWebIdentity to us-east-1 (the Rust SDK is always regional)"),
+        format!("AWS_STS_REGIONAL_ENDPOINTS {shown}: SDKs that default to the global endpoint (botocore before 1.40, CLI v1) send AssumeRoleWithWebIdentity to the global endpoint {global} in us-east-1 (the Rust SDK is always regional)"),
         "set AWS_STS_REGIONAL_ENDPOINTS=regional: ServiceAccount annotation eks.amazonaws.com/sts-regional-endpoints: \"true\", or the webhook's --sts-regional-endpoint flag [r16]",
     ));
 }
@@ -182,25 +199,57 @@ fn both_identity_mechanisms(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
 }
 
 fn proxy_intercepts_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
+    use crate::no_proxy;
     if ctx.env.proxy_vars.is_empty() {
         return;
     }
-    let no_proxy = ctx.env.no_proxy.as_deref().unwrap_or("");
-    let uncovered: Vec<&str> = crate::environment::CREDENTIAL_ENDPOINTS
-        .into_iter()
-        .filter(|host| !crate::environment::no_proxy_covers(no_proxy, host))
-        .collect();
-    if uncovered.is_empty() {
+    // Issue 12: only the endpoints this pod's SDK really calls.
+    let endpoints = no_proxy::credential_endpoints(&no_proxy::EndpointUse {
+        pod_identity_uri: ctx
+            .env
+            .container_credentials_uri
+            .as_deref()
+            .filter(|_| ctx.env.chain_reaches_container()),
+        imds_for_credentials: ctx.env.chain_reaches_imds(),
+        imds_for_region: ctx.env.region_from_imds(),
+        imds_disabled: ctx.env.imds_disabled,
+        imds_endpoint: &ctx.env.imds_endpoint,
+    });
+    let proxy = no_proxy::ProxyEnv {
+        proxy_vars: ctx.env.proxy_vars.clone(),
+        no_proxy: ctx.env.no_proxy.clone(),
+        no_proxy_var: None,
+    };
+    let hit = no_proxy::intercepted(&endpoints, &proxy);
+    if hit.is_empty() {
         return;
     }
+    let mut vars: Vec<&str> = Vec::new();
+    for v in hit.iter().flat_map(|i| i.proxy_vars.iter().copied()) {
+        if !vars.contains(&v) {
+            vars.push(v);
+        }
+    }
+    let shown: Vec<String> = hit
+        .iter()
+        .map(|i| format!("{} ({})", i.endpoint.purpose, i.endpoint.url))
+        .collect();
+    let hosts: Vec<String> = hit
+        .iter()
+        .flat_map(|i| no_proxy::entries_for(&i.endpoint.host))
+        .collect();
+    let no_proxy = ctx.env.no_proxy.as_deref().unwrap_or("");
     out.push(Finding::new(
         Code::ProxyInterceptsCredentials,
         format!(
-            "{} set, and NO_PROXY ({}) does not cover {}: SDKs send credential requests to the Pod Identity agent and IMDS through the proxy, which times out or answers for the wrong host",
-            ctx.env.proxy_vars.join(" and "),
+            "{} set, and NO_PROXY ({}) does not cover {}: the SDK sends these plain-http credential requests through the proxy, which times out or answers for the wrong host",
+            vars.join(" and "),
             if no_proxy.is_empty() { "unset" } else { no_proxy },
-            uncovered.join(", ")
+            shown.join(", ")
         ),
-        "add 169.254.170.23,fd00:ec2::23,169.254.169.254 to NO_PROXY (and no_proxy) in the pod spec [r19]",
+        format!(
+            "add {} to both NO_PROXY and no_proxy in the pod spec: Go and Rust read NO_PROXY first, Python no_proxy; list the addresses themselves (IPv6 both bare and bracketed), since botocore ignores CIDR blocks and hyper-util's * skips IP addresses [r19]",
+            hosts.join(",")
+        ),
     ));
 }

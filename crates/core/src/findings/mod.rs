@@ -247,15 +247,21 @@ fn issuer_host(ctx: &Context<'_>) -> String {
         .unwrap_or_else(|| "<issuer host/path>".into())
 }
 
-/// The partition of `AWS_ROLE_ARN` (else of the region), `aws` when neither tells: every
-/// ARN and host in a remediation follows it.
-fn partition(ctx: &Context<'_>) -> Partition {
+/// The pod's partition: `AWS_ROLE_ARN`'s (or `--role-arn`'s), else the region's (the
+/// environment's, the profile's, or the one the SDK resolved); `None` when nothing tells.
+fn partition_known(ctx: &Context<'_>) -> Option<Partition> {
     let region = ctx
         .env
         .region
         .as_deref()
+        .or(ctx.env.profile_region.as_deref())
         .or(ctx.snapshot.region.region.as_deref());
-    Partition::of(configured_role(ctx), region).unwrap_or(Partition::Aws)
+    Partition::of(configured_role(ctx), region)
+}
+
+/// The pod's partition, `aws` when nothing tells: every ARN and host in a remediation follows it.
+fn partition(ctx: &Context<'_>) -> Partition {
+    partition_known(ctx).unwrap_or(Partition::Aws)
 }
 
 /// `arn:<partition>:iam::<account>:`, for remediations that show an IAM ARN.

@@ -46,6 +46,7 @@ pub fn build(ctx: &Context<'_>, assessment: &Assessment) -> Report {
             consecutive_failures: sts.consecutive_failures,
             caller_arn: sts.caller_arn.clone(),
             clock_skew_seconds: sts.clock_skew_seconds,
+            session_name: sts.session_name.clone(),
         },
         credential_chain: ChainSection {
             provider: chain.provider.clone(),

@@ -183,6 +183,8 @@ pub struct StsSection {
     pub caller_arn: Option<String>,
     /// Local clock minus STS's `Date`, seconds.
     pub clock_skew_seconds: Option<f64>,
+    /// The session name of the test-assume (`AWS_ROLE_SESSION_NAME` when the app sets it).
+    pub session_name: Option<String>,
 }
 
 /// `credential_chain`.

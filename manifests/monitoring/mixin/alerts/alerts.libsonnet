@@ -1,0 +1,286 @@
+// irsa-doctor's alerting rules. Expects the target labels `namespace` and
+// `pod` (the PodMonitor and scrape-config.yml set both); every alert links to
+// its section of the runbook. Thresholds follow how the kubelet rotates the
+// projected token: it refreshes once the token is older than
+// min(80% of its lifetime, 24 h), so a healthy pod's token never has less
+// than 20% of its lifetime left and is never older than that refresh point
+// plus the kubelet's sync delay (a minute or two).
+local util = import '../lib/util.libsonnet';
+
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    local multi = c.showMultiCluster,
+    local cl = c.clusterLabel,
+    local forOf(name) = c.alertFor[name],
+    local forWords(name) = util.durationWords(forOf(name)),
+    local runbook(anchor) = c.runbookURL + '#' + anchor,
+    // In a multi-cluster Prometheus the same namespace/pod can exist in two
+    // clusters: say which one.
+    local summary(s) = if multi then s + ' (cluster {{ $labels.' + cl + ' }})' else s,
+    // One claim of the token, looked up from irsa_token_info of the same
+    // target (job and instance; and cluster: pod IPs repeat across clusters).
+    local claim(label) =
+      (if multi
+       then '{{ with printf "irsa_token_info{' + cl + '=%q,job=%q,instance=%q}" $labels.' + cl + ' $labels.job $labels.instance | query }}'
+       else '{{ with printf "irsa_token_info{job=%q,instance=%q}" $labels.job $labels.instance | query }}')
+      + '{{ . | first | label "' + label + '" }}{{ else }}(unknown){{ end }}',
+    local alert(name, severity, expr, summaryText, description, anchor) = {
+      alert: name,
+      expr: expr,
+      'for': forOf(name),
+      labels: { severity: severity },
+      annotations: {
+        summary: summary(summaryText),
+        description: util.fold(description),
+        runbook_url: runbook(anchor),
+      },
+    },
+    // The refresh point min(fraction x lifetime, max) of the kubelet.
+    local refreshPoint = 'clamp_max(%s * irsa_token_lifetime_seconds, %d)' % [util.num(c.tokenRefreshFraction), c.tokenRefreshMaxSeconds],
+    // Codes with an alert of their own; the catch-all alerts exclude them.
+    local ownCritical = 'TOKEN_EXPIRED|AUDIENCE_MISMATCH|SUBJECT_MISMATCH|TRUST_POLICY_DENIES|ISSUER_MISMATCH|NODE_ROLE_FALLBACK|STS_ASSUME_FAILED|STS_UNREACHABLE',
+    local ownWarning = 'TOKEN_EXPIRING_SOON|TOKEN_NOT_ROTATED|IMDS_REACHABLE|STATIC_CREDENTIALS_SHADOW',
+
+    groups+: [{
+      name: 'irsa-doctor',
+      rules: [
+        // In the last 10% of its lifetime (at most the last hour): the kubelet
+        // replaces it at 80%, so a healthy token never gets here. Raw
+        // timestamps against time(), so this holds for every token irsa-doctor
+        // watches (label token: irsa, pod_identity, kube_api).
+        alert(
+          'IRSATokenExpiringSoon',
+          'warning',
+          |||
+            (irsa_token_expiry_timestamp_seconds - time()) < clamp_max(%s * irsa_token_lifetime_seconds, %d)
+            and
+            (irsa_token_expiry_timestamp_seconds - time()) > 0
+          ||| % [util.num(c.tokenExpiringFraction), c.tokenExpiringMaxSeconds],
+          'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} expires soon',
+          |||
+            The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
+            expires in {{ $value | humanizeDuration }} and the kubelet has not
+            replaced it. AWS calls will fail with ExpiredTokenException when it does.
+          |||,
+          'token_expiring_soon',
+        ),
+        alert(
+          'IRSATokenExpired',
+          'critical',
+          |||
+            time() - irsa_token_expiry_timestamp_seconds > 0
+          |||,
+          'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} has expired',
+          |||
+            The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
+            expired {{ $value | humanizeDuration }} ago. STS rejects it
+            (ExpiredTokenException): the pod has no working AWS identity.
+          |||,
+          'token_expired',
+        ),
+        // Older than the kubelet's refresh point, iat + min(0.8 x lifetime, 24 h),
+        // by more than 10 minutes (the TOKEN_NOT_ROTATED finding's rule).
+        alert(
+          'IRSATokenNotRotated',
+          'warning',
+          |||
+            time() - irsa_token_issued_timestamp_seconds
+            > %s + %d
+          ||| % [refreshPoint, c.tokenRotationGraceSeconds],
+          'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} is not being rotated',
+          |||
+            The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
+            was issued {{ $value | humanizeDuration }} ago, past the point where
+            the kubelet refreshes it (%s of its lifetime, at most %s). Token
+            rotation on this node has stalled; the token will expire.
+          ||| % [util.percent(c.tokenRefreshFraction), util.secondsShort(c.tokenRefreshMaxSeconds)],
+          'token_not_rotated',
+        ),
+        // The last test-assume failed, continuously for the `for` duration
+        // (failed probes are retried after 10 s, doubling, so this is several
+        // failures in a row).
+        alert(
+          'IRSASTSAssumeFailing',
+          'critical',
+          |||
+            irsa_sts_assume_success == 0
+          |||,
+          'AssumeRoleWithWebIdentity fails for {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            Every AssumeRoleWithWebIdentity test-assume by irsa-doctor in pod
+            {{ $labels.namespace }}/{{ $labels.pod }} has failed for %s.
+            The STS error code is in irsa_sts_assume_errors_total and
+            `curl localhost:9911/debug` names the cause.
+          ||| % forWords('IRSASTSAssumeFailing'),
+          'sts_assume_failed',
+        ),
+        alert(
+          'IRSANodeRoleFallback',
+          'critical',
+          |||
+            irsa_node_role_fallback == 1
+          |||,
+          "Pod {{ $labels.namespace }}/{{ $labels.pod }} runs with the node's IAM role",
+          |||
+            The AWS default credential chain in pod {{ $labels.namespace }}/{{ $labels.pod }}
+            resolves the node's instance role through IMDS instead of the IRSA
+            role: the app has the node's permissions, not its own.
+          |||,
+          'node_role_fallback',
+        ),
+        alert(
+          'IRSAIMDSReachable',
+          'warning',
+          |||
+            irsa_imds_reachable == 1
+          |||,
+          'Pod {{ $labels.namespace }}/{{ $labels.pod }} can reach the instance metadata service',
+          |||
+            Pod {{ $labels.namespace }}/{{ $labels.pod }} can reach IMDS, so the
+            node's instance-role credentials are available to it (a fallback
+            and an escalation path). Block IMDS for pods.
+          |||,
+          'imds_reachable',
+        ),
+        alert(
+          'IRSAAudienceMismatch',
+          'critical',
+          |||
+            irsa_finding_active{code="AUDIENCE_MISMATCH"} == 1
+          |||,
+          'IRSA token audience is wrong in {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            The projected token of pod {{ $labels.namespace }}/{{ $labels.pod }}
+            has audience %s,
+            not the expected one (sts.amazonaws.com by default); STS answers
+            InvalidIdentityToken: Incorrect token audience.
+          ||| % claim('audience'),
+          'audience_mismatch',
+        ),
+        alert(
+          'IRSASubjectMismatch',
+          'critical',
+          |||
+            irsa_finding_active{code="SUBJECT_MISMATCH"} == 1
+          |||,
+          'Pod {{ $labels.namespace }}/{{ $labels.pod }} runs as an unexpected ServiceAccount',
+          |||
+            The token of pod {{ $labels.namespace }}/{{ $labels.pod }} has subject
+            %s,
+            instead of the one irsa-doctor expects (from POD_NAMESPACE and
+            SERVICE_ACCOUNT_NAME, or IRSA_DOCTOR_EXPECTED_SUBJECT): a trust
+            policy pinned to the expected ServiceAccount rejects it.
+          ||| % claim('subject'),
+          'subject_mismatch',
+        ),
+        alert(
+          'IRSATrustPolicyDenies',
+          'critical',
+          |||
+            irsa_finding_active{code="TRUST_POLICY_DENIES"} == 1
+          |||,
+          "The IAM role's trust policy rejects the token of {{ $labels.namespace }}/{{ $labels.pod }}",
+          |||
+            Evaluated against the role's trust policy, the token of pod
+            {{ $labels.namespace }}/{{ $labels.pod }} is not allowed to
+            AssumeRoleWithWebIdentity (STS answers AccessDenied). The statement
+            and the failing condition are in `curl localhost:9911/debug`.
+          |||,
+          'trust_policy_denies',
+        ),
+        alert(
+          'IRSAIssuerMismatch',
+          'critical',
+          |||
+            irsa_finding_active{code="ISSUER_MISMATCH"} == 1
+          |||,
+          "The IAM role trusts another cluster's OIDC issuer ({{ $labels.namespace }}/{{ $labels.pod }})",
+          |||
+            The federated OIDC provider in the role's trust policy does not
+            match the issuer of the token of pod {{ $labels.namespace }}/{{ $labels.pod }},
+            %s:
+            the policy was written for another cluster.
+          ||| % claim('issuer'),
+          'issuer_mismatch',
+        ),
+        alert(
+          'IRSAStaticCredentialsShadow',
+          'warning',
+          |||
+            irsa_finding_active{code="STATIC_CREDENTIALS_SHADOW"} == 1
+          |||,
+          'Static AWS credentials shadow IRSA in {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            Static keys, AWS_PROFILE or a shared credentials file in pod
+            {{ $labels.namespace }}/{{ $labels.pod }} come before web identity in
+            the AWS default credential chain: the app does not use its IRSA role.
+          |||,
+          'static_credentials_shadow',
+        ),
+        // Every other critical finding (webhook did not mutate the pod, token
+        // missing/unreadable/malformed/not yet valid/badly signed, wrong role).
+        alert(
+          'IRSACriticalFinding',
+          'critical',
+          |||
+            irsa_finding_active{severity="critical", code!~"%s"} == 1
+          ||| % ownCritical,
+          'irsa-doctor reports {{ $labels.code }} in {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            irsa-doctor in pod {{ $labels.namespace }}/{{ $labels.pod }} has
+            reported the critical finding {{ $labels.code }} for %s:
+            the pod's IRSA identity does not work. `curl localhost:9911/debug`
+            has the details and the fix.
+          ||| % forWords('IRSACriticalFinding'),
+          '{{ $labels.code | toLower }}',
+        ),
+        // Every other warning finding (STS throttling, clock skew).
+        alert(
+          'IRSAWarningFinding',
+          'warning',
+          |||
+            irsa_finding_active{severity="warning", code!~"%s"} == 1
+          ||| % ownWarning,
+          'irsa-doctor reports {{ $labels.code }} in {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            irsa-doctor in pod {{ $labels.namespace }}/{{ $labels.pod }} has
+            reported the warning {{ $labels.code }} for %s.
+            `curl localhost:9911/debug` has the details and the fix.
+          ||| % forWords('IRSAWarningFinding'),
+          '{{ $labels.code | toLower }}',
+        ),
+        alert(
+          'IRSADoctorTargetDown',
+          'warning',
+          |||
+            up{%s} == 0
+          ||| % c.jobSelector,
+          'Prometheus cannot scrape irsa-doctor in {{ $labels.namespace }}/{{ $labels.pod }}',
+          |||
+            Scrapes of irsa-doctor at {{ $labels.instance }} (pod
+            {{ $labels.namespace }}/{{ $labels.pod }}) have failed for %s:
+            the pod's IRSA health is unknown.
+          ||| % forWords('IRSADoctorTargetDown'),
+          'irsadoctortargetdown',
+        ),
+        // absent() has no labels to name a cluster by: in a multi-cluster
+        // Prometheus this fires only when no cluster has a target left.
+        alert(
+          'IRSADoctorAbsent',
+          'warning',
+          |||
+            absent(up{%s} == 1)
+          ||| % c.jobSelector,
+          'No irsa-doctor target is being scraped',
+          |||
+            Prometheus has had no successfully scraped target with
+            %s for %s: the PodMonitor selects no pod,
+            or no pod runs the sidecar, so no IRSA alert can fire.
+          ||| % [c.jobSelector, forWords('IRSADoctorAbsent')],
+          'irsadoctorabsent',
+        ) + { annotations+: { summary: 'No irsa-doctor target is being scraped' } },
+      ],
+    }],
+  },
+}
