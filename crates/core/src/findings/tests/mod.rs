@@ -1,0 +1,223 @@
+//! Finding tables, one file per family (as `findings/` has); shared helpers here.
+
+use super::*;
+use crate::environment::StaticSource;
+use crate::fixtures::*;
+use crate::snapshot::{StsFailure, StsResult};
+use crate::token::MalformedToken;
+use crate::token::ReadError;
+
+mod chain;
+mod pod_identity;
+mod sts;
+mod tokens;
+mod trust;
+
+/// `check(break_it, expect)`: the single place that exercises `evaluate`.
+fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&str])]) {
+    let mut fx = healthy();
+    break_it(&mut fx);
+    let got = fx.findings();
+    let codes: Vec<Code> = got.iter().map(|f| f.code).collect();
+    let want: Vec<Code> = expect.iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, want, "case {name}: {got:#?}");
+    for (finding, (_, fragments)) in got.iter().zip(expect) {
+        assert_eq!(finding.severity, finding.code.severity(), "case {name}");
+        assert!(!finding.remediation.is_empty(), "case {name}");
+        for fragment in *fragments {
+            assert!(
+                finding.message.contains(fragment) || finding.remediation.contains(fragment),
+                "case {name}: {:?} lacks {fragment:?}:\n{}\n{}",
+                finding.code,
+                finding.message,
+                finding.remediation
+            );
+        }
+    }
+}
+
+#[test]
+fn healthy_pod_has_no_findings() {
+    check("healthy", |_| {}, &[]);
+}
+
+/// The standard EKS trust policy for `host`, pinning `sub` with `op` to `sub`.
+fn policy(host: &str, op: &str, sub: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Irsa",
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::111122223333:oidc-provider/{host}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {op: {format!("{host}:sub"): sub, format!("{host}:aud"): "sts.amazonaws.com"}}
+        }]
+    })
+    .to_string()
+}
+
+/// A pod using EKS Pod Identity: its env, config and agent state.
+fn with_pod_identity(f: &mut Fixture) {
+    use crate::config::{NamedToken, PodIdentityConfig};
+    f.env.container_credentials_uri = Some("http://169.254.170.23/v1/credentials".into());
+    f.env.container_token_file = Some(
+        "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token".into(),
+    );
+    let path = std::path::PathBuf::from(f.env.container_token_file.clone().unwrap());
+    f.config.pod_identity = Some(PodIdentityConfig {
+        endpoint: "http://169.254.170.23/v1/credentials".into(),
+        token_file: path.clone(),
+    });
+    f.config.extra_tokens = vec![NamedToken {
+        name: "pod_identity".into(),
+        path,
+        expected_audience: Some("pods.eks.amazonaws.com".into()),
+    }];
+    let mut t = token(NOW - 600, 86_400);
+    t.claims.audiences = vec!["pods.eks.amazonaws.com".into()];
+    let mut snap = crate::snapshot::TokenSnapshot::default();
+    snap.apply(Ok((t, 7)), at(NOW - 600));
+    f.snapshot.extra_tokens = vec![snap];
+}
+
+fn pod_identity_only(f: &mut Fixture) {
+    with_pod_identity(f);
+    f.env.role_arn = None;
+    f.env.token_file = None;
+    f.config.role_arn = None;
+    f.config.irsa_token = false;
+    f.snapshot.token = Default::default();
+    f.snapshot.sts = Default::default();
+    f.snapshot.chain.provider = Some("EcsContainer".into());
+}
+
+#[test]
+fn sorted_worst_first_and_status() {
+    let mut fx = healthy();
+    fx.env.sts_regional_endpoints = None;
+    fx.env.static_sources = vec![StaticSource::EnvProfile("x".into())];
+    fx.claims().audiences = vec![];
+    let got = fx.findings();
+    let sev: Vec<Severity> = got.iter().map(|f| f.severity).collect();
+    assert_eq!(
+        sev,
+        vec![Severity::Critical, Severity::Warning, Severity::Info]
+    );
+    assert_eq!(Status::of(&got), Status::Critical);
+    assert_eq!(Status::of(&got[1..]), Status::Warning);
+    assert_eq!(Status::of(&got[2..]), Status::Ok, "info alone is ok");
+    assert_eq!(Status::of(&[]).exit_code(), 0);
+    assert_eq!(Status::Critical.exit_code(), 2);
+}
+
+/// `docs/findings.json` is `Code::ALL`: the runbook check and `scripts/validate/ship.py` read
+/// it instead of keeping their own copy. `UPDATE_FINDINGS_JSON=1` rewrites it.
+#[test]
+fn docs_findings_json_is_code_all() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/findings.json");
+    let want = catalogue_json();
+    if std::env::var_os("UPDATE_FINDINGS_JSON").is_some() {
+        std::fs::write(&path, &want).expect("write docs/findings.json");
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/findings.json is out of date: run UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&have).expect("JSON");
+    let codes = parsed["findings"].as_array().expect("a list");
+    assert_eq!(codes.len(), Code::ALL.len());
+    for (entry, code) in codes.iter().zip(Code::ALL) {
+        assert_eq!(entry["code"], code.as_str());
+        assert_eq!(entry["severity"], code.severity().as_str());
+    }
+}
+
+// --- issue 12: field-true verdicts ------------------------------------------
+
+/// The last test-assume presented exactly the fixture's current token (fingerprint 1).
+fn sts_accepted_it(f: &mut Fixture) {
+    f.snapshot.sts.token_fingerprint = Some(1);
+}
+
+fn with_policy(f: &mut Fixture, text: &str) {
+    f.snapshot.trust_policy.source = Some("file /etc/irsa/trust-policy.json".into());
+    f.snapshot.trust_policy.policy = Some(
+        crate::trust_policy::parse(text)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string()),
+    );
+}
+
+/// A trust policy for the fixture's issuer whose `:aud` condition expects `aud`.
+fn policy_with_aud(aud: &str) -> String {
+    let host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Irsa",
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::111122223333:oidc-provider/{host}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {format!("{host}:sub"): SUB, format!("{host}:aud"): aud}}
+        }]
+    })
+    .to_string()
+}
+
+fn custom_audience(f: &mut Fixture) {
+    f.claims().audiences = vec!["api.example.com".into()];
+}
+
+fn role_in(f: &mut Fixture, arn: &str) {
+    f.env.role_arn = Some(arn.into());
+    f.config.role_arn = Some(arn.into());
+}
+
+/// Every remediation follows the partition of AWS_ROLE_ARN: none says `arn:aws:` in aws-cn.
+#[test]
+fn no_remediation_hard_codes_the_aws_partition() {
+    let cn = "arn:aws-cn:iam::111122223333:role/demo";
+    type Breaker = Box<dyn Fn(&mut Fixture)>;
+    let breakers: Vec<(&str, Breaker)> = vec![
+        (
+            "access denied",
+            Box::new(|f| f.sts_error(StsFailure::Rejected, "AccessDenied", "x")),
+        ),
+        (
+            "bad parameters",
+            Box::new(|f| f.sts_error(StsFailure::Rejected, "ValidationError", "x")),
+        ),
+        ("irsa env", Box::new(|f| f.env.role_arn = None)),
+        (
+            "issuer mismatch",
+            Box::new(|f| {
+                with_policy(
+                    f,
+                    &policy(
+                        "oidc.eks.cn-north-1.amazonaws.com.cn/id/OTHER",
+                        "StringEquals",
+                        SUB,
+                    ),
+                )
+            }),
+        ),
+    ];
+    for (name, breaker) in breakers {
+        let mut fx = healthy();
+        role_in(&mut fx, cn);
+        fx.snapshot.sts.assumed_role_arn = None;
+        fx.snapshot.sts.caller_arn = None;
+        breaker(&mut fx);
+        let got = fx.findings();
+        assert!(!got.is_empty(), "{name}: nothing raised");
+        for f in &got {
+            assert!(
+                !f.remediation.contains("arn:aws:"),
+                "{name}: {:?} says arn:aws: in aws-cn: {}",
+                f.code,
+                f.remediation
+            );
+        }
+    }
+}
