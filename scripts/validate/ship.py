@@ -33,7 +33,7 @@ DASHBOARD = ROOT / "dashboards" / "irsa-doctor.json"
 RUNBOOK_BASE = "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#"
 
 # Every finding code with its severity, generated from the binary's Code::ALL and checked
-# by a core test (crates/core/src/findings/tests.rs), so this script keeps no copy.
+# by a core test (crates/core/src/findings/tests/mod.rs), so this script keeps no copy.
 # scripts/e2e-prometheus also requires a section for every code the binary exposes.
 FINDINGS_JSON = ROOT / "docs" / "findings.json"
 FINDING_CODES = {f["code"]: f["severity"] for f in json.loads(FINDINGS_JSON.read_text())["findings"]}
