@@ -233,3 +233,56 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irsa_doctor_core::fixtures::{NOW, at, healthy};
+
+    fn state() -> State {
+        let fx = healthy();
+        let state = State::new(fx.config, fx.env).expect("metrics register");
+        state.update(|s| *s = fx.snapshot);
+        state
+    }
+
+    /// One assessment per snapshot generation and clock second, shared by every view.
+    #[test]
+    fn assessment_is_computed_once_per_generation_and_second() {
+        let s = state();
+        let first = s.assessment(at(NOW));
+        let same_second = s.assessment(at(NOW) + std::time::Duration::from_millis(900));
+        assert!(
+            Arc::ptr_eq(&first, &same_second),
+            "reused within the second"
+        );
+        let next_second = s.assessment(at(NOW + 1));
+        assert!(!Arc::ptr_eq(&first, &next_second), "a new second re-judges");
+        s.update(|snap| snap.sts.consecutive_failures = 1);
+        let changed = s.assessment(at(NOW + 1));
+        assert!(
+            !Arc::ptr_eq(&next_second, &changed),
+            "a snapshot change re-judges"
+        );
+        assert_eq!(
+            s.report(at(NOW + 1)).findings,
+            changed.findings,
+            "the report reads the same assessment"
+        );
+    }
+
+    #[test]
+    fn metrics_render_at_most_once_per_second_while_nothing_changes() {
+        let s = state();
+        let a = s.metrics_text(at(NOW));
+        s.metrics.sts_attempt(0.1, None);
+        let b = s.metrics_text(at(NOW));
+        assert_eq!(a, b, "same generation and second: the cached body");
+        let c = s.metrics_text(at(NOW + 1));
+        assert_ne!(a, c, "the next second shows the new counter");
+        assert!(
+            String::from_utf8_lossy(&c).contains("irsa_sts_assume_attempts_total 1"),
+            "rendered anew"
+        );
+    }
+}
