@@ -3,7 +3,8 @@
 // the official Rust image on Debian 12 whose builder runs image/rootfs, and a
 // FROM scratch final stage, non-root, exposing 9911, that is the same as
 // image/Containerfile (the one scripts/image builds and runs offline), so the
-// proof there holds for what registries build.
+// proof there holds for what registries build; and that the build context and
+// the builder get every file the build needs, workspace members included.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { validate } from "dockerfile-utils";
@@ -50,7 +51,18 @@ if (!kw("COPY").includes("--from=build /rootfs /")) problem("final stage does no
 const runs = df.getInstructions().filter((i) => i.getKeyword() === "RUN").map((i) => i.getArgumentsContent() ?? "");
 if (!runs.some((r) => /cargo build --release --locked/.test(r))) problem("no `cargo build --release --locked`");
 if (!runs.some((r) => /image\/rootfs target\/release\/irsa-doctor \/rootfs/.test(r))) problem("no `image/rootfs target/release/irsa-doctor /rootfs`");
-if (!readFileSync(dockerignore, "utf8").split("\n").includes("!image/rootfs")) problem(`${dockerignore} does not let image/rootfs into the build context`);
+// What the build needs must reach the builder: COPYed, and let through .dockerignore
+// (including every workspace member, wherever Cargo.toml puts them).
+const cargoToml = readFileSync(join(dirname(path), "Cargo.toml"), "utf8");
+const members = JSON.parse(cargoToml.match(/^members\s*=\s*(\[[^\]]*\])/m)?.[1] ?? "[]");
+const copied = df.getInstructions().filter((i) => i.getKeyword() === "COPY")
+  .flatMap((i) => (i.getArgumentsContent() ?? "").split(/\s+/).slice(0, -1)).map((a) => a.replace(/\/$/, ""));
+const letThrough = readFileSync(dockerignore, "utf8").split("\n").filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/\/$/, ""));
+const covered = (list, p) => list.some((a) => p === a || p.startsWith(`${a}/`));
+for (const need of ["Cargo.toml", "Cargo.lock", "src", "image/rootfs", ...members]) {
+  if (!covered(copied, need)) problem(`the builder does not COPY ${need}`);
+  if (!covered(letThrough, need)) problem(`${dockerignore} keeps ${need} out of the build context`);
+}
 
 // The same final stage as image/Containerfile, but for where rootfs/ comes from.
 const cf = lint(containerfile);
