@@ -1,27 +1,33 @@
 # syntax=docker/dockerfile:1
 #
-# irsa-doctor sidecar image: built in the official Rust image, run on
-# distroless cc (glibc, libgcc, CA roots, /etc/passwd with nonroot; no shell).
+# irsa-doctor sidecar image for registries: built in the official Rust image,
+# run FROM scratch on the root filesystem image/rootfs assembles in the builder:
+# the binary on PATH, exactly the glibc and libgcc_s it links (taken from the
+# builder, so never older than what it was linked against), Debian's CA
+# bundle, /etc/passwd with nonroot (65532), dpkg records for image scanners.
 #
 #   docker build -t irsa-doctor:0.1.0 .
 #   docker run --rm irsa-doctor:0.1.0 --version
 #
-# The builder is Debian 12 (bookworm), the same release as the runtime: the
-# binary links glibc dynamically (libc, libm, libgcc_s) and must not need a
-# newer glibc than the runtime's 2.36.
+# scripts/image proves this layout offline: it builds the same final stage
+# (image/Containerfile) from the same image/rootfs with buildah, runs it under
+# the sidecar manifest's securityContext (read-only root, uid 65532, no
+# capabilities) and checks --version, `check`, `demo` and the size (< 15 MB).
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
+COPY image/rootfs ./image/rootfs
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin irsa-doctor \
-    && cp target/release/irsa-doctor /irsa-doctor
+    && image/rootfs target/release/irsa-doctor /rootfs
 
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM scratch
+COPY --from=build /rootfs /
 # On PATH, so `kubectl debug ... -- irsa-doctor check --pid 1` works as typed.
-COPY --from=build /irsa-doctor /usr/local/bin/irsa-doctor
 # nonroot is uid/gid 65532; numeric, so the kubelet can verify runAsNonRoot
 # without a runAsUser in the pod spec.
 USER 65532:65532
