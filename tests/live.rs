@@ -476,17 +476,41 @@ fn signature_is_verified_against_published_keys() {
     );
 
     // The cluster's key was rotated out: the token's kid is no longer published.
+    // Real STS refuses it too (the fake does not check signatures, so it is told to).
     let rotated = Issuer::generate(ISSUER).unwrap();
     pod.peers.oidc.set_keys(rotated.jwks());
+    pod.peers.sts.set_mode(StsMode::Error {
+        status: 400,
+        code: "InvalidIdentityToken".into(),
+        message: "The web identity token signature could not be verified".into(),
+    });
     let (exit, r) = check_json(&pod.env(), &[]);
     assert_eq!(exit, 2);
     assert_eq!(r["token"]["signature_verified"], false);
-    assert_eq!(codes(&r), vec!["TOKEN_SIGNATURE_INVALID"]);
-    let msg = r["findings"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        codes(&r),
+        vec!["STS_ASSUME_FAILED", "TOKEN_SIGNATURE_INVALID"]
+    );
+    let msg = r["findings"][1]["message"].as_str().unwrap();
     assert!(
         msg.contains(&format!("no key with kid {}", issuer().key_id()))
             && msg.contains(rotated.key_id()),
         "{msg}"
+    );
+
+    // Live evidence outranks inference (SPEC 5): if STS accepts this very token, keys that
+    // do not verify it are irsa-doctor's problem, not the pod's: info only.
+    pod.peers.sts.set_mode(StsMode::Healthy);
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(exit, 0, "{}", r["findings"]);
+    assert_eq!(codes(&r), vec!["OIDC_DISCOVERY_FAILED"]);
+    assert!(
+        r["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("yet STS accepted it"),
+        "{}",
+        r["findings"]
     );
 
     // The issuer cannot be reached: info only, status unaffected.

@@ -131,7 +131,7 @@ impl LiveProbe {
                             verified.as_deref(),
                         )
                         .await;
-                    self.record_assume(started, &outcome);
+                    self.record_assume(started, &outcome, token::fingerprint(text));
                     Some(outcome)
                 }
                 _ => None,
@@ -254,7 +254,8 @@ impl LiveProbe {
         });
     }
 
-    fn record_assume(&self, started: SystemTime, outcome: &AssumeOutcome) {
+    /// Records one test-assume of the token whose fingerprint is `fingerprint`.
+    fn record_assume(&self, started: SystemTime, outcome: &AssumeOutcome, fingerprint: u64) {
         // Every request sent counts, the retried ones too.
         for r in &outcome.retried {
             self.state
@@ -286,7 +287,12 @@ impl LiveProbe {
                 tracing::debug!(latency = outcome.latency.as_secs_f64(), retried = outcome.retried.len(), code = %f.code, detail = %f.message, "test-assume failed")
             }
         }
-        self.state.update(|s| s.sts.apply(started, outcome));
+        // In the same update as the result: which token STS judged is the live evidence that
+        // outranks the findings' predictions (SPEC 5).
+        self.state.update(|s| {
+            s.sts.apply(started, outcome);
+            s.sts.token_fingerprint = Some(fingerprint);
+        });
     }
 
     /// The scheduled loop: first probe once the token was read, then on the backoff schedule,
