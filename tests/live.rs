@@ -615,3 +615,37 @@ fn fetching_the_trust_policy_without_permission_is_a_note() {
     );
     assert_eq!(codes(&r), Vec::<String>::new());
 }
+
+/// Issue 12 case 1: a custom audience that the OIDC provider lists (STS accepts the token every
+/// probe) is healthy. Live evidence outranks the audience prediction; the same token refused
+/// by STS is AUDIENCE_MISMATCH again.
+#[test]
+fn custom_audience_that_sts_accepts_is_healthy() {
+    let pod = Pod::new();
+    let mut c = claims(100, 86_400);
+    c["aud"] = json!(["api.example.com"]);
+    pod.writer.write_token(jwt(&c).as_bytes()).unwrap();
+    pod.peers
+        .sts
+        .update_config(|cfg| cfg.audience = "api.example.com".into());
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(r["sts"]["result"], "success", "{}", r["sts"]);
+    assert_eq!(
+        (exit, codes(&r)),
+        (0, Vec::<String>::new()),
+        "{}",
+        r["findings"]
+    );
+
+    // The provider no longer lists it: STS refuses, and the prediction stands.
+    pod.peers
+        .sts
+        .update_config(|cfg| cfg.audience = "sts.amazonaws.com".into());
+    let (exit, r) = check_json(&pod.env(), &[]);
+    assert_eq!(exit, 2);
+    assert!(
+        codes(&r).contains(&"AUDIENCE_MISMATCH".to_owned()),
+        "{}",
+        r["findings"]
+    );
+}
