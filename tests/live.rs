@@ -24,7 +24,7 @@ fn healthy_pod() -> Pod {
 #[test]
 fn healthy_pod_is_proven_with_two_sts_calls() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("ready", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -372,7 +372,7 @@ fn static_keys_in_env_shadow_web_identity() {
 #[test]
 fn reads_never_call_sts() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first probe", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -396,7 +396,7 @@ fn reads_never_call_sts() {
 fn unreachable_then_recovery_via_post_probe() {
     let pod = healthy_pod();
     pod.peers.sts.set_mode(StsMode::Down);
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("ready after a failed first probe", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -411,14 +411,14 @@ fn unreachable_then_recovery_via_post_probe() {
 
     pod.peers.sts.set_mode(StsMode::Healthy);
     // Inside the 10 s window: 429 with the cached report, and the refusal does not extend it.
-    let refused = request(server.addr, "POST", "/debug/probe", &[]).unwrap();
+    let refused = request(server.addr(), "POST", "/debug/probe", &[]).unwrap();
     assert_eq!(refused.status, 429);
     assert_eq!(refused.json()["sts"]["result"], "error");
     let fresh = wait_for(
         "a probe accepted after the window",
         Duration::from_secs(25),
         || {
-            let r = request(server.addr, "POST", "/debug/probe", &[]).ok()?;
+            let r = request(server.addr(), "POST", "/debug/probe", &[]).ok()?;
             if r.status == 200 {
                 Some(r)
             } else {
@@ -435,7 +435,7 @@ fn unreachable_then_recovery_via_post_probe() {
 #[test]
 fn token_refresh_triggers_an_early_probe() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first probe", DEADLINE, || {
         (pod.peers.sts.assume_calls() == 1).then_some(())
     });
@@ -514,7 +514,7 @@ fn trust_policy_file_edits_update_the_verdict() {
         .write("policy.json", allowing.to_string().as_bytes())
         .unwrap();
     let path = configmap.dir().join("policy.json");
-    let server = Server::start(&pod.env(), &["--trust-policy-file", path.to_str().unwrap()]);
+    let server = serve(&pod.env(), &["--trust-policy-file", path.to_str().unwrap()]);
     wait_for("allowed verdict", DEADLINE, || {
         let r = server.report();
         (r["trust_policy"]["verdict"] == "allowed").then_some(())

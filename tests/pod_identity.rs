@@ -246,7 +246,7 @@ fn two_token_files_give_two_labelled_sections() {
     kube.write_token(jwt(&k).as_bytes()).unwrap();
     let irsa_path = pod.token_path().display().to_string();
     let kube_arg = format!("kube_api={}", kube.token_path().display());
-    let server = Server::start(
+    let server = serve(
         &pod.env(),
         &["--token-file", &irsa_path, "--token-file", &kube_arg],
     );

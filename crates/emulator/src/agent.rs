@@ -11,7 +11,7 @@ use hyper::{Request, StatusCode};
 use serde_json::json;
 
 use super::issuer::unix_now;
-use super::sts::{LocalServer, Reply, lock, response, rfc3339, serve_loopback};
+use super::server::{LocalServer, Reply, lock, response, rfc3339, serve_loopback};
 
 /// How the fake agent answers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
