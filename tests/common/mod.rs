@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_doctor_emulator::harness::{self, Daemon};
 pub use irsa_doctor_emulator::harness::{
-    Pod, Response as Resp, base_env, codes, request, sample, set, shared_issuer as issuer,
+    Peers, Pod, Response as Resp, base_env, codes, request, sample, set, shared_issuer as issuer,
     terminate, unset, wait_for,
 };
 use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, DEFAULT_SUBJECT, TokenSpec};

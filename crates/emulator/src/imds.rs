@@ -35,6 +35,8 @@ pub struct ImdsConfig {
     pub role_name: String,
     /// The access key id of the role's credentials, fixed so tests can register it with the fake STS.
     pub access_key_id: String,
+    /// The AWS partition of the instance's role (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
     /// The account the instance runs in.
     pub account_id: String,
     /// The instance id, which is also the role session name of node-role credentials.
@@ -49,6 +51,7 @@ impl Default for ImdsConfig {
         ImdsConfig {
             role_name: "eks-node-role".to_owned(),
             access_key_id: "ASIANODEROLEEXAMPLE1".to_owned(),
+            partition: "aws".to_owned(),
             account_id: "111122223333".to_owned(),
             instance_id: "i-0123456789abcdef0".to_owned(),
             region: "us-east-1".to_owned(),
@@ -58,11 +61,11 @@ impl Default for ImdsConfig {
 
 impl ImdsConfig {
     /// What GetCallerIdentity says for the node role's credentials:
-    /// `arn:aws:sts::<account>:assumed-role/<role>/<instance id>`.
+    /// `arn:<partition>:sts::<account>:assumed-role/<role>/<instance id>`.
     pub fn node_caller_arn(&self) -> String {
         format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            self.account_id, self.role_name, self.instance_id
+            "arn:{}:sts::{}:assumed-role/{}/{}",
+            self.partition, self.account_id, self.role_name, self.instance_id
         )
     }
 }

@@ -30,9 +30,11 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The trust relationship and identity the fake STS enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsConfig {
+    /// The AWS partition (`aws`, `aws-cn`, `aws-us-gov`): the second field of every ARN.
+    pub partition: String,
     /// The account that owns the role and the OIDC provider.
     pub account_id: String,
-    /// The only role that can be assumed: `arn:aws:iam::<account_id>:role/<role_name>`.
+    /// The only role that can be assumed: `arn:<partition>:iam::<account_id>:role/<role_name>`.
     pub role_name: String,
     /// The OIDC issuer URL registered as an identity provider in the account.
     pub issuer: String,
@@ -49,6 +51,7 @@ impl Default for StsConfig {
     /// Trusts exactly the token `TokenSpec::default()` describes.
     fn default() -> Self {
         StsConfig {
+            partition: "aws".to_owned(),
             account_id: "111122223333".to_owned(),
             role_name: "demo".to_owned(),
             issuer: DEFAULT_ISSUER.to_owned(),
@@ -62,7 +65,10 @@ impl Default for StsConfig {
 impl StsConfig {
     /// The ARN of the role this STS lets a matching token assume.
     pub fn role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role/{}", self.account_id, self.role_name)
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account_id, self.role_name
+        )
     }
 
     /// The role's trust policy, shaped like the one `eksctl` writes: the cluster's OIDC provider,
@@ -74,7 +80,7 @@ impl StsConfig {
             "Statement": [{
                 "Sid": "AllowServiceAccount",
                 "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{host}", self.account_id)},
+                "Principal": {"Federated": format!("arn:{}:iam::{}:oidc-provider/{host}", self.partition, self.account_id)},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringLike": {format!("{host}:sub"): self.allowed_subject},
@@ -150,6 +156,8 @@ impl Identity {
 struct State {
     config: Mutex<StsConfig>,
     mode: Mutex<StsMode>,
+    /// A fault for the next few AssumeRoleWithWebIdentity requests only: (how many, which).
+    transient: Mutex<Option<(u64, StsMode)>>,
     identities: Mutex<HashMap<String, Identity>>,
     /// The unique id of the one role, fixed for the server's life like a real role's.
     role_id: String,
@@ -171,6 +179,7 @@ impl FakeSts {
         let state = Arc::new(State {
             config: Mutex::new(config),
             mode: Mutex::new(StsMode::Healthy),
+            transient: Mutex::new(None),
             identities: Mutex::new(HashMap::new()),
             role_id: format!("AROA{}", random_upper_alnum(17)),
             requests: AtomicU64::new(0),
@@ -215,6 +224,12 @@ impl FakeSts {
     /// Switches fault injection; applies to every request from now on.
     pub fn set_mode(&self, mode: StsMode) {
         *lock(&self.state.mode) = mode;
+    }
+
+    /// Answers the next `count` AssumeRoleWithWebIdentity requests with `mode`, then goes back
+    /// to the mode set with `set_mode` (a transient blip: one 500, one dropped connection).
+    pub fn fail_next(&self, count: u64, mode: StsMode) {
+        *lock(&self.state.transient) = (count > 0).then_some((count, mode));
     }
 
     /// The current fault-injection mode.
@@ -270,7 +285,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    let mode = lock(&state.mode).clone();
+    let mode = match action {
+        "AssumeRoleWithWebIdentity" => state.take_transient(),
+        _ => None,
+    }
+    .unwrap_or_else(|| lock(&state.mode).clone());
     let answer = match &mode {
         StsMode::Down => return Err(HangUp),
         StsMode::Throttle => Answer::error(
@@ -320,6 +339,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 }
 
 impl State {
+    /// The transient fault for this request, if one is still pending (and counts it used).
+    fn take_transient(&self) -> Option<StsMode> {
+        let mut transient = lock(&self.transient);
+        let (left, mode) = transient.as_mut()?;
+        let mode = mode.clone();
+        *left -= 1;
+        if *left == 0 {
+            *transient = None;
+        }
+        Some(mode)
+    }
+
     fn dispatch(
         &self,
         action: &str,
@@ -431,8 +462,8 @@ impl State {
         let access_key_id = format!("ASIA{}", random_upper_alnum(16));
         let identity = Identity {
             arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{session}",
-                config.account_id, config.role_name
+                "arn:{}:sts::{}:assumed-role/{}/{session}",
+                config.partition, config.account_id, config.role_name
             ),
             user_id: format!("{}:{session}", self.role_id),
             account: config.account_id.clone(),

@@ -327,3 +327,58 @@ fn sigv4_key_extraction() {
     headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
     assert_eq!(sigv4_access_key_id(&headers), None);
 }
+
+#[tokio::test]
+async fn transient_faults_then_the_standing_mode() {
+    let fake = FakeSts::start(StsConfig::default()).await.unwrap();
+    let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
+    let token = issuer.issue(&issuer.token_spec()).unwrap();
+    let role = fake.role_arn();
+
+    fake.fail_next(2, StsMode::ServerError);
+    for _ in 0..2 {
+        let err = assume(&fake, &role, &token).await.unwrap_err();
+        assert_eq!(err.0.as_deref(), Some("InternalFailure"));
+    }
+    assert!(assume(&fake, &role, &token).await.is_ok());
+
+    // Only AssumeRoleWithWebIdentity consumes the transient fault.
+    fake.fail_next(1, StsMode::Throttle);
+    let unsigned = raw_http(
+        fake.local_addr(),
+        "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        "Action=GetCallerIdentity",
+    )
+    .await
+    .unwrap();
+    assert_eq!(unsigned.status, 403);
+    let err = assume(&fake, &role, &token).await.unwrap_err();
+    assert_eq!(err.0.as_deref(), Some("Throttling"));
+    assert!(assume(&fake, &role, &token).await.is_ok());
+    assert_eq!(fake.assume_calls(), 5);
+}
+
+#[tokio::test]
+async fn partitions_shape_every_arn() {
+    let issuer_url = "https://oidc.eks.cn-north-1.amazonaws.com.cn/id/EXAMPLE";
+    let fake = FakeSts::start(StsConfig {
+        partition: "aws-cn".into(),
+        issuer: issuer_url.into(),
+        ..StsConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(fake.role_arn(), "arn:aws-cn:iam::111122223333:role/demo");
+    let policy = fake.config().trust_policy_json();
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Federated"],
+        "arn:aws-cn:iam::111122223333:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/EXAMPLE"
+    );
+    let issuer = Issuer::generate(issuer_url).unwrap();
+    let token = issuer.issue(&issuer.token_spec()).unwrap();
+    let out = assume(&fake, &fake.role_arn(), &token).await.unwrap();
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        "arn:aws-cn:sts::111122223333:assumed-role/demo/irsa-doctor-test"
+    );
+}
