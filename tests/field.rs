@@ -546,22 +546,10 @@ fn run_row(row: &Row) {
     };
     set(&mut env, "AWS_REGION", row.part.region());
     set(&mut env, "AWS_ROLE_ARN", &role_arn);
-    let pi_vars = |env: &mut Vec<(String, String)>| {
-        set(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent_uri);
-        set(
-            env,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            &pi_path.display().to_string(),
-        );
-    };
     match row.mech {
         Mech::Irsa => {}
-        Mech::PodIdentity => {
-            unset(&mut env, "AWS_ROLE_ARN");
-            unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-            pi_vars(&mut env);
-        }
-        Mech::Both => pi_vars(&mut env),
+        Mech::PodIdentity => set_pod_identity(&mut env, &agent_uri, &pi_path, false),
+        Mech::Both => set_pod_identity(&mut env, &agent_uri, &pi_path, true),
         Mech::Neither => {
             unset(&mut env, "AWS_ROLE_ARN");
             unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");

@@ -48,18 +48,7 @@ impl PiPod {
 
     fn env(&self) -> Vec<(String, String)> {
         let mut env = self.pod.env();
-        unset(&mut env, "AWS_ROLE_ARN");
-        unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-        set(
-            &mut env,
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            &self.agent.uri(),
-        );
-        set(
-            &mut env,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            self.token_path.to_str().unwrap(),
-        );
+        set_pod_identity(&mut env, &self.agent.uri(), &self.token_path, false);
         env
     }
 }

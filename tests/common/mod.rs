@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_doctor_emulator::harness::{self, Daemon};
 pub use irsa_doctor_emulator::harness::{
-    Peers, Pod, Response as Resp, base_env, codes, request, sample, set, shared_issuer as issuer,
-    terminate, unset, wait_for,
+    Peers, Pod, Response as Resp, base_env, codes, request, sample, set, set_pod_identity,
+    shared_issuer as issuer, terminate, unset, wait_for,
 };
 use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, DEFAULT_SUBJECT, TokenSpec};
 use serde_json::Value;

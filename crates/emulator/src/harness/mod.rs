@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 pub use daemon::{Daemon, KillOnDrop, check_json, codes, kill_daemons_on_panic, run, terminate};
 pub use http::{Client, Conn, Response, get, request, send};
 pub use metrics::{sample, samples};
-pub use pod::{NOWHERE, Peers, Pod, base_env, set, shared_issuer, unset};
+pub use pod::{NOWHERE, Peers, Pod, base_env, set, set_pod_identity, shared_issuer, unset};
 
 /// The longest a harness wait takes unless told otherwise: generous for a slow, shared
 /// 2-core box, but finite, so a broken daemon fails the run instead of hanging it.

@@ -176,3 +176,24 @@ pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
 pub fn unset(env: &mut Vec<(String, String)>, key: &str) {
     env.retain(|(k, _)| k != key);
 }
+
+/// Turns an IRSA environment into a Pod Identity one: the webhook's IRSA variables removed,
+/// the agent's `AWS_CONTAINER_CREDENTIALS_FULL_URI` and token file set (`keep_irsa` leaves
+/// both mechanisms, as on a pod moved to Pod Identity with its IRSA annotation left on).
+pub fn set_pod_identity(
+    env: &mut Vec<(String, String)>,
+    agent_uri: &str,
+    token_file: &Path,
+    keep_irsa: bool,
+) {
+    if !keep_irsa {
+        unset(env, "AWS_ROLE_ARN");
+        unset(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    }
+    set(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI", agent_uri);
+    set(
+        env,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        &token_file.display().to_string(),
+    );
+}
