@@ -171,7 +171,7 @@ enum Policy {
 }
 
 /// One configuration. `env` entries are set after the mechanism's own variables; a key
-/// starting with `-` removes that variable. Values may name `{agent}`, `{token}` or `{home}`.
+/// starting with `-` removes that variable.
 #[derive(Clone, Copy, Debug)]
 struct Row {
     name: &'static str,
@@ -579,17 +579,10 @@ fn run_row(row: &Row) {
             &config_file.display().to_string(),
         );
     }
-    let home = pod.home().display().to_string();
     for (key, value) in row.env {
         match key.strip_prefix('-') {
             Some(key) => unset(&mut env, key),
-            None => {
-                let value = value
-                    .replace("{agent}", &agent_uri)
-                    .replace("{token}", &token_path.display().to_string())
-                    .replace("{home}", &home);
-                set(&mut env, key, &value);
-            }
+            None => set(&mut env, key, value),
         }
     }
 
