@@ -25,18 +25,17 @@
 //! OIDC issuer), IMDS at the loopback discard port and its IMDS check off, so
 //! nothing it does leaves 127.0.0.1.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
-use irsa_doctor_emulator::kubelet::AtomicWriter;
-use irsa_doctor_emulator::oidc::FakeOidc;
-use irsa_doctor_emulator::sts::{FakeSts, StsConfig};
+use irsa_doctor_emulator::harness::{
+    Client, Daemon, KillOnDrop, Pod, kill_daemons_on_panic, poll_until, sample, shared_issuer,
+};
+use irsa_doctor_emulator::issuer::TokenSpec;
 use serde_json::Value;
 
 const USAGE: &str = "usage: bench [--quick | --long] [--binary PATH] [--node-exporter PATH] [--blackbox-exporter PATH]
@@ -46,8 +45,6 @@ const USAGE: &str = "usage: bench [--quick | --long] [--binary PATH] [--node-exp
   --node-exporter PATH      prometheus-node-exporter to compare with [default: /usr/bin/prometheus-node-exporter if present]
   --blackbox-exporter PATH  prometheus-blackbox-exporter to compare with [default: /usr/bin/prometheus-blackbox-exporter if present]";
 
-/// The role `StsConfig::default()` lets the issuer's default tokens assume.
-const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/demo";
 /// The series a rotation must change.
 const EXPIRY_SERIES: &str = "irsa_token_expiry_timestamp_seconds{token=\"irsa\"}";
 /// The webhook's default token lifetime; rotations add a second per rotation to it.
@@ -67,11 +64,11 @@ fn main() {
     let facts = machine_facts(&options.binary);
 
     progress("starting the fake STS and OIDC issuer; writing the first token");
-    let pod = Pod::new();
+    let pod = pod();
     let mut rows = vec![binary_size(&options.binary)];
 
     progress("starting irsa-doctor serve");
-    let daemon = Daemon::spawn(&options.binary, &pod, &[]);
+    let daemon = spawn(&options.binary, &pod, &[]);
     rows.push(startup_to_ready(&daemon));
     let peers = Peer::start_all(&options);
 
@@ -100,7 +97,7 @@ fn main() {
             "irsa-doctor: {clients} client(s) × {} s of GET /metrics",
             plan.window.as_secs_f64()
         ));
-        let load = load(daemon.addr, "/metrics", clients, plan.window);
+        let load = load(daemon.addr(), "/metrics", clients, plan.window);
         rows.push(load.row("/metrics", clients));
         ours_load.push(load);
     }
@@ -109,7 +106,7 @@ fn main() {
         plan.window.as_secs_f64()
     ));
     rows.push(
-        load(daemon.addr, "/debug?format=json", 50, plan.window).row("/debug?format=json", 50),
+        load(daemon.addr(), "/debug?format=json", 50, plan.window).row("/debug?format=json", 50),
     );
     rows.push(Row::info(
         "RSS after the load above".into(),
@@ -275,13 +272,10 @@ fn binary_size(binary: &Path) -> Row {
 /// From `spawn` to the first `200` from `/readyz`: process start, config, the first token
 /// read and the first STS test-assume (readiness waits for it).
 fn startup_to_ready(daemon: &Daemon) -> Row {
-    let mut client = Client::new(daemon.addr);
-    let ready_at = wait_until("/readyz to answer 200", || {
-        (client.get("/readyz").ok()?.status == 200).then(Instant::now)
-    });
+    let ready_at = daemon.wait_ready(PATIENCE);
     Row::info(
         "startup to ready (spawn → first 200 from /readyz)".into(),
-        format_ms(ready_at - daemon.spawned),
+        format_ms(ready_at - daemon.spawned()),
     )
 }
 
@@ -373,18 +367,18 @@ fn idle(daemon: &Daemon, peers: &[Peer], window: Duration) -> (Idle, Vec<Idle>) 
 /// runs from just before the swap (signing is done already) until `/metrics` shows it.
 fn rotation_latency(daemon: &Daemon, pod: &Pod, rotations: u32) -> Row {
     progress(&format!("{rotations} token rotations"));
-    let mut client = Client::new(daemon.addr);
+    let mut client = Client::new(daemon.addr());
     let mut latencies = Vec::new();
     for i in 1..=rotations {
         // A lifetime one second longer each time gives every token a distinct `exp`.
-        let (token, exp) = pod.mint(LIFETIME + i64::from(i));
+        let (token, exp) = mint(LIFETIME + i64::from(i));
         let swapped = Instant::now();
         pod.writer
             .write_token(token.as_bytes())
             .expect("rotate the token");
         loop {
             let metrics = client.get("/metrics").expect("GET /metrics").body;
-            if sample(&String::from_utf8_lossy(&metrics), EXPIRY_SERIES) == Some(exp as f64) {
+            if sample(&metrics, EXPIRY_SERIES) == Some(exp as f64) {
                 break;
             }
             assert!(
@@ -515,11 +509,10 @@ fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) -> Load 
 
 /// Facts that say whether the figures describe a healthy daemon.
 fn run_notes(daemon: &Daemon, pod: &Pod, plan: &Plan) -> Vec<String> {
-    let metrics = Client::new(daemon.addr)
+    let metrics = Client::new(daemon.addr())
         .get("/metrics")
         .expect("GET /metrics")
         .body;
-    let metrics = String::from_utf8_lossy(&metrics);
     let assumed = match sample(&metrics, "irsa_sts_assume_success") {
         Some(1.0) => "yes",
         Some(_) => "NO: the figures describe a daemon whose STS check fails",
@@ -529,7 +522,7 @@ fn run_notes(daemon: &Daemon, pod: &Pod, plan: &Plan) -> Vec<String> {
         .ok()
         .and_then(|status| proc_status_number(&status, "Threads"))
         .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
-    let logs = lock(&daemon.logs);
+    let logs = daemon.log_lines();
     let loud = logs
         .iter()
         .filter(|line| {
@@ -556,10 +549,10 @@ fn run_notes(daemon: &Daemon, pod: &Pod, plan: &Plan) -> Vec<String> {
         format!("last STS test-assume succeeded: {assumed}"),
         format!(
             "fake STS requests served: {} (AssumeRoleWithWebIdentity {}, GetCallerIdentity {}); fake OIDC requests: {}",
-            pod.sts.requests(),
-            pod.sts.assume_calls(),
-            pod.sts.caller_identity_calls(),
-            pod.oidc.requests()
+            pod.peers.sts.requests(),
+            pod.peers.sts.assume_calls(),
+            pod.peers.sts.caller_identity_calls(),
+            pod.peers.oidc.requests()
         ),
         format!("daemon log lines: {} ({loud} at WARN or ERROR)", logs.len()),
         format!("daemon threads: {threads}"),
@@ -569,197 +562,34 @@ fn run_notes(daemon: &Daemon, pod: &Pod, plan: &Plan) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// The pod and the daemon.
+// The pod and the daemon (the emulator crate's harness).
 
-/// The pod around the daemon: a home directory, the kubelet-written token volume, the
-/// cluster's token issuer, and fake STS and OIDC endpoints on a runtime of their own.
-struct Pod {
-    dir: tempfile::TempDir,
-    writer: AtomicWriter,
-    issuer: Issuer,
-    sts: FakeSts,
-    oidc: FakeOidc,
-    /// Declared last so the fakes above are dropped while it still runs them.
-    _runtime: tokio::runtime::Runtime,
+/// A pod (fake STS and OIDC issuer, home, token volume) with its first token written.
+fn pod() -> Pod {
+    let pod = Pod::new();
+    let (token, _) = mint(LIFETIME);
+    pod.writer
+        .write_token(token.as_bytes())
+        .expect("write the first token");
+    pod
 }
 
-impl Pod {
-    fn new() -> Pod {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("build a tokio runtime for the fakes");
-        let issuer = Issuer::generate(DEFAULT_ISSUER).expect("generate the issuer's key");
-        let (sts, oidc) = runtime.block_on(async {
-            let sts = FakeSts::start(StsConfig::default())
-                .await
-                .expect("start the fake STS");
-            let oidc = FakeOidc::start(&issuer)
-                .await
-                .expect("start the fake OIDC issuer");
-            (sts, oidc)
-        });
-        let dir = tempfile::tempdir().expect("create a temp dir for the pod");
-        std::fs::create_dir(dir.path().join("home")).expect("create the pod's home");
-        let writer =
-            AtomicWriter::new(dir.path().join("serviceaccount")).expect("create the volume");
-        let pod = Pod {
-            dir,
-            writer,
-            issuer,
-            sts,
-            oidc,
-            _runtime: runtime,
-        };
-        let (token, _) = pod.mint(LIFETIME);
-        pod.writer
-            .write_token(token.as_bytes())
-            .expect("write the first token");
-        pod
-    }
-
-    /// A signed token issued now that lives `lifetime` seconds, and its `exp`.
-    fn mint(&self, lifetime: i64) -> (String, i64) {
-        let spec = TokenSpec {
-            lifetime,
-            ..self.issuer.token_spec()
-        };
-        let token = self.issuer.issue(&spec).expect("sign a token");
-        (token, spec.expires_at())
-    }
-
-    /// The daemon's whole environment: nothing of ours but PATH, every AWS peer on loopback.
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
-            ("HOME", self.dir.path().join("home").display().to_string()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
-            ("AWS_ROLE_ARN", ROLE_ARN.into()),
-            (
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                self.writer.token_path().display().to_string(),
-            ),
-            // Port 9 (discard): nothing listens, so a stray IMDS call fails fast and locally.
-            (
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                "http://127.0.0.1:9".into(),
-            ),
-            ("AWS_ENDPOINT_URL_STS", self.sts.endpoint()),
-            // Without it the daemon would fetch the token issuer's real discovery URL.
-            ("IRSA_DOCTOR_OIDC_DISCOVERY_URL", self.oidc.discovery_url()),
-        ]
-    }
+/// A signed token issued now that lives `lifetime` seconds, and its `exp`.
+fn mint(lifetime: i64) -> (String, i64) {
+    let issuer = shared_issuer();
+    let spec = TokenSpec {
+        lifetime,
+        ..issuer.token_spec()
+    };
+    let token = issuer.issue(&spec).expect("sign a token");
+    (token, spec.expires_at())
 }
 
-/// A running `irsa-doctor serve`, its stderr drained into `logs`; killed when dropped.
-struct Daemon {
-    process: KillOnDrop,
-    addr: SocketAddr,
-    spawned: Instant,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn spawn(binary: &Path, pod: &Pod, extra_args: &[&str]) -> Daemon {
-        let spawned = Instant::now();
-        let mut child = Command::new(binary)
-            .env_clear()
-            .envs(pod.env())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--log-format", "json", "--no-imds-check"])
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn irsa-doctor");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let mut process = KillOnDrop::new(child);
-        let logs = drain(stderr);
-        let addr = wait_until("the listen address in the daemon's logs", || {
-            if let Ok(Some(status)) = process.0.try_wait() {
-                panic!(
-                    "irsa-doctor exited early ({status}):\n{}",
-                    lock(&logs).join("\n")
-                );
-            }
-            listen_address(&lock(&logs))
-        });
-        Daemon {
-            process,
-            addr,
-            spawned,
-            logs,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.process.0.id()
-    }
-}
-
-/// Keeps reading the daemon's stderr so it never blocks on a full pipe.
-fn drain(stderr: ChildStderr) -> Arc<Mutex<Vec<String>>> {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&logs);
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            lock(&sink).push(line);
-        }
-    });
-    logs
-}
-
-/// The `listen` field of the first JSON log line saying "irsa-doctor serving".
-fn listen_address(logs: &[String]) -> Option<SocketAddr> {
-    logs.iter().find_map(|line| {
-        let event: Value = serde_json::from_str(line).ok()?;
-        if event["message"] != "irsa-doctor serving" {
-            return None;
-        }
-        event["listen"].as_str()?.parse().ok()
-    })
-}
-
-/// PIDs of daemons still running. The release profile sets `panic = "abort"`, so a panic
-/// runs no destructors and `KillOnDrop` never fires: the panic hook kills these instead.
-static LIVE_DAEMONS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-fn kill_daemons_on_panic() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        // `try_lock`: never block a dying process on a lock its panicking thread may hold.
-        if let Ok(pids) = LIVE_DAEMONS.try_lock() {
-            for pid in pids.iter() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-    }));
-}
-
-/// Kills and reaps the child when dropped (normal exit, or unwinding in a dev build).
-struct KillOnDrop(Child);
-
-impl KillOnDrop {
-    fn new(child: Child) -> KillOnDrop {
-        lock(&LIVE_DAEMONS).push(child.id());
-        KillOnDrop(child)
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let pid = self.0.id();
-        // Forget the PID before reaping it, so the hook can never kill a recycled one.
-        lock(&LIVE_DAEMONS).retain(|&p| p != pid);
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `irsa-doctor serve` in `pod`, its IMDS check off (IMDS is at the discard port anyway).
+fn spawn(binary: &Path, pod: &Pod, extra_args: &[&str]) -> Daemon {
+    let mut args = vec!["--no-imds-check"];
+    args.extend_from_slice(extra_args);
+    Daemon::spawn(binary, &pod.env(), &args)
 }
 
 // ---------------------------------------------------------------------------
@@ -832,12 +662,17 @@ impl Peer {
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
         let mut process = KillOnDrop::new(child);
         let mut client = Client::new(addr);
-        wait_until(&format!("{name} to answer GET /metrics"), || {
-            if let Ok(Some(status)) = process.0.try_wait() {
-                panic!("{name} exited early ({status})");
-            }
-            client.get("/metrics").ok().filter(|r| r.status == 200)
-        });
+        poll_until(
+            &format!("{name} to answer GET /metrics"),
+            PATIENCE,
+            Duration::from_millis(1),
+            || {
+                if let Ok(Some(status)) = process.0.try_wait() {
+                    panic!("{name} exited early ({status})");
+                }
+                client.get("/metrics").ok().filter(|r| r.status == 200)
+            },
+        );
         let version = command_output(&binary.display().to_string(), &["--version"])
             .or_else(|| {
                 // Go exporters print their version on stderr.
@@ -1034,8 +869,8 @@ fn probe_figures(binary: &Path, plan: &Plan) -> [Row; 2] {
         plan.probes,
         (WARM_UP + plan.probes) * 11 / 10
     ));
-    let pod = Pod::new();
-    let daemon = Daemon::spawn(
+    let pod = pod();
+    let daemon = spawn(
         binary,
         &pod,
         &["--probe-interval", "1s", "--probe-timeout", "500ms"],
@@ -1043,24 +878,24 @@ fn probe_figures(binary: &Path, plan: &Plan) -> [Row; 2] {
     let probes_done = |n: u64| {
         let patience = Duration::from_secs(30 + 3 * n);
         let started = Instant::now();
-        while pod.sts.assume_calls() < n {
+        while pod.peers.sts.assume_calls() < n {
             assert!(
                 started.elapsed() < patience,
                 "only {} probes after {patience:?}",
-                pod.sts.assume_calls()
+                pod.peers.sts.assume_calls()
             );
             thread::sleep(Duration::from_millis(50));
         }
     };
     probes_done(WARM_UP);
     let base_rss = Rss::of(daemon.pid());
-    let (base_requests, base_assumes) = (pod.sts.requests(), pod.sts.assume_calls());
+    let (base_requests, base_assumes) = (pod.peers.sts.requests(), pod.peers.sts.assume_calls());
     let opened = Instant::now();
     probes_done(base_assumes + plan.probes);
     let elapsed = opened.elapsed();
     let end_rss = Rss::of(daemon.pid());
-    let requests = pod.sts.requests() - base_requests;
-    let probes = pod.sts.assume_calls() - base_assumes;
+    let requests = pod.peers.sts.requests() - base_requests;
+    let probes = pod.peers.sts.assume_calls() - base_assumes;
     drop(daemon);
 
     // Each probe makes one AssumeRoleWithWebIdentity; everything else it sends is counted too.
@@ -1102,138 +937,6 @@ fn default_probe_interval(binary: &Path) -> Duration {
         .and_then(|rest| rest.split(']').next())
         .and_then(|d| humantime::parse_duration(d.trim()).ok())
         .unwrap_or(Duration::from_secs(300))
-}
-
-// ---------------------------------------------------------------------------
-// Just enough HTTP/1.1.
-
-/// A status and a body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    stream: BufReader<TcpStream>,
-    line: String,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect(addr)?;
-        // A request is one small write; don't let Nagle hold it back behind an unacked one.
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(PATIENCE))?;
-        Ok(Conn {
-            stream: BufReader::with_capacity(64 * 1024, stream),
-            line: String::new(),
-        })
-    }
-
-    /// Sends a GET and reads exactly one response, leaving the connection ready for the next.
-    fn get(&mut self, path: &str) -> io::Result<Response> {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-        self.stream.get_mut().write_all(request.as_bytes())?;
-        let status = self
-            .read_line()?
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| invalid("no HTTP status line"))?;
-        let mut length = None;
-        let mut chunked = false;
-        loop {
-            let line = self.read_line()?;
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().ok();
-                } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                    // Go's net/http streams a large /metrics body chunked.
-                    chunked = value.to_ascii_lowercase().contains("chunked");
-                }
-            }
-        }
-        let body = if chunked {
-            self.read_chunked()?
-        } else {
-            let length = length.ok_or_else(|| invalid("no Content-Length"))?;
-            let mut body = vec![0; length];
-            self.stream.read_exact(&mut body)?;
-            body
-        };
-        Ok(Response { status, body })
-    }
-
-    /// A `Transfer-Encoding: chunked` body: hex sizes, chunks, then trailers to an empty line.
-    fn read_chunked(&mut self) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let size = self.read_line()?;
-            let size = size.split(';').next().unwrap_or_default().trim();
-            let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
-            if size == 0 {
-                while !self.read_line()?.is_empty() {}
-                return Ok(body);
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            self.stream.read_exact(&mut body[start..])?;
-            if !self.read_line()?.is_empty() {
-                return Err(invalid("no CRLF after a chunk"));
-            }
-        }
-    }
-
-    fn read_line(&mut self) -> io::Result<&str> {
-        self.line.clear();
-        if self.stream.read_line(&mut self.line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(self.line.trim_end())
-    }
-}
-
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-/// A connection that is reopened once if the server has closed it (an idle keep-alive
-/// connection does not live forever), for the single-client measurements.
-struct Client {
-    addr: SocketAddr,
-    conn: Option<Conn>,
-}
-
-impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        Client { addr, conn: None }
-    }
-
-    fn get(&mut self, path: &str) -> io::Result<Response> {
-        if let Some(conn) = &mut self.conn
-            && let Ok(response) = conn.get(path)
-        {
-            return Ok(response);
-        }
-        self.conn = None;
-        let conn = self.conn.insert(Conn::open(self.addr)?);
-        conn.get(path)
-    }
-}
-
-/// The value of one sample line of a Prometheus exposition.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1410,21 +1113,6 @@ fn print_report(facts: &[String], rows: &[Row], notes: &[String]) {
 // ---------------------------------------------------------------------------
 // Small helpers.
 
-/// Polls `poll` every millisecond until it answers, panicking after `PATIENCE`.
-fn wait_until<T>(what: &str, mut poll: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = poll() {
-            return value;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "gave up after {PATIENCE:?} waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// The nearest-rank percentile `p` (0 < p ≤ 1) of sorted, non-empty `values`.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = (p * sorted.len() as f64).ceil() as usize;
@@ -1441,10 +1129,4 @@ fn format_mib(bytes: u64) -> String {
 
 fn progress(message: &str) {
     eprintln!("bench: {message}");
-}
-
-/// Locks, ignoring poisoning: these vectors are only ever pushed to, so a panic elsewhere
-/// cannot leave them half-updated.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

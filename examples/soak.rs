@@ -21,26 +21,25 @@
 //! one: with `--probe-interval 10s` the on-demand 10 s window is often still closed).
 //! Everything is on 127.0.0.1. The table goes to stdout, progress to stderr.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::harness::{
+    Client, Daemon, PATIENCE, Pod, kill_daemons_on_panic, request, shared_issuer,
+};
+use irsa_doctor_emulator::issuer::{Issuer, TokenSpec};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
-use irsa_doctor_emulator::oidc::FakeOidc;
-use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
+use irsa_doctor_emulator::sts::{FakeSts, StsMode};
 use serde_json::Value;
 
 const USAGE: &str = "usage: soak [--minutes N] [--binary PATH]
   --minutes N    how long to run (fractions allowed) [default: 10]
   --binary PATH  the irsa-doctor to soak [default: target/release/irsa-doctor]";
 
-const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/demo";
 const LIFETIME: i64 = 86_400;
 const ROTATE_EVERY: Duration = Duration::from_secs(1);
 const FLIP_EVERY: Duration = Duration::from_secs(20);
@@ -52,33 +51,20 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Allowed growth: fds (end ≤ start + 2) and RSS after warm-up (< 1 MiB).
 const FD_SLACK: i64 = 2;
 const RSS_SLACK: u64 = 1024 * 1024;
-const PATIENCE: Duration = Duration::from_secs(30);
 /// How long the final report may take to show the final state: under throttling the
 /// next scheduled probe may be 4 × 10 s away, but `POST /debug/probe` runs 10 s after the last.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(45);
 
 fn main() {
     let options = Options::from_args();
-    kill_daemon_on_panic();
+    kill_daemons_on_panic();
     let duration = Duration::from_secs_f64(options.minutes * 60.0);
     let warm_up = Duration::from_secs(60).min(duration / 2);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime for the fakes");
-    let issuer = Issuer::generate(DEFAULT_ISSUER).expect("the issuer's key");
-    let (sts, oidc) = runtime.block_on(async {
-        let sts = FakeSts::start(StsConfig::default())
-            .await
-            .expect("fake STS");
-        let oidc = FakeOidc::start(&issuer).await.expect("fake OIDC issuer");
-        (sts, oidc)
-    });
-    let dir = tempfile::tempdir().expect("a temp dir for the pod");
-    std::fs::create_dir(dir.path().join("home")).expect("the pod's home");
-    let volume = Volume::new(dir.path().join("serviceaccount"), &issuer);
+    // The fake STS and OIDC issuer, a home and the token volume (the harness's pod).
+    let pod = Pod::new();
+    let (sts, oidc) = (&pod.peers.sts, &pod.peers.oidc);
+    let volume = Volume::new(pod.writer.dir().to_path_buf(), shared_issuer());
 
     progress(&format!(
         "soaking {} for {:.1} min (warm-up {} s)",
@@ -86,10 +72,12 @@ fn main() {
         options.minutes,
         warm_up.as_secs()
     ));
-    let daemon = Daemon::spawn(&options.binary, dir.path(), &volume, &sts, &oidc);
-    wait_until("/readyz to answer 200", || {
-        (request(daemon.addr, "GET", "/readyz").ok()?.0 == 200).then_some(())
-    });
+    let daemon = Daemon::spawn(
+        &options.binary,
+        &pod.env(),
+        &["--probe-interval", "10s", "--probe-timeout", "2s"],
+    );
+    daemon.wait_ready(PATIENCE);
     let start = Sample::take(daemon.pid());
     progress(&format!("ready; start sample: {}", start.describe()));
 
@@ -99,8 +87,8 @@ fn main() {
     let mut warm = None;
     thread::scope(|s| {
         s.spawn(|| rotate(&volume, &stop, &stats));
-        s.spawn(|| flip(&sts, &stop, &stats));
-        s.spawn(|| scrape(daemon.addr, &stop, &stats));
+        s.spawn(|| flip(sts, &stop, &stats));
+        s.spawn(|| scrape(daemon.addr(), &stop, &stats));
         while started.elapsed() < duration {
             thread::sleep(Duration::from_millis(200));
             if !daemon.alive() {
@@ -128,14 +116,14 @@ fn main() {
         alive,
     ));
     let final_state = if alive {
-        Some(settle(&daemon, &volume, &sts))
+        Some(settle(&daemon, &volume, sts))
     } else {
         None
     };
     // Let the server notice the scraper's closed connection before counting fds.
     thread::sleep(Duration::from_millis(500));
     let end = alive.then(|| Sample::take(daemon.pid()));
-    let logs = lock(&daemon.logs).clone();
+    let logs = daemon.log_lines();
     let panics = logs.iter().filter(|l| l.contains("panicked")).count();
     checks.push(Check::new(
         "no `panicked` in the logs",
@@ -352,10 +340,6 @@ impl<'a> Volume<'a> {
         volume
     }
 
-    fn token_path(&self) -> PathBuf {
-        self.dir.join("token")
-    }
-
     /// Writes a new token (a distinct `exp` each time) if the volume is there; its `exp`.
     fn rotate(&self) -> Option<i64> {
         let writer = lock(&self.writer);
@@ -458,7 +442,7 @@ fn mode_name(mode: &StsMode) -> String {
 
 fn scrape(addr: SocketAddr, stop: &AtomicBool, stats: &Stats) {
     let gap = Duration::from_secs(1) / SCRAPE_RATE;
-    let mut conn: Option<Conn> = None;
+    let mut client = Client::new(addr);
     let mut n = 0u64;
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -473,14 +457,14 @@ fn scrape(addr: SocketAddr, stop: &AtomicBool, stats: &Stats) {
         };
         n += 1;
         let sent = Instant::now();
-        let answer = get_keep_alive(addr, &mut conn, path);
+        let answer = client.get(path);
         let took = sent.elapsed().as_micros() as u64;
         stats.slowest_scrape_us.fetch_max(took, Ordering::Relaxed);
         stats.scrapes.fetch_add(1, Ordering::Relaxed);
         let failure = match answer {
             Err(e) => Some(format!("GET {path}: {e}")),
-            Ok((status, _)) if status != 200 => Some(format!("GET {path}: status {status}")),
-            Ok((_, body)) if path.starts_with("/debug") => serde_json::from_slice::<Value>(&body)
+            Ok(r) if r.status != 200 => Some(format!("GET {path}: status {}", r.status)),
+            Ok(r) if path.starts_with("/debug") => serde_json::from_str::<Value>(&r.body)
                 .err()
                 .map(|e| format!("GET {path}: not JSON: {e}")),
             Ok(_) => None,
@@ -490,22 +474,6 @@ fn scrape(addr: SocketAddr, stop: &AtomicBool, stats: &Stats) {
             lock(&stats.first_failure).get_or_insert(failure);
         }
     }
-}
-
-/// A GET on the kept-alive connection, reopened once if the server had closed it.
-fn get_keep_alive(
-    addr: SocketAddr,
-    conn: &mut Option<Conn>,
-    path: &str,
-) -> io::Result<(u16, Vec<u8>)> {
-    if let Some(c) = conn.as_mut()
-        && let Ok(answer) = c.request("GET", path, false)
-    {
-        return Ok(answer);
-    }
-    *conn = None;
-    let c = conn.insert(Conn::open(addr)?);
-    c.request("GET", path, false)
 }
 
 // ---------------------------------------------------------------------------
@@ -533,17 +501,17 @@ fn settle(daemon: &Daemon, volume: &Volume<'_>, sts: &FakeSts) -> Result<String,
     let mut next_post = Instant::now();
     loop {
         if Instant::now() >= next_post {
-            match request(daemon.addr, "POST", "/debug/probe") {
-                Ok((200 | 429, _)) => {}
-                Ok((status, _)) => return Err(format!("POST /debug/probe answered {status}")),
+            match request(daemon.addr(), "POST", "/debug/probe", &[]) {
+                Ok(r) if matches!(r.status, 200 | 429) => {}
+                Ok(r) => return Err(format!("POST /debug/probe answered {}", r.status)),
                 Err(e) => return Err(format!("POST /debug/probe: {e}")),
             }
             next_post = Instant::now() + Duration::from_secs(2);
         }
-        let report = request(daemon.addr, "GET", "/debug?format=json")
+        let report = request(daemon.addr(), "GET", "/debug?format=json", &[])
             .map_err(|e| format!("GET /debug?format=json: {e}"))
-            .and_then(|(_, body)| {
-                serde_json::from_slice::<Value>(&body).map_err(|e| format!("not JSON: {e}"))
+            .and_then(|r| {
+                serde_json::from_str::<Value>(&r.body).map_err(|e| format!("not JSON: {e}"))
             })?;
         let attempted = report["sts"]["last_attempt_at"]
             .as_str()
@@ -596,119 +564,6 @@ fn settle(daemon: &Daemon, volume: &Volume<'_>, sts: &FakeSts) -> Result<String,
 }
 
 // ---------------------------------------------------------------------------
-// The daemon.
-
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn spawn(
-        binary: &Path,
-        dir: &Path,
-        volume: &Volume<'_>,
-        sts: &FakeSts,
-        oidc: &FakeOidc,
-    ) -> Daemon {
-        let env = [
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
-            ("HOME", dir.join("home").display().to_string()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
-            ("AWS_ROLE_ARN", ROLE_ARN.into()),
-            (
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                volume.token_path().display().to_string(),
-            ),
-            ("AWS_ENDPOINT_URL_STS", sts.endpoint()),
-            // Port 9 (discard): nothing listens, so the IMDS check fails fast and locally.
-            (
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                "http://127.0.0.1:9".into(),
-            ),
-            ("IRSA_DOCTOR_OIDC_DISCOVERY_URL", oidc.discovery_url()),
-        ];
-        let mut child = Command::new(binary)
-            .env_clear()
-            .envs(env)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--probe-interval", "10s", "--probe-timeout", "2s"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn irsa-doctor");
-        DAEMON_PID.store(child.id(), Ordering::Relaxed);
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lock(&sink).push(line);
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            addr: "127.0.0.1:9".parse().unwrap(),
-            logs,
-        };
-        daemon.addr = wait_until("the listen address in the daemon's logs", || {
-            if !daemon.alive() {
-                panic!(
-                    "irsa-doctor exited early:\n{}",
-                    lock(&daemon.logs).join("\n")
-                );
-            }
-            lock(&daemon.logs).iter().find_map(|line| {
-                let event: Value = serde_json::from_str(line).ok()?;
-                (event["message"] == "irsa-doctor serving").then_some(())?;
-                event["listen"].as_str()?.parse().ok()
-            })
-        });
-        daemon
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn alive(&self) -> bool {
-        // `try_wait` needs `&mut`; /proc says the same without reaping.
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-    }
-}
-
-/// The daemon's PID while it runs. The release profile aborts on panic without running
-/// destructors, so a panic hook kills the daemon instead of `Drop`.
-static DAEMON_PID: AtomicU32 = AtomicU32::new(0);
-
-fn kill_daemon_on_panic() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        let pid = DAEMON_PID.swap(0, Ordering::Relaxed);
-        if pid != 0 {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }));
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        DAEMON_PID.store(0, Ordering::Relaxed);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---------------------------------------------------------------------------
 // /proc.
 
 struct Sample {
@@ -749,65 +604,6 @@ impl Sample {
 }
 
 // ---------------------------------------------------------------------------
-// Just enough HTTP/1.1.
-
-struct Conn {
-    stream: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Conn {
-            stream: BufReader::new(stream),
-        })
-    }
-
-    fn request(&mut self, method: &str, path: &str, close: bool) -> io::Result<(u16, Vec<u8>)> {
-        let connection = if close { "Connection: close\r\n" } else { "" };
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: soak\r\n{connection}Content-Length: 0\r\n\r\n"
-        );
-        self.stream.get_mut().write_all(request.as_bytes())?;
-        let mut line = String::new();
-        if self.stream.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no status line"))?;
-        let mut length = None;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line)?;
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().ok();
-            }
-        }
-        let length = length
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body)?;
-        Ok((status, body))
-    }
-}
-
-/// One request on a connection of its own, closed after the answer.
-fn request(addr: SocketAddr, method: &str, path: &str) -> io::Result<(u16, Vec<u8>)> {
-    Conn::open(addr)?.request(method, path, true)
-}
-
-// ---------------------------------------------------------------------------
 // Small helpers.
 
 struct Check {
@@ -832,20 +628,6 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
         thread::sleep(left.min(Duration::from_millis(100)));
     }
     stop.load(Ordering::Relaxed)
-}
-
-fn wait_until<T>(what: &str, mut poll: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = poll() {
-            return v;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "gave up after {PATIENCE:?} waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn mib(bytes: u64) -> String {

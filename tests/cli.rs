@@ -197,11 +197,7 @@ fn demo_walks_through_failures_and_back() {
     struct Stop(std::process::Child);
     impl Drop for Stop {
         fn drop(&mut self) {
-            let pid = self.0.id().to_string();
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid])
-                .status();
-            let stopped = wait_for_exit(&mut self.0, std::time::Duration::from_secs(5));
+            let stopped = terminate(&mut self.0, std::time::Duration::from_secs(5)).is_some();
             if !stopped {
                 let _ = self.0.kill();
                 let _ = self.0.wait();
@@ -255,15 +251,4 @@ fn demo_walks_through_failures_and_back() {
         request(addr, "GET", "/healthz", &[]).is_err(),
         "the sidecar outlived the demo"
     );
-}
-
-fn wait_for_exit(child: &mut std::process::Child, deadline: std::time::Duration) -> bool {
-    let start = std::time::Instant::now();
-    while start.elapsed() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    false
 }

@@ -24,7 +24,7 @@ fn healthy_pod() -> Pod {
 #[test]
 fn healthy_pod_is_proven_with_two_sts_calls() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("ready", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -372,7 +372,7 @@ fn static_keys_in_env_shadow_web_identity() {
 #[test]
 fn reads_never_call_sts() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first probe", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -398,7 +398,7 @@ fn unreachable_then_recovery() {
     pod.peers.sts.set_mode(StsMode::Down);
     // A short interval, so recovery comes from the schedule instead of waiting out the
     // 10 s on-demand window (that rule is `schedule::tests::probe_timing_rules`).
-    let server = Server::start(
+    let server = serve(
         &pod.env(),
         &["--probe-interval", "4s", "--probe-timeout", "2s"],
     );
@@ -423,7 +423,7 @@ fn unreachable_then_recovery() {
 
     pod.peers.sts.set_mode(StsMode::Healthy);
     // Inside the 10 s window: 429 with the cached report.
-    let refused = request(server.addr, "POST", "/debug/probe", &[]).unwrap();
+    let refused = request(server.addr(), "POST", "/debug/probe", &[]).unwrap();
     assert_eq!(refused.status, 429);
     assert_eq!(refused.json()["sts"]["result"], "error");
     assert_eq!(refused.header("content-type"), Some("application/json"));
@@ -437,7 +437,7 @@ fn unreachable_then_recovery() {
 #[test]
 fn token_refresh_triggers_an_early_probe() {
     let pod = healthy_pod();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first probe", DEADLINE, || {
         (pod.peers.sts.assume_calls() == 1).then_some(())
     });
@@ -540,7 +540,7 @@ fn trust_policy_file_edits_update_the_verdict() {
         .write("policy.json", allowing.to_string().as_bytes())
         .unwrap();
     let path = configmap.dir().join("policy.json");
-    let server = Server::start(&pod.env(), &["--trust-policy-file", path.to_str().unwrap()]);
+    let server = serve(&pod.env(), &["--trust-policy-file", path.to_str().unwrap()]);
     wait_for("allowed verdict", DEADLINE, || {
         let r = server.report();
         (r["trust_policy"]["verdict"] == "allowed").then_some(())

@@ -48,18 +48,7 @@ impl PiPod {
 
     fn env(&self) -> Vec<(String, String)> {
         let mut env = self.pod.env();
-        unset(&mut env, "AWS_ROLE_ARN");
-        unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-        set(
-            &mut env,
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            &self.agent.uri(),
-        );
-        set(
-            &mut env,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            self.token_path.to_str().unwrap(),
-        );
+        set_pod_identity(&mut env, &self.agent.uri(), &self.token_path, false);
         env
     }
 }
@@ -130,9 +119,9 @@ fn agent_failures_are_classified() {
         },
         Case {
             name: "429 is throttling, not a denial",
-            setup: |pi, _| pi.agent.set_mode(AgentMode::Throttled),
+            setup: |pi, _| pi.agent.set_mode(AgentMode::Throttle),
             code: "POD_IDENTITY_THROTTLED",
-            fragment: "HTTP 429: Too Many Requests",
+            fragment: "HTTP 429",
         },
         Case {
             name: "refused",
@@ -271,7 +260,7 @@ fn two_token_files_give_two_labelled_sections() {
     kube.write_token(jwt(&k).as_bytes()).unwrap();
     let irsa_path = pod.token_path().display().to_string();
     let kube_arg = format!("kube_api={}", kube.token_path().display());
-    let server = Server::start(
+    let server = serve(
         &pod.env(),
         &["--token-file", &irsa_path, "--token-file", &kube_arg],
     );

@@ -24,7 +24,7 @@ fn rotation_by_symlink_swap_shows_in_metrics() {
     let pod = Pod::new();
     let first = claims(100, 86_400);
     pod.writer.write_token(jwt(&first).as_bytes()).unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
 
     let want_first = first["exp"].as_f64().unwrap();
     wait_for("first token in /metrics", DEADLINE, || {
@@ -64,7 +64,7 @@ fn rotation_by_symlink_swap_shows_in_metrics() {
 fn token_missing_at_start_then_created() {
     let pod = Pod::new();
     std::fs::remove_dir_all(pod.writer.dir()).unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
 
     let report = wait_for("TOKEN_FILE_MISSING", DEADLINE, || {
         let r = server.report();
@@ -121,7 +121,7 @@ fn garbage_then_oversized_then_recovery() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first token", DEADLINE, || {
         (reloads(&server.metrics()) == Some(1.0)).then_some(())
     });
@@ -197,7 +197,7 @@ fn directory_replaced_is_picked_up() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("first token", DEADLINE, || {
         (reloads(&server.metrics()) == Some(1.0)).then_some(())
     });
@@ -229,7 +229,7 @@ fn secrets_never_leave_the_process() {
         "AWS_SECRET_ACCESS_KEY".into(),
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY".into(),
     ));
-    let server = Server::start(&env, &["--log-level", "debug"]);
+    let server = serve(&env, &["--log-level", "debug"]);
     wait_for("token loaded and probed", DEADLINE, || {
         (reloads(&server.metrics()) == Some(1.0) && server.get("/readyz").status == 200)
             .then_some(())
@@ -274,7 +274,7 @@ fn http_surface() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("ready", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
@@ -291,7 +291,13 @@ fn http_surface() {
         Some("text/plain; charset=utf-8")
     );
     assert!(text.body.starts_with("irsa-doctor "), "{}", text.body);
-    let by_accept = request(server.addr, "GET", "/debug", &["Accept: application/json"]).unwrap();
+    let by_accept = request(
+        server.addr(),
+        "GET",
+        "/debug",
+        &["Accept: application/json"],
+    )
+    .unwrap();
     assert_eq!(by_accept.header("content-type"), Some("application/json"));
     assert_eq!(by_accept.json()["token"]["subject"], SUB);
     assert_eq!(server.get("/healthz").body, "ok\n");
@@ -305,12 +311,12 @@ fn http_surface() {
         ("HEAD", "/metrics", 200, None),
     ];
     for (method, path, status, allow) in cases {
-        let r = request(server.addr, method, path, &[]).unwrap();
+        let r = request(server.addr(), method, path, &[]).unwrap();
         assert_eq!(r.status, status, "{method} {path}");
         assert_eq!(r.header("allow"), allow, "{method} {path}");
     }
     assert!(
-        request(server.addr, "HEAD", "/metrics", &[])
+        request(server.addr(), "HEAD", "/metrics", &[])
             .unwrap()
             .body
             .is_empty()
@@ -323,19 +329,13 @@ fn sigterm_stops_within_a_second() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let mut server = Server::start(&pod.env(), &[]);
+    let mut server = serve(&pod.env(), &[]);
     // An idle keep-alive connection must not hold shutdown.
-    let _idle = std::net::TcpStream::connect(server.addr).unwrap();
-    let pid = server.child.id().to_string();
+    let _idle = std::net::TcpStream::connect(server.addr()).unwrap();
     let start = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = wait_for("exit after SIGTERM", Duration::from_secs(5), || {
-        server.child.try_wait().unwrap()
-    });
+    let status = server
+        .stop(Duration::from_secs(5))
+        .expect("exit within 5 s of SIGTERM");
     let took = start.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
@@ -348,7 +348,7 @@ fn metrics_pass_promtool() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("token", DEADLINE, || {
         (reloads(&server.metrics()) == Some(1.0)).then_some(())
     });
@@ -366,13 +366,13 @@ fn stays_responsive_with_a_thousand_idle_connections() {
     pod.writer
         .write_token(jwt(&claims(0, 86_400)).as_bytes())
         .unwrap();
-    let server = Server::start(&pod.env(), &[]);
+    let server = serve(&pod.env(), &[]);
     wait_for("ready", DEADLINE, || {
         (server.get("/readyz").status == 200).then_some(())
     });
     let connect = |n: usize| -> Vec<std::net::TcpStream> {
         (0..n)
-            .map(|_| std::net::TcpStream::connect(server.addr).expect("connect"))
+            .map(|_| std::net::TcpStream::connect(server.addr()).expect("connect"))
             .collect()
     };
 

@@ -25,18 +25,17 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
-use irsa_doctor::config::{Cli, Config};
-use irsa_doctor::environment::EnvFacts;
+use irsa_doctor::config::Cli;
 use irsa_doctor::http::{self, App, Prober};
 use irsa_doctor::state::State;
-use irsa_doctor_core::token;
+use irsa_doctor_core::{fixtures, token};
+use irsa_doctor_emulator::harness::{Conn, poll_until};
 use libfuzzer_sys::fuzz_target;
 
 /// How long the server may take to finish answering and close after the client's EOF.
 const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 /// How long the health check may take.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
-const TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
 /// An EKS-shaped token (unsigned: the signature part is a placeholder).
 const TOKEN: &str = concat!(
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9.",
@@ -57,25 +56,21 @@ impl Prober for Alternating {
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
     *ADDR.get_or_init(|| {
+        let healthy = fixtures::healthy();
+        let token_file = healthy.config.token_file.display().to_string();
         let cli = Cli::try_parse_from([
             "irsa-doctor",
             "--listen",
             "127.0.0.1:0",
             "--role-arn",
-            "arn:aws:iam::111122223333:role/demo",
+            fixtures::ROLE,
         ])
         .expect("fixed flags parse");
         let config = irsa_doctor::config::from_opts(&cli.opts, |k| {
-            (k == "AWS_WEB_IDENTITY_TOKEN_FILE").then(|| TOKEN_FILE.to_owned())
+            (k == "AWS_WEB_IDENTITY_TOKEN_FILE").then(|| token_file.clone())
         })
         .expect("fixed flags are valid");
-        let env = EnvFacts {
-            role_arn: Some("arn:aws:iam::111122223333:role/demo".into()),
-            token_file: Some(TOKEN_FILE.into()),
-            region: Some("us-east-1".into()),
-            sts_regional_endpoints: Some("regional".into()),
-            ..Default::default()
-        };
+        let env = healthy.env;
         let state = State::new(config, env).expect("state");
         let decoded = token::decode(TOKEN).expect("the fixed token decodes");
         state.apply_token_read(
@@ -151,18 +146,21 @@ fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> Option<Vec<u8
     }
 }
 
+/// `GET /healthz` through the harness's HTTP client must answer `200 ok` in time.
 fn healthy(addr: SocketAddr) {
-    let deadline = Instant::now() + HEALTH_DEADLINE;
-    let mut s = connect(addr, deadline);
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n")
-        .expect("send GET /healthz");
-    let answer = read_until_closed(&mut s, deadline).unwrap_or_else(|| {
-        panic!("GET /healthz got no complete answer within {HEALTH_DEADLINE:?}")
-    });
-    let text = String::from_utf8_lossy(&answer);
+    // Only connecting is retried (ports may be short for a moment); the request is not.
+    let mut conn = poll_until(
+        "a connection for GET /healthz",
+        HEALTH_DEADLINE,
+        Duration::from_millis(5),
+        || Conn::open_with_timeout(addr, HEALTH_DEADLINE).ok(),
+    );
+    let answer = conn
+        .send("GET", "/healthz", &[], b"", true)
+        .unwrap_or_else(|e| panic!("GET /healthz got no complete answer within {HEALTH_DEADLINE:?}: {e}"));
     assert!(
-        text.starts_with("HTTP/1.1 200 ") && text.ends_with("\r\n\r\nok\n"),
-        "GET /healthz answered {text:?}"
+        answer.status == 200 && answer.body == "ok\n",
+        "GET /healthz answered {answer:?}"
     );
 }
 

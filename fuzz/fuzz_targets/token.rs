@@ -35,19 +35,15 @@ use irsa_doctor::config::{Cli, Config};
 use irsa_doctor::environment::EnvFacts;
 use irsa_doctor_core::assessment::Assessment;
 use irsa_doctor_core::findings::{self, Context};
+use irsa_doctor_core::fixtures::{self, NOW, ROLE, SUB};
 use irsa_doctor::metrics::Metrics;
 use irsa_doctor_core::report;
-use irsa_doctor_core::snapshot::{ChainSnapshot, Snapshot, StsResult, StsSnapshot, TokenSnapshot};
+use irsa_doctor_core::snapshot::{ChainSnapshot, Snapshot, StsSnapshot, TokenSnapshot};
 use irsa_doctor_core::token::{self, MAX_TOKEN_BYTES, MalformedToken, ReadError};
 use irsa_doctor_core::trust_policy;
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 
-const TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
 const KUBE_API_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-const ROLE: &str = "arn:aws:iam::111122223333:role/demo";
-const SUB: &str = "system:serviceaccount:demo:demo-sa";
-/// 2026-11-23T10:00:00Z, the unit tests' "now".
-const NOW: i64 = 1_795_428_000;
 const STANDARD_POLICY: &str = r#"{
   "Version": "2012-10-17",
   "Statement": [{
@@ -61,10 +57,13 @@ const STANDARD_POLICY: &str = r#"{
   }]
 }"#;
 
-/// Built once: the configuration of a mutated pod that also watches its kube-api token.
+/// Built once from the core's healthy-pod fixture: its environment and live results,
+/// with a configuration that also watches the kube-api token.
 struct Fixture {
     config: Config,
     env: EnvFacts,
+    sts: StsSnapshot,
+    chain: ChainSnapshot,
     metrics: Metrics,
     policy: Arc<trust_policy::Policy>,
 }
@@ -72,10 +71,12 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        let healthy = fixtures::healthy();
+        let token_file = healthy.config.token_file.display().to_string();
         let cli = Cli::try_parse_from([
             "irsa-doctor",
             "--token-file",
-            TOKEN_FILE,
+            &token_file,
             "--token-file",
             KUBE_API_FILE,
             "--role-arn",
@@ -87,13 +88,6 @@ fn fixture() -> &'static Fixture {
         ])
         .expect("fixed flags parse");
         let config = irsa_doctor::config::from_opts(&cli.opts, |_| None).expect("fixed flags are valid");
-        let env = EnvFacts {
-            role_arn: Some(ROLE.into()),
-            token_file: Some(TOKEN_FILE.into()),
-            region: Some("us-east-1".into()),
-            sts_regional_endpoints: Some("regional".into()),
-            ..Default::default()
-        };
         let names: Vec<&str> = std::iter::once("irsa")
             .chain(config.extra_tokens.iter().map(|t| t.name.as_str()))
             .collect();
@@ -102,7 +96,9 @@ fn fixture() -> &'static Fixture {
             Arc::new(trust_policy::parse(STANDARD_POLICY).expect("standard policy parses"));
         Fixture {
             config,
-            env,
+            env: healthy.env,
+            sts: healthy.snapshot.sts,
+            chain: healthy.snapshot.chain,
             metrics,
             policy,
         }
@@ -147,23 +143,8 @@ fn snapshot(
     };
     snap.trust_policy.source = Some("file /fuzz/trust-policy.json".into());
     snap.trust_policy.policy = Some(Ok(Arc::clone(&fx.policy)));
-    snap.sts = StsSnapshot {
-        endpoint: Some("https://sts.us-east-1.amazonaws.com".into()),
-        result: StsResult::Success,
-        assumed_role_arn: Some(
-            "arn:aws:sts::111122223333:assumed-role/demo/irsa-doctor-web".into(),
-        ),
-        caller_arn: Some("arn:aws:sts::111122223333:assumed-role/demo/irsa-doctor-web".into()),
-        clock_skew_seconds: Some(0.4),
-        ..Default::default()
-    };
-    snap.chain = ChainSnapshot {
-        provider: Some("WebIdentityToken".into()),
-        caller_arn: snap.sts.caller_arn.clone(),
-        error: None,
-        imds_v2_reachable: Some(false),
-        imds_v1_reachable: Some(false),
-    };
+    snap.sts = fx.sts.clone();
+    snap.chain = fx.chain.clone();
     snap
 }
 
@@ -217,7 +198,7 @@ fuzz_target!(|data: &[u8]| {
         // The message is logged and shown in /debug: it must format.
         let _ = source.to_string();
         ReadError::Malformed {
-            path: TOKEN_FILE.into(),
+            path: fx.config.token_file.display().to_string(),
             source,
         }
     });

@@ -16,27 +16,19 @@
 
 use std::fmt::Write;
 
-use irsa_doctor_core::token::{Claims, KubernetesClaims};
+use irsa_doctor_core::fixtures::{self, ISSUER};
+use irsa_doctor_core::token::Claims;
 use irsa_doctor_core::trust_policy::{self, Policy, Principal, PrincipalKind, Verdict};
 use libfuzzer_sys::fuzz_target;
 
-const ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
-
+/// The core fixture's healthy token claims (issued at its "now", 24 h to live), with the
+/// three claims a trust policy judges replaced.
 fn claims(issuer: Option<&str>, subject: Option<&str>, audiences: &[&str]) -> Claims {
     Claims {
         issuer: issuer.map(str::to_owned),
         subject: subject.map(str::to_owned),
         audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
-        expires_at: Some(1_795_514_400),
-        issued_at: Some(1_795_428_000),
-        not_before: Some(1_795_428_000),
-        kubernetes: KubernetesClaims {
-            namespace: Some("demo".into()),
-            pod: Some("web-7d9f".into()),
-            service_account: Some("demo-sa".into()),
-            node: Some("ip-10-0-1-2".into()),
-            warn_after: None,
-        },
+        ..fixtures::token(fixtures::NOW, 86_400).claims
     }
 }
 

@@ -1,17 +1,19 @@
 //! A fake EKS Pod Identity agent on 127.0.0.1: answers `GET /v1/credentials`
 //! with credentials when the `Authorization` header is the expected token, and
-//! otherwise like the real agent does (400 with its message). Faults: 500, silence.
+//! otherwise like the real agent does (400 with its message). Faults: 500, 429,
+//! a slow answer, silence.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
 use super::issuer::unix_now;
-use super::sts::{LocalServer, Reply, lock, response, rfc3339, serve_loopback};
+use super::server::{LocalServer, Reply, lock, response, rfc3339, serve_loopback};
 
 /// How the fake agent answers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -21,10 +23,12 @@ pub enum AgentMode {
     Healthy,
     /// 500, as when EKS Auth fails behind the agent.
     ServerError,
-    /// Accepts the connection and never answers (EKS Auth hanging behind the agent).
+    /// 429, as when EKS Auth throttles the agent's `AssumeRoleForPodIdentity` calls.
+    Throttle,
+    /// Accepts the connection, waits this long (EKS Auth is slow), then answers as `Healthy`.
+    Slow(Duration),
+    /// Accepts the connection and never answers (a hung agent).
     Silent,
-    /// 429, as the agent's rate limiter answers.
-    Throttled,
 }
 
 struct State {
@@ -95,14 +99,15 @@ async fn handle(state: &State, req: &Request<Incoming>) -> Reply {
                 now,
             ));
         }
-        AgentMode::Throttled => {
+        AgentMode::Throttle => {
             return Ok(response(
                 StatusCode::TOO_MANY_REQUESTS,
-                "text/plain",
-                "Too Many Requests".to_owned(),
+                "application/json",
+                json!({"message": "Rate exceeded"}).to_string(),
                 now,
             ));
         }
+        AgentMode::Slow(delay) => tokio::time::sleep(delay).await,
         AgentMode::Healthy => {}
     }
     if req.uri().path() != "/v1/credentials" {
@@ -145,4 +150,44 @@ async fn handle(state: &State, req: &Request<Incoming>) -> Reply {
         body.to_string(),
         now,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::test_support::raw_http;
+
+    async fn get(agent: &FakeAgent, token: &str) -> crate::harness::http::Response {
+        let addr = agent.server.addr;
+        raw_http(
+            addr,
+            &format!("GET /v1/credentials HTTP/1.1\r\nAuthorization: {token}"),
+            "",
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn modes() {
+        let agent = FakeAgent::start("ASIAPODIDENTITYEXAMPLE", "111122223333")
+            .await
+            .unwrap();
+        agent.expect_token(Some("good"));
+        let ok = get(&agent, "good").await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.json()["AccessKeyId"], "ASIAPODIDENTITYEXAMPLE");
+        assert_eq!(get(&agent, "bad").await.status, 400);
+
+        agent.set_mode(AgentMode::Throttle);
+        assert_eq!(get(&agent, "good").await.status, 429);
+        agent.set_mode(AgentMode::ServerError);
+        assert_eq!(get(&agent, "good").await.status, 500);
+
+        agent.set_mode(AgentMode::Slow(Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        assert_eq!(get(&agent, "good").await.status, 200);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert_eq!(agent.requests(), 5);
+    }
 }

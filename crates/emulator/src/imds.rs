@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use super::issuer::unix_now;
-use super::sts::{
+use super::server::{
     HangUp, LocalServer, Reply, lock, random_secret, random_session_token, response, rfc3339,
     serve_loopback, set_header,
 };
@@ -35,6 +35,8 @@ pub struct ImdsConfig {
     pub role_name: String,
     /// The access key id of the role's credentials, fixed so tests can register it with the fake STS.
     pub access_key_id: String,
+    /// The AWS partition of the instance's role (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
     /// The account the instance runs in.
     pub account_id: String,
     /// The instance id, which is also the role session name of node-role credentials.
@@ -49,6 +51,7 @@ impl Default for ImdsConfig {
         ImdsConfig {
             role_name: "eks-node-role".to_owned(),
             access_key_id: "ASIANODEROLEEXAMPLE1".to_owned(),
+            partition: "aws".to_owned(),
             account_id: "111122223333".to_owned(),
             instance_id: "i-0123456789abcdef0".to_owned(),
             region: "us-east-1".to_owned(),
@@ -58,11 +61,11 @@ impl Default for ImdsConfig {
 
 impl ImdsConfig {
     /// What GetCallerIdentity says for the node role's credentials:
-    /// `arn:aws:sts::<account>:assumed-role/<role>/<instance id>`.
+    /// `arn:<partition>:sts::<account>:assumed-role/<role>/<instance id>`.
     pub fn node_caller_arn(&self) -> String {
         format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            self.account_id, self.role_name, self.instance_id
+            "arn:{}:sts::{}:assumed-role/{}/{}",
+            self.partition, self.account_id, self.role_name, self.instance_id
         )
     }
 }
@@ -269,7 +272,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::sts::test_support::{header, raw_http, status};
+    use crate::harness::http::Response;
+    use crate::server::test_support::{raw_http, raw_http_within};
     use aws_config::imds::credentials::ImdsCredentialsProvider;
     use aws_sdk_sts::config::ProvideCredentials;
 
@@ -283,7 +287,7 @@ mod tests {
             .build()
     }
 
-    async fn get(fake: &FakeImds, path: &str, token: Option<&str>) -> String {
+    async fn get(fake: &FakeImds, path: &str, token: Option<&str>) -> Response {
         let head = match token {
             Some(token) => format!("GET {path} HTTP/1.1\r\n{TOKEN_HEADER}: {token}"),
             None => format!("GET {path} HTTP/1.1"),
@@ -291,7 +295,7 @@ mod tests {
         raw_http(fake.local_addr(), &head, "").await.unwrap()
     }
 
-    async fn put_token(fake: &FakeImds, ttl: Option<&str>) -> String {
+    async fn put_token(fake: &FakeImds, ttl: Option<&str>) -> Response {
         let head = match ttl {
             Some(ttl) => format!("PUT {TOKEN_PATH} HTTP/1.1\r\n{TTL_HEADER}: {ttl}"),
             None => format!("PUT {TOKEN_PATH} HTTP/1.1"),
@@ -299,8 +303,12 @@ mod tests {
         raw_http(fake.local_addr(), &head, "").await.unwrap()
     }
 
-    fn body(response: &str) -> &str {
-        response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+    fn body(response: &Response) -> &str {
+        &response.body
+    }
+
+    fn status(response: &Response) -> Option<u16> {
+        Some(response.status)
     }
 
     #[tokio::test]
@@ -339,7 +347,7 @@ mod tests {
 
         let issued = put_token(&fake, Some("300")).await;
         assert_eq!(status(&issued), Some(200));
-        assert_eq!(header(&issued, TTL_HEADER), Some("300"));
+        assert_eq!(issued.header(TTL_HEADER), Some("300"));
         let token = body(&issued).to_owned();
 
         assert_eq!(status(&get(&fake, CREDENTIALS_PATH, None).await), Some(401));
@@ -414,9 +422,16 @@ mod tests {
     async fn silent_mode_never_answers() {
         let fake = FakeImds::start(ImdsConfig::default()).await.unwrap();
         fake.set_mode(ImdsMode::Silent);
+        let head = format!("PUT {TOKEN_PATH} HTTP/1.1\r\n{TTL_HEADER}: 60");
         let answer =
-            tokio::time::timeout(Duration::from_millis(300), put_token(&fake, Some("60"))).await;
-        assert!(answer.is_err(), "expected no answer, got {answer:?}");
+            raw_http_within(fake.local_addr(), &head, "", Duration::from_millis(300)).await;
+        assert!(
+            answer.as_ref().is_err_and(|e| matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )),
+            "expected no answer, got {answer:?}"
+        );
         assert_eq!(fake.requests(), 1);
     }
 }

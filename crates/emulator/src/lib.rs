@@ -1,10 +1,19 @@
 //! Local stand-ins for what a pod talks to: the kubelet's token writer, an RS256
-//! token issuer and its OIDC endpoint, STS and IMDS. Used by `irsa-doctor demo` and by the integration
-//! tests, so both exercise the same peers. Everything binds 127.0.0.1 only.
+//! token issuer and its OIDC endpoint, STS, IMDS and the Pod Identity agent.
+//! Used by `irsa-doctor demo` and by the integration tests, so both exercise
+//! the same peers. Everything binds 127.0.0.1 only.
+//!
+//! With the `harness` feature it is also the one testkit of the project: the
+//! daemon harness (spawn the real binary, wait for it, speak HTTP to it, read
+//! its metrics, stop it) that the tests, the benchmark, the soak and the fuzz
+//! targets share.
 
 pub mod agent;
+#[cfg(any(test, feature = "harness"))]
+pub mod harness;
 pub mod imds;
 pub mod issuer;
 pub mod kubelet;
 pub mod oidc;
+mod server;
 pub mod sts;

@@ -11,7 +11,7 @@ use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use super::issuer::{Issuer, unix_now};
-use super::sts::{HangUp, LocalServer, Reply, lock, response, serve_loopback, set_header};
+use super::server::{HangUp, LocalServer, Reply, lock, response, serve_loopback, set_header};
 
 /// How the fake issuer endpoint behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,30 +3,24 @@
 //! expiry, role ARN and a `StringLike` subject condition, answering with the
 //! status codes, error codes and messages real STS uses. Fault injection
 //! (`StsMode`) reproduces throttling, outages, garbage and clock skew.
-//!
-//! Also home to the small HTTP plumbing the other emulators share: a loopback
-//! server task that dies with its handle, and form/XML/date helpers.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderName, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use hyper::header::{AUTHORIZATION, HeaderMap};
+use hyper::{Request, StatusCode};
 
 use super::issuer::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_SUBJECT, random_uuid, unix_now};
+use super::server::{
+    HangUp, LocalServer, Reply, form_decode, lock, random_secret, random_session_token,
+    random_upper_alnum, response, rfc3339, serve_loopback, set_header, xml_escape,
+};
 
 /// The XML namespace of every STS response.
 const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -36,9 +30,11 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The trust relationship and identity the fake STS enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsConfig {
+    /// The AWS partition (`aws`, `aws-cn`, `aws-us-gov`): the second field of every ARN.
+    pub partition: String,
     /// The account that owns the role and the OIDC provider.
     pub account_id: String,
-    /// The only role that can be assumed: `arn:aws:iam::<account_id>:role/<role_name>`.
+    /// The only role that can be assumed: `arn:<partition>:iam::<account_id>:role/<role_name>`.
     pub role_name: String,
     /// The OIDC issuer URL registered as an identity provider in the account.
     pub issuer: String,
@@ -55,6 +51,7 @@ impl Default for StsConfig {
     /// Trusts exactly the token `TokenSpec::default()` describes.
     fn default() -> Self {
         StsConfig {
+            partition: "aws".to_owned(),
             account_id: "111122223333".to_owned(),
             role_name: "demo".to_owned(),
             issuer: DEFAULT_ISSUER.to_owned(),
@@ -68,7 +65,10 @@ impl Default for StsConfig {
 impl StsConfig {
     /// The ARN of the role this STS lets a matching token assume.
     pub fn role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role/{}", self.account_id, self.role_name)
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account_id, self.role_name
+        )
     }
 
     /// The role's trust policy, shaped like the one `eksctl` writes: the cluster's OIDC provider,
@@ -80,7 +80,7 @@ impl StsConfig {
             "Statement": [{
                 "Sid": "AllowServiceAccount",
                 "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{host}", self.account_id)},
+                "Principal": {"Federated": format!("arn:{}:iam::{}:oidc-provider/{host}", self.partition, self.account_id)},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringLike": {format!("{host}:sub"): self.allowed_subject},
@@ -156,6 +156,8 @@ impl Identity {
 struct State {
     config: Mutex<StsConfig>,
     mode: Mutex<StsMode>,
+    /// A fault for the next few AssumeRoleWithWebIdentity requests only: (how many, which).
+    transient: Mutex<Option<(u64, StsMode)>>,
     identities: Mutex<HashMap<String, Identity>>,
     /// The unique id of the one role, fixed for the server's life like a real role's.
     role_id: String,
@@ -177,6 +179,7 @@ impl FakeSts {
         let state = Arc::new(State {
             config: Mutex::new(config),
             mode: Mutex::new(StsMode::Healthy),
+            transient: Mutex::new(None),
             identities: Mutex::new(HashMap::new()),
             role_id: format!("AROA{}", random_upper_alnum(17)),
             requests: AtomicU64::new(0),
@@ -221,6 +224,12 @@ impl FakeSts {
     /// Switches fault injection; applies to every request from now on.
     pub fn set_mode(&self, mode: StsMode) {
         *lock(&self.state.mode) = mode;
+    }
+
+    /// Answers the next `count` AssumeRoleWithWebIdentity requests with `mode`, then goes back
+    /// to the mode set with `set_mode` (a transient blip: one 500, one dropped connection).
+    pub fn fail_next(&self, count: u64, mode: StsMode) {
+        *lock(&self.state.transient) = (count > 0).then_some((count, mode));
     }
 
     /// The current fault-injection mode.
@@ -276,7 +285,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    let mode = lock(&state.mode).clone();
+    let mode = match action {
+        "AssumeRoleWithWebIdentity" => state.take_transient(),
+        _ => None,
+    }
+    .unwrap_or_else(|| lock(&state.mode).clone());
     let answer = match &mode {
         StsMode::Down => return Err(HangUp),
         StsMode::Throttle => Answer::error(
@@ -326,6 +339,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 }
 
 impl State {
+    /// The transient fault for this request, if one is still pending (and counts it used).
+    fn take_transient(&self) -> Option<StsMode> {
+        let mut transient = lock(&self.transient);
+        let (left, mode) = transient.as_mut()?;
+        let mode = mode.clone();
+        *left -= 1;
+        if *left == 0 {
+            *transient = None;
+        }
+        Some(mode)
+    }
+
     fn dispatch(
         &self,
         action: &str,
@@ -437,8 +462,8 @@ impl State {
         let access_key_id = format!("ASIA{}", random_upper_alnum(16));
         let identity = Identity {
             arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{session}",
-                config.account_id, config.role_name
+                "arn:{}:sts::{}:assumed-role/{}/{session}",
+                config.partition, config.account_id, config.role_name
             ),
             user_id: format!("{}:{session}", self.role_id),
             account: config.account_id.clone(),
@@ -556,614 +581,10 @@ impl Answer {
         }
     }
 
-    fn into_response(self, date_unix: i64) -> Response<Full<Bytes>> {
+    fn into_response(self, date_unix: i64) -> crate::server::Resp {
         response(self.status, self.content_type, self.body, date_unix)
     }
 }
 
-// ---------------------------------------------------------------------------
-// Shared emulator plumbing (also used by `imds`).
-
-/// What an emulator handler returns: a response, or `HangUp` to drop the connection unanswered.
-pub(crate) type Reply = Result<Response<Full<Bytes>>, HangUp>;
-
-/// Returned by a handler to close the connection without answering (hyper drops it on a service error).
-#[derive(Debug, thiserror::Error)]
-#[error("emulator hung up without answering")]
-pub(crate) struct HangUp;
-
-/// A loopback HTTP/1 server task. Dropping it aborts the accept loop, which
-/// drops the set of connection tasks it owns, so no connection outlives it.
-#[derive(Debug)]
-pub(crate) struct LocalServer {
-    /// Where it listens (always 127.0.0.1).
-    pub(crate) addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Binds 127.0.0.1 on an OS-chosen port and serves every connection with `handler` on the current runtime.
-pub(crate) async fn serve_loopback<H, F>(handler: H) -> io::Result<LocalServer>
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Reply> + Send + 'static,
-{
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(accept_loop(listener, handler));
-    Ok(LocalServer { addr, task })
-}
-
-async fn accept_loop<H, F>(listener: TcpListener, handler: H)
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Reply> + Send + 'static,
-{
-    // Owned here so that aborting this task also aborts every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Usually EMFILE; pause rather than spin, the condition is transient.
-                tracing::debug!(error = %e, "emulator accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        while connections.try_join_next().is_some() {}
-        let handler = handler.clone();
-        connections.spawn(async move {
-            let service = service_fn(handler);
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::trace!(error = %e, "emulator connection ended with an error");
-            }
-        });
-    }
-}
-
-/// Locks a mutex, ignoring poisoning: the data is plain values that stay consistent.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A response with `Content-Type` and an HTTP `Date` of `date_unix` (hyper would add the true time otherwise).
-pub(crate) fn response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-    date_unix: i64,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    set_header(&mut response, DATE.as_str(), &http_date(date_unix));
-    response
-}
-
-/// Sets a header; values we build are always valid header text, and anything else is skipped.
-pub(crate) fn set_header(response: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(name), value);
-    }
-}
-
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space, `%XX` a byte) into pairs, in order.
-pub(crate) fn form_decode(input: &str) -> Vec<(String, String)> {
-    input
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                if let (Some(high), Some(low)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                    // Two hex digits always fit a byte.
-                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
-                    i += 2;
-                } else {
-                    // Browsers and SDKs keep a stray `%` literally; so do we.
-                    out.push(b'%');
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Escapes text for an XML element or attribute.
-pub(crate) fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds.
-pub(crate) fn http_date(unix: i64) -> String {
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, (year, month, day), (h, m, s)) = split_unix(unix);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-    let month = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
-    format!("{weekday}, {day:02} {month} {year:04} {h:02}:{m:02}:{s:02} GMT")
-}
-
-/// RFC 3339 UTC with whole seconds (`2026-11-23T11:00:00Z`), the form STS and IMDS use.
-pub(crate) fn rfc3339(unix: i64) -> String {
-    let (_, (year, month, day), (h, m, s)) = split_unix(unix);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-}
-
-/// Days since the epoch, the civil date, and the time of day.
-fn split_unix(unix: i64) -> (i64, (i64, i64, i64), (i64, i64, i64)) {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    (
-        days,
-        civil_from_days(days),
-        (secs / 3600, secs / 60 % 60, secs % 60),
-    )
-}
-
-/// Proleptic Gregorian date for days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `n` random characters from `A-Z2-7`, the base32 alphabet of AWS key and role ids.
-pub(crate) fn random_upper_alnum(n: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    random_from(ALPHABET, n)
-}
-
-/// A 40-character secret access key.
-pub(crate) fn random_secret() -> String {
-    random_from(BASE64_ALPHABET, 40)
-}
-
-/// A session token shaped like STS's (long base64).
-pub(crate) fn random_session_token() -> String {
-    format!("IQoJb3JpZ2luX2Vj{}", random_from(BASE64_ALPHABET, 340))
-}
-
-const BASE64_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn random_from(alphabet: &[u8], n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())]))
-        .collect()
-}
-
 #[cfg(test)]
-pub(crate) mod test_support {
-    //! A raw HTTP client for checking what SDKs would hide (headers, hang-ups).
-
-    use std::net::SocketAddr;
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
-    /// Sends `head` (request line and headers, without the blank line) plus `body`, returns the raw response.
-    pub(crate) async fn raw_http(
-        addr: SocketAddr,
-        head: &str,
-        body: &str,
-    ) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!(
-            "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok(String::from_utf8_lossy(&response).into_owned())
-    }
-
-    /// The value of `name` in a raw response, case-insensitively.
-    pub(crate) fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
-        response.split("\r\n\r\n").next()?.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-
-    /// The status code of a raw response.
-    pub(crate) fn status(response: &str) -> Option<u16> {
-        response.split(' ').nth(1)?.parse().ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::test_support::{header, raw_http, status};
-    use super::*;
-    use crate::issuer::{Issuer, TokenSpec};
-    use aws_sdk_sts::config::retry::RetryConfig;
-    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_sts::error::ProvideErrorMetadata;
-    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput as AssumeOutput;
-
-    fn client(fake: &FakeSts, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
-        let mut config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(fake.endpoint())
-            .retry_config(RetryConfig::disabled());
-        if let Some(credentials) = credentials {
-            config = config.credentials_provider(credentials);
-        }
-        aws_sdk_sts::Client::from_conf(config.build())
-    }
-
-    fn creds(access_key_id: &str) -> Credentials {
-        Credentials::new(access_key_id, "secret", Some("token".into()), None, "test")
-    }
-
-    /// An STS error as the SDK exposes it: (code, message).
-    type Failure = (Option<String>, Option<String>);
-
-    async fn assume(fake: &FakeSts, role_arn: &str, token: &str) -> Result<AssumeOutput, Failure> {
-        client(fake, None)
-            .assume_role_with_web_identity()
-            .role_arn(role_arn)
-            .role_session_name("irsa-doctor-test")
-            .web_identity_token(token)
-            .send()
-            .await
-            .map_err(|e| (e.code().map(str::to_owned), e.message().map(str::to_owned)))
-    }
-
-    #[tokio::test]
-    async fn healthy_assume_then_caller_identity_agrees() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
-        let token = issuer.issue(&issuer.token_spec()).unwrap();
-
-        let out = assume(&fake, &fake.role_arn(), &token).await.unwrap();
-        let user = out.assumed_role_user().unwrap();
-        assert_eq!(
-            user.arn(),
-            "arn:aws:sts::111122223333:assumed-role/demo/irsa-doctor-test"
-        );
-        assert!(user.assumed_role_id().ends_with(":irsa-doctor-test"));
-        assert_eq!(out.subject_from_web_identity_token(), Some(DEFAULT_SUBJECT));
-        assert_eq!(out.provider(), Some(DEFAULT_ISSUER));
-        assert_eq!(out.audience(), Some(DEFAULT_AUDIENCE));
-        let c = out.credentials().unwrap();
-        assert!(c.access_key_id().starts_with("ASIA") && c.access_key_id().len() == 20);
-        let lifetime = c.expiration().secs() - unix_now();
-        assert!((3590..=3600).contains(&lifetime), "{lifetime}");
-
-        let who = client(&fake, Some(creds(c.access_key_id())))
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(who.arn(), Some(user.arn()));
-        assert_eq!(who.account(), Some("111122223333"));
-        assert_eq!(who.user_id(), Some(user.assumed_role_id()));
-        assert_eq!(
-            (
-                fake.assume_calls(),
-                fake.caller_identity_calls(),
-                fake.requests()
-            ),
-            (1, 1, 2)
-        );
-    }
-
-    #[tokio::test]
-    async fn each_trust_failure_has_the_real_sts_code_and_message() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
-        let role = fake.role_arn();
-        let now = unix_now();
-        let token = |change: &dyn Fn(&mut TokenSpec)| {
-            let mut spec = issuer.token_spec();
-            change(&mut spec);
-            issuer.issue(&spec).unwrap()
-        };
-        let invalid = Some("InvalidIdentityToken".to_owned());
-        let denied = (
-            Some("AccessDenied".to_owned()),
-            Some("Not authorized to perform sts:AssumeRoleWithWebIdentity".to_owned()),
-        );
-        let cases: Vec<(&str, String, String, Failure)> = vec![
-            ("not a jwt", role.clone(), "not-a-jwt".into(),
-                (invalid.clone(), Some("Couldn't parse the web identity token".into()))),
-            ("wrong issuer", role.clone(),
-                token(&|s| s.issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/OTHER".into()),
-                (invalid.clone(), Some("No OpenIDConnect provider found in your account for https://oidc.eks.eu-west-1.amazonaws.com/id/OTHER".into()))),
-            ("wrong audience", role.clone(), token(&|s| s.audiences = vec!["api".into()]),
-                (invalid.clone(), Some("Incorrect token audience".into()))),
-            ("expired", role.clone(), token(&|s| { s.issued_at = now - 90_000; s.lifetime = 86_400 }),
-                (Some("ExpiredTokenException".into()),
-                 Some(format!("Token expired: current date/time {now} must be before the expiration date/time {}", now - 3600)))),
-            ("wrong subject", role.clone(), token(&|s| s.subject = "system:serviceaccount:demo:other".into()), denied.clone()),
-            ("wrong role", "arn:aws:iam::111122223333:role/other".into(), token(&|_| {}), denied.clone()),
-            ("other account", "arn:aws:iam::999999999999:role/demo".into(), token(&|_| {}), denied.clone()),
-        ];
-        for (name, role_arn, token, want) in cases {
-            let got = assume(&fake, &role_arn, &token)
-                .await
-                .map(|_| ())
-                .unwrap_err();
-            // The clock may tick between building the case and STS evaluating it.
-            if name == "expired" {
-                assert_eq!(got.0, want.0, "case: {name}");
-                let message = got.1.unwrap();
-                assert!(
-                    message.starts_with("Token expired: current date/time "),
-                    "{message}"
-                );
-                assert!(
-                    message.ends_with(&format!("expiration date/time {}", now - 3600)),
-                    "{message}"
-                );
-            } else {
-                assert_eq!(got, want, "case: {name}");
-            }
-        }
-        assert_eq!(fake.assume_calls(), 7);
-    }
-
-    #[tokio::test]
-    async fn subject_condition_is_string_like_and_updatable() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
-        let token = issuer.issue(&issuer.token_spec()).unwrap();
-        fake.update_config(|c| c.allowed_subject = "system:serviceaccount:demo:*".into());
-        assert!(assume(&fake, &fake.role_arn(), &token).await.is_ok());
-        fake.update_config(|c| c.allowed_subject = "system:serviceaccount:prod:*".into());
-        let err = assume(&fake, &fake.role_arn(), &token).await.unwrap_err();
-        assert_eq!(err.0.as_deref(), Some("AccessDenied"));
-    }
-
-    #[tokio::test]
-    async fn fault_modes() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let issuer = Issuer::generate(DEFAULT_ISSUER).unwrap();
-        let token = issuer.issue(&issuer.token_spec()).unwrap();
-        let role = fake.role_arn();
-
-        fake.set_mode(StsMode::Throttle);
-        let err = assume(&fake, &role, &token).await.unwrap_err();
-        assert_eq!(
-            err,
-            (Some("Throttling".into()), Some("Rate exceeded".into()))
-        );
-
-        fake.set_mode(StsMode::Error {
-            status: 400,
-            code: "IDPCommunicationError".into(),
-            message: "Couldn't retrieve verification key from your identity provider".into(),
-        });
-        let err = assume(&fake, &role, &token).await.unwrap_err();
-        assert_eq!(err.0.as_deref(), Some("IDPCommunicationError"));
-
-        fake.set_mode(StsMode::ServerError);
-        let err = assume(&fake, &role, &token).await.unwrap_err();
-        assert_eq!(err.0.as_deref(), Some("InternalFailure"));
-
-        fake.set_mode(StsMode::Garbage);
-        assert!(assume(&fake, &role, &token).await.is_err());
-
-        fake.set_mode(StsMode::Down);
-        let err = client(&fake, None)
-            .assume_role_with_web_identity()
-            .role_arn(&role)
-            .role_session_name("s")
-            .web_identity_token(&token)
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, aws_sdk_sts::error::SdkError::DispatchFailure(_)),
-            "{err:?}"
-        );
-
-        fake.set_mode(StsMode::Slow(Duration::from_millis(300)));
-        let started = std::time::Instant::now();
-        assert!(assume(&fake, &role, &token).await.is_ok());
-        assert!(started.elapsed() >= Duration::from_millis(300));
-
-        fake.set_mode(StsMode::Healthy);
-        assert!(assume(&fake, &role, &token).await.is_ok());
-        assert_eq!(fake.assume_calls(), 7);
-    }
-
-    #[tokio::test]
-    async fn caller_identity_for_registered_overridden_and_unknown_keys() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let node_arn = "arn:aws:sts::111122223333:assumed-role/eks-node-role/i-0123456789abcdef0";
-        fake.register_credentials("ASIANODEROLEEXAMPLE1", node_arn);
-        let who = client(&fake, Some(creds("ASIANODEROLEEXAMPLE1")))
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(who.arn(), Some(node_arn));
-        assert!(who.user_id().unwrap().ends_with(":i-0123456789abcdef0"));
-
-        let err = client(&fake, Some(creds("AKIAUNKNOWNKEY000000")))
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Some("InvalidClientTokenId"));
-        assert_eq!(
-            err.message(),
-            Some("The security token included in the request is invalid.")
-        );
-
-        let other = "arn:aws:sts::111122223333:assumed-role/someone-else/session";
-        fake.set_mode(StsMode::CallerIs(other.into()));
-        let who = client(&fake, Some(creds("AKIAUNKNOWNKEY000000")))
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(who.arn(), Some(other));
-        assert_eq!(who.account(), Some("111122223333"));
-    }
-
-    #[tokio::test]
-    async fn raw_protocol_details() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let addr = fake.local_addr();
-        let post = "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
-
-        let unknown = raw_http(addr, post, "Action=DeleteEverything&Version=2011-06-15")
-            .await
-            .unwrap();
-        assert_eq!(status(&unknown), Some(400));
-        assert!(unknown.contains("<Code>InvalidAction</Code>"), "{unknown}");
-        let request_id = header(&unknown, "x-amzn-RequestId").unwrap();
-        // Ours replaces hyper's automatic Date rather than adding a second one.
-        let dates = unknown
-            .lines()
-            .filter(|l| l.to_ascii_lowercase().starts_with("date:"))
-            .count();
-        assert_eq!(dates, 1, "{unknown}");
-        assert!(unknown.contains(&format!("<RequestId>{request_id}</RequestId>")));
-
-        // Unsigned GetCallerIdentity is refused, as real STS does.
-        let unsigned = raw_http(addr, post, "Action=GetCallerIdentity&Version=2011-06-15")
-            .await
-            .unwrap();
-        assert_eq!(status(&unsigned), Some(403));
-        assert!(unsigned.contains("MissingAuthenticationToken"));
-
-        // The Date header follows the clock offset.
-        let offset = 3 * 86_400;
-        fake.set_mode(StsMode::ClockOffset(offset));
-        let before = unix_now();
-        let skewed = raw_http(addr, post, "Action=GetCallerIdentity")
-            .await
-            .unwrap();
-        let after = unix_now();
-        let date = header(&skewed, "date").unwrap().to_owned();
-        assert!(
-            (before..=after).any(|t| http_date(t + offset) == date),
-            "{date}"
-        );
-
-        fake.set_mode(StsMode::Down);
-        let dropped = raw_http(addr, post, "Action=GetCallerIdentity")
-            .await
-            .unwrap_or_default();
-        assert_eq!(dropped, "");
-        assert_eq!(fake.requests(), 4);
-        assert_eq!(fake.caller_identity_calls(), 3);
-    }
-
-    #[tokio::test]
-    async fn dropping_the_handle_stops_the_server() {
-        let fake = FakeSts::start(StsConfig::default()).await.unwrap();
-        let addr = fake.local_addr();
-        drop(fake);
-        // The aborted task closes its listener the next time the runtime polls it.
-        let mut refused = false;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(addr).await.is_err() {
-                refused = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(refused, "still listening on {addr}");
-    }
-
-    #[test]
-    fn form_decoding() {
-        assert_eq!(
-            form_decode("Action=Assume%52ole&Token=a+b%2Bc%3D%3D&empty=&flag&bad=%zz%4"),
-            vec![
-                ("Action".to_owned(), "AssumeRole".to_owned()),
-                ("Token".to_owned(), "a b+c==".to_owned()),
-                ("empty".to_owned(), String::new()),
-                ("flag".to_owned(), String::new()),
-                ("bad".to_owned(), "%zz%4".to_owned()),
-            ]
-        );
-        assert_eq!(
-            form_decode("k=%E2%9C%93"),
-            vec![("k".to_owned(), "✓".to_owned())]
-        );
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(rfc3339(1_795_431_600), "2026-11-23T11:00:00Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn sigv4_key_extraction() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(sigv4_access_key_id(&headers), None);
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static(
-                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261123/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc",
-            ),
-        );
-        assert_eq!(
-            sigv4_access_key_id(&headers).as_deref(),
-            Some("ASIAEXAMPLE")
-        );
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
-        assert_eq!(sigv4_access_key_id(&headers), None);
-    }
-}
+mod tests;
