@@ -24,6 +24,7 @@
 //! daemon runs with a scrubbed environment aimed at in-process fakes (STS, the
 //! OIDC issuer), IMDS at the loopback discard port and its IMDS check off, so
 //! nothing it does leaves 127.0.0.1.
+#![allow(clippy::disallowed_methods)] // drives the real binary: real clocks, a chosen environment
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

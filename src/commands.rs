@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::SystemTime;
 
 use crate::config::Format;
 use crate::probes::LiveProbe;
@@ -17,7 +16,7 @@ pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
         state.reload_trust_policy(path);
     }
     probe.run_once().await;
-    let report = state.report(SystemTime::now());
+    let report = state.report(crate::host::now());
     match format {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text()),

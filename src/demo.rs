@@ -183,7 +183,7 @@ impl Pod {
     /// The child's whole environment: only what a mutated pod would have, aimed at the fakes.
     fn sidecar_env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("PATH", crate::host::var("PATH").unwrap_or_default()),
             ("HOME", self.root.join("home").display().to_string()),
             ("AWS_ROLE_ARN", self.sts.role_arn()),
             (

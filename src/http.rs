@@ -14,7 +14,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -142,10 +142,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
         "/metrics" if is_get => respond(
             StatusCode::OK,
             metrics::CONTENT_TYPE,
-            state.metrics_text(SystemTime::now()),
+            state.metrics_text(crate::host::now()),
         ),
         "/debug" if is_get => {
-            let report = state.report(SystemTime::now());
+            let report = state.report(crate::host::now());
             if wants_json(&req) {
                 json(StatusCode::OK, report.to_json())
             } else {
@@ -164,7 +164,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 } else {
                     StatusCode::TOO_MANY_REQUESTS
                 };
-                json(status, state.report(SystemTime::now()).to_json())
+                json(status, state.report(crate::host::now()).to_json())
             }
             None => respond(
                 StatusCode::SERVICE_UNAVAILABLE,

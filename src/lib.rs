@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod environment;
 pub mod files;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod probes;

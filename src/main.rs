@@ -9,7 +9,7 @@ use irsa_doctor::config::{Cli, Command, LogFormat, LogLevel};
 use irsa_doctor::http::App;
 use irsa_doctor::probes::LiveProbe;
 use irsa_doctor::state::State;
-use irsa_doctor::{commands, environment, serve, target};
+use irsa_doctor::{commands, environment, host, serve, target};
 
 /// Exit code for unusable configuration (clap's own usage errors use it too).
 const EXIT_USAGE: u8 = 2;
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     }
     let lookup = |k: &str| match &target_env {
         Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
-        None => std::env::var(k).ok(),
+        None => host::var(k),
     };
     let config = match irsa_doctor::config::for_target(&cli.opts, lookup, target_pid) {
         Ok(c) => c,
@@ -147,7 +147,7 @@ fn in_target_env(pid: u32, vars: &[(String, String)]) -> ExitCode {
         .args(std::env::args_os().skip(1))
         .arg("--in-target-env")
         .env_clear()
-        .envs(target::diagnosis_env(vars, pid, std::env::vars()))
+        .envs(target::diagnosis_env(vars, pid, host::vars()))
         .status();
     match status {
         Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -76,7 +76,7 @@ async fn supervise(state: Arc<State>) {
     let mut changes = state.subscribe();
     let mut active: Vec<Finding> = Vec::new();
     loop {
-        let now = state.assessment(SystemTime::now());
+        let now = state.assessment(crate::host::now());
         log_transitions(&active, &now.findings);
         active = now.findings.clone();
         tokio::select! {

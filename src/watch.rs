@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::Notify;
@@ -31,7 +31,7 @@ pub fn read_token(state: &State, which: Option<usize>) {
             None => return,
         },
     };
-    state.apply_token_read(which, crate::files::load(path), SystemTime::now());
+    state.apply_token_read(which, crate::files::load(path), crate::host::now());
 }
 
 /// Reads every configured token once.

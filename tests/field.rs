@@ -10,6 +10,7 @@
 //!
 //! To add a configuration, add a line to `ROWS`: start from `IRSA` (a healthy IRSA pod)
 //! or `PI` (a healthy Pod Identity pod) and change what differs.
+#![allow(clippy::disallowed_methods)] // drives the real binary: real clocks, a chosen environment
 
 mod common;
 

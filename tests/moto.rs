@@ -1,6 +1,7 @@
 //! A real third-party peer: moto's STS/IAM server (PyPI `moto[server]`), set up
 //! with boto3 and a token minted by PyJWT, then the real binary's `check`.
 //! moto accepts every token, so error paths are the fakes' job (tests/live.rs).
+#![allow(clippy::disallowed_methods)] // drives the real binary: real clocks, a chosen environment
 
 mod common;
 

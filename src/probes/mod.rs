@@ -77,7 +77,7 @@ impl LiveProbe {
                 region,
             }
         });
-        let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let lookup = crate::host::var;
         let pod = lookup("POD_NAME").or_else(|| lookup("HOSTNAME"));
         let state_discovery_url = state.config.oidc_discovery_url.clone();
         LiveProbe {
@@ -105,7 +105,7 @@ impl LiveProbe {
     /// Runs one full probe now and records it.
     pub async fn run_once(&self) {
         let _one_at_a_time = self.running.lock().await;
-        *self.last_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.last_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::host::instant());
         let config = &self.state.config;
         let token_file = config.token_file.display().to_string();
 
@@ -115,7 +115,7 @@ impl LiveProbe {
         let assume = async {
             match (&role, &token_text) {
                 (Some(role), Some(text)) => {
-                    let started = SystemTime::now();
+                    let started = crate::host::now();
                     // A mounted policy file wins over fetching it.
                     let fetch = config.fetch_trust_policy
                         && config.trust_policy_file.is_none()
@@ -172,7 +172,7 @@ impl LiveProbe {
             .last_policy_fetch
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
+        let now = crate::host::instant();
         if !schedule::policy_fetch_due(*last, now) {
             return false;
         }
@@ -185,7 +185,7 @@ impl LiveProbe {
         let Some(pi) = &self.state.config.pod_identity else {
             return;
         };
-        let started = SystemTime::now();
+        let started = crate::host::now();
         let outcome = match crate::files::read_file(&pi.token_file) {
             Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts).await,
             // The token findings explain this; the agent cannot be asked without it.
@@ -321,7 +321,7 @@ impl LiveProbe {
                             continue;
                         }
                         let last_run = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-                        tokio::time::sleep(schedule::early_probe_delay(last_run, Instant::now())).await;
+                        tokio::time::sleep(schedule::early_probe_delay(last_run, crate::host::instant())).await;
                         seen_reloads = self.state.snapshot().token.reloads;
                         tracing::debug!("token refreshed: probing early");
                         break;
@@ -379,7 +379,7 @@ impl Prober for LiveProbe {
             {
                 // Check and reserve in one critical section, so two racing callers cannot both run.
                 let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
+                let now = crate::host::instant();
                 if !schedule::on_demand_allowed(*last, now) {
                     return false;
                 }

@@ -6,7 +6,7 @@
 //! STS does not need the pod to reach the issuer, so a fetch failure is only
 //! ever reported as `OIDC_DISCOVERY_FAILED` (info); last good keys are kept.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -128,14 +128,14 @@ impl Verifier {
                 ..Cache::default()
             };
         }
-        let now = Instant::now();
+        let now = crate::host::instant();
         let kid_known = cache.keys.as_ref().is_some_and(|k| k.find(kid).is_some());
         if jwks::refetch_due(cache.fresh_until, cache.last_fetch, kid_known, now) {
             cache.last_fetch = Some(now);
             match self.fetch_keys(issuer).await {
                 Ok((keys, ttl)) => {
                     cache.keys = Some(keys);
-                    cache.keys_fetched_at = Some(irsa_doctor_core::time::unix(SystemTime::now()));
+                    cache.keys_fetched_at = Some(irsa_doctor_core::time::unix(crate::host::now()));
                     cache.fresh_until = Some(now + ttl);
                     cache.last_error = None;
                 }

@@ -3,7 +3,7 @@
 //! file's contents as `Authorization`), classify its answer, and ask STS who
 //! the returned credentials belong to. The credentials never leave `probe`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sts::config::Credentials;
 use serde::Deserialize;
@@ -39,7 +39,7 @@ pub fn error_label(outcome: &AgentOutcome) -> Option<&'static str> {
 
 /// Calls the agent at `endpoint` with `token`, then `GetCallerIdentity` with its credentials.
 pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome {
-    let started = Instant::now();
+    let started = crate::host::instant();
     let token = token.trim();
     let (base, path) = split_url(endpoint);
     let answer = chain::request(

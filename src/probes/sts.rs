@@ -9,7 +9,7 @@
 //! The returned credentials live only inside `assume` and are dropped there.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_sts::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -80,7 +80,7 @@ impl Intercept for CaptureInterceptor {
             .headers()
             .get("date")
             .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
-            .map(|server| time::unix_f64(SystemTime::now()) - server.as_secs_f64());
+            .map(|server| time::unix_f64(crate::host::now()) - server.as_secs_f64());
         let status = context.response().status().as_u16();
         self.with(|c| {
             c.skew = skew;
@@ -240,7 +240,7 @@ impl StsProbe {
         let mut unsigned = self.config.to_builder();
         unsigned.set_credentials_provider(None);
         let client = aws_sdk_sts::Client::from_conf(unsigned.build());
-        let started = Instant::now();
+        let started = crate::host::instant();
         let call = client
             .assume_role_with_web_identity()
             .role_arn(role_arn)

@@ -59,6 +59,7 @@ mod tests {
 
     #[test]
     fn refetch_table() {
+        #[allow(clippy::disallowed_methods)] // any instant serves as the table's epoch
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         // (case, fresh_until, last_fetch, kid_known, now, fetch?)

@@ -124,6 +124,7 @@ mod tests {
     /// The rate-limit, debounce and refetch rules, over an injected clock.
     #[test]
     fn probe_timing_rules() {
+        #[allow(clippy::disallowed_methods)] // any instant serves as the table's epoch
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let on_demand = [

@@ -7,6 +7,8 @@
 //! daemon harness (spawn the real binary, wait for it, speak HTTP to it, read
 //! its metrics, stop it) that the tests, the benchmark, the soak and the fuzz
 //! targets share.
+// The fakes stand in for live peers: they keep real time and read the real clock.
+#![allow(clippy::disallowed_methods)]
 
 pub mod agent;
 #[cfg(any(test, feature = "harness"))]

@@ -81,7 +81,7 @@ fn readiness_needs_token_read_and_probe_attempt() {
     let missing = |path: &str| Err(ReadError::Missing { path: path.into() });
     let mut s = Snapshot::default();
     assert!(!s.is_ready(true));
-    s.token.apply(missing("/t"), SystemTime::now());
+    s.token.apply(missing("/t"), SystemTime::UNIX_EPOCH);
     assert!(!s.is_ready(true), "probe not attempted yet");
     s.probe_attempted = true;
     assert!(
@@ -90,7 +90,7 @@ fn readiness_needs_token_read_and_probe_attempt() {
     );
     s.extra_tokens.push(TokenSnapshot::default());
     assert!(!s.is_ready(true), "every configured token is read first");
-    s.extra_tokens[0].apply(missing("/k"), SystemTime::now());
+    s.extra_tokens[0].apply(missing("/k"), SystemTime::UNIX_EPOCH);
     assert!(s.is_ready(true));
     let mut pod_identity_only = Snapshot {
         probe_attempted: true,

@@ -732,6 +732,8 @@ fn string_like_is_not_exponential() {
 fn string_like_is_bounded_for_oversized_inputs() {
     let pattern = format!("*{}b", "a".repeat(15_000));
     let value = "a".repeat(30_000);
+    #[allow(clippy::disallowed_methods)]
+    // a generous bound on a pathological input, not a benchmark
     let started = std::time::Instant::now();
     assert!(!string_like(&pattern, &value));
     assert!(
