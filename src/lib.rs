@@ -27,9 +27,11 @@ pub mod snapshot;
 pub mod state;
 pub mod sts;
 pub mod target;
+pub mod tls;
 pub mod token;
 pub mod trust_policy;
 pub mod watch;
+pub mod web_config;
 
 #[cfg(test)]
 mod testutil;
