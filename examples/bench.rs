@@ -39,8 +39,13 @@ use irsa_doctor_emulator::harness::{
 use irsa_doctor_emulator::issuer::TokenSpec;
 use serde_json::Value;
 
-const USAGE: &str = "usage: bench [--quick | --long] [--binary PATH] [--node-exporter PATH] [--blackbox-exporter PATH]
+#[path = "bench_tls/mod.rs"]
+mod bench_tls;
+use bench_tls::{tls_only, tls_rows};
+
+const USAGE: &str = "usage: bench [--quick | --long | --tls] [--binary PATH] [--node-exporter PATH] [--blackbox-exporter PATH]
   --quick                   short windows, few probes (smoke-tests the bench; not for the README)
+  --tls                     only /metrics plain beside TLS + basic auth (--web-config-file)
   --long                    measure RSS after 1,000 probes instead of 100 (adds ~15 minutes)
   --binary PATH             the irsa-doctor to measure [default: target/release/irsa-doctor]
   --node-exporter PATH      prometheus-node-exporter to compare with [default: /usr/bin/prometheus-node-exporter if present]
@@ -66,6 +71,10 @@ fn main() {
 
     progress("starting the fake STS and OIDC issuer; writing the first token");
     let pod = pod();
+    if options.tls {
+        tls_only(&options.binary, &pod, &plan, &facts);
+        return;
+    }
     let mut rows = vec![binary_size(&options.binary)];
 
     progress("starting irsa-doctor serve");
@@ -115,6 +124,12 @@ fn main() {
     ));
     let mut notes = run_notes(&daemon, &pod, &plan);
     drop(daemon);
+    rows.extend(tls_rows(
+        &options.binary,
+        &pod,
+        &ours_load[..2],
+        plan.window,
+    ));
 
     let mut peers_load = Vec::new();
     for peer in &peers {
@@ -156,6 +171,7 @@ struct Options {
     binary: PathBuf,
     quick: bool,
     long: bool,
+    tls: bool,
     node_exporter: Option<PathBuf>,
     blackbox_exporter: Option<PathBuf>,
 }
@@ -167,6 +183,7 @@ impl Options {
             binary: PathBuf::from("target/release/irsa-doctor"),
             quick: false,
             long: false,
+            tls: false,
             node_exporter: installed("/usr/bin/prometheus-node-exporter"),
             blackbox_exporter: installed("/usr/bin/prometheus-blackbox-exporter"),
         };
@@ -175,6 +192,7 @@ impl Options {
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--long" => options.long = true,
+                "--tls" => options.tls = true,
                 "--node-exporter" => match args.next() {
                     Some(path) => options.node_exporter = Some(PathBuf::from(path)),
                     None => usage_error("--node-exporter needs a path"),

@@ -131,9 +131,10 @@ pub struct Opts {
     /// How often to test-assume the role (±10% jitter).
     #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub probe_interval: Duration,
-    /// How long one STS probe may take.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub probe_timeout: Duration,
+    /// How long one STS probe may take [default: 10s, or the probe interval when shorter].
+    // No clap default: an absent timeout follows the interval (Prometheus' scrape_timeout rule).
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", value_parser = parse_duration)]
+    pub probe_timeout: Option<Duration>,
     /// Warn when the token expires within this long.
     #[arg(long, global = true, env = "IRSA_DOCTOR_EXPIRY_WARNING", default_value = "1h", value_parser = parse_duration)]
     pub expiry_warning: Duration,
@@ -151,6 +152,34 @@ pub struct Opts {
     /// Log level.
     #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+    // --- web config hook (src/web_config.rs); loaded by `serve` only, so not in `Config`.
+    /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub web_config_file: Option<PathBuf>,
+}
+
+/// The probe timeout when none is given: Prometheus' `scrape_timeout` default.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Prometheus' `scrape_timeout` rule: an absent timeout is 10 s or the interval, whichever is
+/// shorter; only an explicit timeout longer than the interval is an error.
+pub fn probe_timeout(
+    explicit: Option<Duration>,
+    interval: Duration,
+) -> Result<Duration, ConfigError> {
+    match explicit {
+        None => Ok(DEFAULT_PROBE_TIMEOUT.min(interval)),
+        Some(timeout) if timeout > interval => Err(ConfigError::TimeoutAboveInterval {
+            timeout: humantime::format_duration(timeout).to_string(),
+            interval: humantime::format_duration(interval).to_string(),
+        }),
+        Some(timeout) => Ok(timeout),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -164,8 +193,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// A configuration that parses but cannot work.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("--probe-timeout ({timeout}) must be shorter than --probe-interval ({interval})")]
-    TimeoutNotBelowInterval { timeout: String, interval: String },
+    #[error("--probe-timeout ({timeout}) must not be longer than --probe-interval ({interval})")]
+    TimeoutAboveInterval { timeout: String, interval: String },
     #[error("--expected-audience must not be empty")]
     EmptyAudience,
     #[error(
@@ -191,12 +220,7 @@ pub fn for_target(
     lookup: impl Fn(&str) -> Option<String>,
     pid: Option<u32>,
 ) -> Result<Config, ConfigError> {
-    if opts.probe_timeout >= opts.probe_interval {
-        return Err(ConfigError::TimeoutNotBelowInterval {
-            timeout: humantime::format_duration(opts.probe_timeout).to_string(),
-            interval: humantime::format_duration(opts.probe_interval).to_string(),
-        });
-    }
+    let probe_timeout = probe_timeout(opts.probe_timeout, opts.probe_interval)?;
     if opts.expected_audience.trim().is_empty() {
         return Err(ConfigError::EmptyAudience);
     }
@@ -314,7 +338,7 @@ pub fn for_target(
         oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
         listen: opts.listen,
         probe_interval: opts.probe_interval,
-        probe_timeout: opts.probe_timeout,
+        probe_timeout,
         expiry_warning: opts.expiry_warning,
         imds_check: opts.imds_check && !opts.no_imds_check,
     })
@@ -521,10 +545,57 @@ mod tests {
         }
         assert_eq!(
             config(&["--probe-interval", "5s", "--probe-timeout", "10s"], &[]),
-            Err(ConfigError::TimeoutNotBelowInterval {
+            Err(ConfigError::TimeoutAboveInterval {
                 timeout: "10s".into(),
                 interval: "5s".into()
             })
         );
+    }
+
+    #[test]
+    fn probe_timeout_follows_prometheus_scrape_timeout_rule() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // (explicit timeout, interval, resolved timeout or None for an error)
+        let cases = [
+            (None, s(300), Some(s(10))),
+            (None, s(10), Some(s(10))),
+            (None, s(3), Some(s(3))),
+            (None, ms(500), Some(ms(500))),
+            (Some(s(2)), s(3), Some(s(2))),
+            (Some(s(3)), s(3), Some(s(3))),
+            (Some(s(30)), s(300), Some(s(30))),
+            (Some(s(4)), s(3), None),
+            (Some(s(10)), s(5), None),
+        ];
+        for (explicit, interval, want) in cases {
+            let got = probe_timeout(explicit, interval);
+            assert_eq!(got.ok(), want, "{explicit:?} with interval {interval:?}");
+        }
+        assert_eq!(
+            probe_timeout(Some(s(4)), s(3)).unwrap_err().to_string(),
+            "--probe-timeout (4s) must not be longer than --probe-interval (3s)"
+        );
+    }
+
+    #[test]
+    fn probe_timeout_from_flags_and_env() {
+        let c = config(&["--probe-interval", "3s"], &[]).unwrap();
+        assert_eq!(c.probe_timeout, Duration::from_secs(3));
+        let c = config(&["--probe-interval", "1m"], &[]).unwrap();
+        assert_eq!(c.probe_timeout, DEFAULT_PROBE_TIMEOUT);
+        let c = config(&["--probe-interval", "1m", "--probe-timeout", "20s"], &[]).unwrap();
+        assert_eq!(c.probe_timeout, Duration::from_secs(20));
+        assert!(config(&["--probe-interval", "3s", "--probe-timeout", "4s"], &[]).is_err());
+    }
+
+    #[test]
+    fn web_config_file_flag() {
+        let cli = parse(&["--web-config-file", "/etc/irsa-doctor/web.yml"]).unwrap();
+        assert_eq!(
+            cli.opts.web_config_file,
+            Some(PathBuf::from("/etc/irsa-doctor/web.yml"))
+        );
+        assert_eq!(parse(&[]).unwrap().opts.web_config_file, None);
     }
 }

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 
 use crate::metrics;
 use crate::state::State;
+use crate::web_config::{self, Web};
 
 /// How long a client may take to send its request headers, also between requests on a
 /// kept-alive connection: idle and slowloris connections are closed after this.
@@ -76,6 +77,17 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves until `shutdown` resolves, then drains connections for at most `DRAIN_TIMEOUT`.
 pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) {
+    serve_with(listener, app, None, shutdown).await
+}
+
+/// `serve` with the `--web-config-file` settings: TLS on every connection and basic auth
+/// on every path but `/healthz` and `/readyz` (src/web_config.rs, src/tls.rs).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: App,
+    web: Option<Arc<Web>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -105,14 +117,39 @@ pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output
                     continue;
                 };
                 let app = app.clone();
-                let service = service_fn(move |req| {
+                let tls = web.clone().filter(|w| w.tls.is_some());
+                let web = web.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                    let web = web.clone();
+                    async move {
+                        // --- web config hook: basic auth before routing.
+                        let auth = web.as_deref().and_then(|w| w.auth.as_ref());
+                        if let Some(denied) = web_config::gate(auth, req.uri().path(), req.headers()).await {
+                            return Ok::<_, Infallible>(denied);
+                        }
+                        Ok::<_, Infallible>(handle(&app, req).await)
+                    }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
+                tokio::spawn(async move {
+                    let ended = match tls.as_deref().and_then(|w| w.tls.as_ref()) {
+                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                        // --- web config hook: the TLS handshake, bounded like a slow header read.
+                        Some(tls) => match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "TLS handshake failed");
+                                Ok(())
+                            }
+                            Err(_) => {
+                                tracing::debug!("TLS handshake timed out");
+                                Ok(())
+                            }
+                        },
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                     drop(slot);

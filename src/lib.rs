@@ -16,4 +16,6 @@ pub mod probes;
 pub mod serve;
 pub mod state;
 pub mod target;
+pub mod tls;
 pub mod watch;
+pub mod web_config;

@@ -9,6 +9,7 @@ use irsa_doctor::config::{Cli, Command, LogFormat, LogLevel};
 use irsa_doctor::http::App;
 use irsa_doctor::probes::LiveProbe;
 use irsa_doctor::state::State;
+use irsa_doctor::web_config::Web;
 use irsa_doctor::{commands, environment, host, serve, target};
 
 /// Exit code for unusable configuration (clap's own usage errors use it too).
@@ -60,6 +61,18 @@ fn main() -> ExitCode {
             eprintln!("irsa-doctor: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
+    };
+    // --- web config hook: `serve` reads it before logging or listening, so a bad file is one
+    // line and exit 2, never a server in the clear.
+    let web = match (&cli.command, cli.opts.web_config_file.as_deref()) {
+        (None | Some(Command::Serve), Some(path)) => match Web::load(path) {
+            Ok(web) => Some(Arc::new(web)),
+            Err(e) => {
+                eprintln!("irsa-doctor: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        _ => None,
     };
     init_logging(cli.opts.log_format, cli.opts.log_level);
 
@@ -123,7 +136,7 @@ fn main() -> ExitCode {
                     state,
                     prober: Some(probe),
                 };
-                serve::run(app, listener, serve::shutdown_signal()).await;
+                serve::run_with(app, listener, web, serve::shutdown_signal()).await;
                 prober.abort();
                 ExitCode::SUCCESS
             }

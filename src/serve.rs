@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::http::{self, App};
 use crate::state::State;
 use crate::watch;
+use crate::web_config::Web;
 use irsa_doctor_core::assessment::{self, Transition};
 use irsa_doctor_core::findings::{Finding, Severity};
 
@@ -18,9 +19,20 @@ const SUPERVISE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs the daemon on an already bound listener until `shutdown` resolves.
 pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    run_with(app, listener, None, shutdown).await
+}
+
+/// `run` with the `--web-config-file` settings (TLS, basic auth).
+pub async fn run_with(
+    app: App,
+    listener: TcpListener,
+    web: Option<Arc<Web>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let state = Arc::clone(&app.state);
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(listen = %addr, token_file = %state.config.token_file.display(),
+        let (scheme, basic_auth) = web.as_deref().map_or(("http", false), Web::describe);
+        tracing::info!(listen = %addr, scheme, basic_auth, token_file = %state.config.token_file.display(),
             role_arn = state.config.role_arn.as_deref(), "irsa-doctor serving");
     }
     let irsa = state.config.irsa_token.then_some(None);
@@ -37,7 +49,7 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         )
     });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
-    http::serve(listener, app, shutdown).await;
+    http::serve_with(listener, app, web, shutdown).await;
     for w in watchers {
         w.abort();
     }

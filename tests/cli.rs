@@ -155,7 +155,7 @@ fn bad_flag_values_fail_with_one_line_and_exit_2() {
         (&["check", "--format", "yaml"], "yaml"),
         (
             &["--probe-interval", "5s", "--probe-timeout", "10s", "check"],
-            "must be shorter",
+            "must not be longer",
         ),
         (&["--log-format", "xml"], "--log-format"),
     ];
@@ -252,4 +252,32 @@ fn demo_walks_through_failures_and_back() {
         request(addr, "GET", "/healthz", &[]).is_err(),
         "the sidecar outlived the demo"
     );
+}
+
+/// SPEC 2: an absent --probe-timeout follows a short --probe-interval (Prometheus' rule);
+/// only an explicit timeout above the interval, by flag or env, is an error.
+#[test]
+fn probe_timeout_follows_a_short_interval() {
+    let home = tempfile::tempdir().unwrap();
+    let env = base_env(home.path());
+    let server = serve(&env, &["--no-imds-check", "--probe-interval", "3s"]);
+    assert_eq!(server.get("/healthz").status, 200);
+    drop(server);
+    let mut env_explicit = env.clone();
+    set(&mut env_explicit, "IRSA_DOCTOR_PROBE_TIMEOUT", "4s");
+    for (env, args) in [
+        (
+            &env,
+            &["--probe-interval", "3s", "--probe-timeout", "4s", "check"][..],
+        ),
+        (&env_explicit, &["--probe-interval", "3s", "check"][..]),
+    ] {
+        let out = run(env, args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end(),
+            "irsa-doctor: --probe-timeout (4s) must not be longer than --probe-interval (3s)"
+        );
+    }
 }
