@@ -13,6 +13,7 @@ pub mod environment;
 pub mod findings;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod policy;
 pub mod report;
 pub mod schedule;
 pub mod snapshot;
