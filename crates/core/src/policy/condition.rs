@@ -311,6 +311,17 @@ pub(crate) fn pass_if(holds: bool) -> Outcome {
     if holds { Outcome::Pass } else { Outcome::Fail }
 }
 
+/// The worst of several tests that are ANDed: any `Fail` fails, else any `Unevaluable` is unknown.
+pub(crate) fn all_of(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+    outcomes
+        .into_iter()
+        .fold(Outcome::Pass, |acc, o| match (acc, o) {
+            (Outcome::Fail, _) | (_, Outcome::Fail) => Outcome::Fail,
+            (Outcome::Unevaluable, _) | (_, Outcome::Unevaluable) => Outcome::Unevaluable,
+            _ => Outcome::Pass,
+        })
+}
+
 // ---------------------------------------------------------------------------
 // Explanation text
 

@@ -31,6 +31,7 @@
 //! - *Policy evaluation logic*: an explicit Deny overrides any Allow; with no
 //!   matching Allow the request is implicitly denied.
 
+pub mod access;
 pub mod condition;
 mod parse;
 pub mod trust;
