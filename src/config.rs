@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 pub use irsa_doctor_core::config::*;
+use irsa_doctor_core::policy::access::ExpectedAccess;
 
 /// irsa-doctor: diagnose AWS EKS IAM Roles for Service Accounts from inside the pod.
 #[derive(Debug, Parser)]
@@ -114,6 +115,10 @@ pub struct Opts {
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub fetch_trust_policy: bool,
+    /// Access the workload needs, `ACTION[=RESOURCE]` (RESOURCE defaults to *), checked against the role's own policies; repeatable.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPECT_ACCESS", value_delimiter = ',',
+          action = ArgAction::Append, value_name = "ACTION[=RESOURCE]")]
+    pub expect_access: Vec<String>,
     /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
     #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
     pub oidc_discovery_url: Option<String>,
@@ -171,6 +176,9 @@ pub enum ConfigError {
     UnnamedToken { value: String },
     #[error("--token-file {value}: token name {name} is used twice")]
     DuplicateToken { value: String, name: String },
+    /// An `--expect-access` entry that names no action or resource IAM could check.
+    #[error("{0}")]
+    BadExpectAccess(String),
 }
 
 /// Validates parsed flags. `lookup` reads an environment variable (injected for tests).
@@ -197,6 +205,13 @@ pub fn for_target(
     if opts.expected_audience.trim().is_empty() {
         return Err(ConfigError::EmptyAudience);
     }
+    let expect_access = opts
+        .expect_access
+        .iter()
+        // `a,,b` or a trailing comma in the env var is not an entry.
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| ExpectedAccess::parse(e).map_err(ConfigError::BadExpectAccess))
+        .collect::<Result<Vec<_>, _>>()?;
     let non_empty = |k: &str| lookup(k).filter(|v| !v.is_empty());
     let expected_subject = opts
         .expected_subject
@@ -308,6 +323,7 @@ pub fn for_target(
         expected_subject,
         trust_policy_file: opts.trust_policy_file.clone(),
         fetch_trust_policy: opts.fetch_trust_policy,
+        expect_access,
         oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
         listen: opts.listen,
         probe_interval: opts.probe_interval,
@@ -350,6 +366,38 @@ mod tests {
             (opts.log_format, opts.log_level),
             (LogFormat::Json, LogLevel::Info)
         );
+    }
+
+    #[test]
+    fn expect_access_entries() {
+        let c = config(
+            &[
+                "--expect-access",
+                "s3:PutObject=arn:aws:s3:::b/p/*",
+                "--expect-access",
+                "kms:Decrypt",
+            ],
+            &[],
+        )
+        .unwrap();
+        let got: Vec<(&str, &str)> = c
+            .expect_access
+            .iter()
+            .map(|e| (e.action.as_str(), e.resource.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("s3:PutObject", "arn:aws:s3:::b/p/*"), ("kms:Decrypt", "*")]
+        );
+        assert!(config(&[], &[]).unwrap().expect_access.is_empty());
+        match config(&["--expect-access", "PutObject"], &[]) {
+            Err(ConfigError::BadExpectAccess(m)) => assert!(m.contains("no service prefix"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match config(&["--expect-access", "s3:PutObject=my-bucket"], &[]) {
+            Err(ConfigError::BadExpectAccess(m)) => assert!(m.contains("is not an ARN"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
