@@ -75,6 +75,8 @@ pub struct Metrics {
     node_role_fallback: GaugeVec,
     imds_reachable: GaugeVec,
     finding_active: GaugeVec,
+    /// issue 14: `irsa_access_allowed{action,resource}`.
+    access_allowed: GaugeVec,
 }
 
 /// Registration can only fail on a duplicate or invalid name: a programming error caught by every test.
@@ -252,6 +254,12 @@ impl Metrics {
                 "1 while the finding is raised; one series per code.",
                 &["code", "severity"],
             )?,
+            access_allowed: gauge(
+                r,
+                "irsa_access_allowed",
+                "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.",
+                &["action", "resource"],
+            )?,
             registry,
         };
         let build = gauge(
@@ -392,6 +400,26 @@ impl Metrics {
             self.finding_active
                 .with_label_values(&[code.as_str(), code.severity().as_str()])
                 .set(f64::from(u8::from(active(*code))));
+        }
+        self.set_access(ctx);
+    }
+
+    /// issue 14: 1 allowed, 0 denied; absent while unknown or unread (not a misleading 0).
+    fn set_access(&self, ctx: &Context<'_>) {
+        use irsa_doctor_core::findings::access::{AccessState, state};
+        use irsa_doctor_core::policy::access::Decision;
+        self.access_allowed.reset();
+        if let AccessState::Checked(_, checks) = state(ctx) {
+            for c in checks {
+                let value = match c.decision {
+                    Decision::Allowed => 1.0,
+                    Decision::ImplicitDeny | Decision::ExplicitDeny => 0.0,
+                    Decision::Unknown => continue,
+                };
+                self.access_allowed
+                    .with_label_values(&[&c.action, &c.resource])
+                    .set(value);
+            }
         }
     }
 }

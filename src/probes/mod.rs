@@ -9,6 +9,7 @@
 //! IRSA env), so the healthy case never doubles its calls.
 
 pub mod chain;
+pub mod iam;
 pub mod oidc;
 pub mod pod_identity;
 pub mod sts;
@@ -49,6 +50,9 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 pub const ON_DEMAND_WINDOW: Duration = Duration::from_secs(10);
 /// `--fetch-trust-policy` re-reads the policy with `iam:GetRole` at most this often.
 const POLICY_REFETCH: Duration = Duration::from_secs(3600);
+/// `--expect-access` re-reads the role's policies at most this often (issue 14; also on a
+/// changed role and on `POST /debug/probe`): IAM's control plane has low rate limits.
+pub const ACCESS_REREAD: Duration = Duration::from_secs(3600);
 /// A token refresh triggers a probe this long after the last refresh event (a kubelet swap is several events).
 const REFRESH_DEBOUNCE: Duration = Duration::from_secs(2);
 
@@ -64,6 +68,10 @@ pub struct LiveProbe {
     running: tokio::sync::Mutex<()>,
     verifier: Result<Verifier, String>,
     last_policy_fetch: Mutex<Option<Instant>>,
+    /// When and for which role `--expect-access` last read the role's policies.
+    last_access_read: Mutex<Option<(Instant, String)>>,
+    /// Set by `POST /debug/probe`: the next probe re-reads the role's policies.
+    access_forced: std::sync::atomic::AtomicBool,
 }
 
 impl LiveProbe {
@@ -90,6 +98,8 @@ impl LiveProbe {
             last_run: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
             last_policy_fetch: Mutex::new(None),
+            last_access_read: Mutex::new(None),
+            access_forced: std::sync::atomic::AtomicBool::new(false),
             verifier: Verifier::new(state_discovery_url)
                 .map_err(|e| format!("cannot load the system's root certificates: {e}")),
         }
@@ -117,6 +127,7 @@ impl LiveProbe {
                     let fetch = config.fetch_trust_policy
                         && config.trust_policy_file.is_none()
                         && self.policy_fetch_due();
+                    let read_access = self.access_read_due(role);
                     let verified = self.state.snapshot().sts.caller_arn;
                     let outcome = self
                         .sts
@@ -125,6 +136,7 @@ impl LiveProbe {
                             &self.session_name,
                             text.trim(),
                             fetch,
+                            read_access,
                             verified.as_deref(),
                         )
                         .await;
@@ -175,6 +187,48 @@ impl LiveProbe {
         }
         *last = Some(Instant::now());
         true
+    }
+
+    /// `--expect-access` reads the role's policies on the first probe, then at most hourly, on a
+    /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s).
+    fn access_read_due(&self, role: &str) -> bool {
+        if self.state.config.expect_access.is_empty() {
+            return false;
+        }
+        let forced = self
+            .access_forced
+            .swap(false, std::sync::atomic::Ordering::Relaxed);
+        let last = self
+            .last_access_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        forced
+            || last
+                .as_ref()
+                .is_none_or(|(at, read_for)| read_for != role || at.elapsed() >= ACCESS_REREAD)
+    }
+
+    /// Records a read of the role's policies (the budget counts reads that were made).
+    fn record_access(
+        &self,
+        role: &str,
+        read: &Result<irsa_doctor_core::policy::access::RolePolicies, iam::ReadFailure>,
+    ) {
+        *self
+            .last_access_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), role.to_owned()));
+        if let Err(e) = read {
+            tracing::debug!(detail = %e.message, "reading the role's policies failed");
+        }
+        let policies = read.clone().map(Arc::new);
+        self.state.update(|s| {
+            s.access = irsa_doctor_core::snapshot::AccessSnapshot {
+                checked_at: Some(SystemTime::now()),
+                role_arn: Some(role.to_owned()),
+                policies: Some(policies),
+            };
+        });
     }
 
     /// Calls the EKS Pod Identity agent, when configured, and records the outcome.
@@ -291,6 +345,11 @@ impl LiveProbe {
             && let Some(fetched) = &a.trust_policy
         {
             self.record_fetched_policy(role, fetched);
+        }
+        if let (Ok(a), Some(role)) = (&outcome.result, &self.state.config.role_arn)
+            && let Some(read) = &a.access
+        {
+            self.record_access(role, read);
         }
         match &outcome.result {
             Ok(a) => tracing::debug!(
@@ -430,6 +489,9 @@ impl Prober for LiveProbe {
                 }
                 *last = Some(Instant::now());
             }
+            // An operator asking for a probe wants the role's policies re-read too.
+            self.access_forced
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             self.run_once().await;
             true
         })

@@ -59,6 +59,9 @@ pub struct Assumed {
     pub caller: Result<String, String>,
     /// `iam:GetRole`'s trust policy document (as IAM returns it, URL-encoded), when asked for.
     pub trust_policy: Option<Result<String, String>>,
+    /// `--expect-access`: the role's identity policies and boundary, when asked for (issue 14).
+    pub access:
+        Option<Result<irsa_doctor_core::policy::access::RolePolicies, super::iam::ReadFailure>>,
 }
 
 /// A classified STS failure.
@@ -228,13 +231,15 @@ impl StsProbe {
     /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who
     /// that is, unless the assumed-role ARN is `verified_caller` (already confirmed by an earlier
     /// `GetCallerIdentity`: asking again would only double the fleet's STS traffic).
-    /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
+    /// With `fetch_policy`, also reads the role's trust policy with the same credentials;
+    /// with `read_access`, its identity policies and boundary (`--expect-access`).
     pub async fn assume(
         &self,
         role_arn: &str,
         session_name: &str,
         token: &str,
         fetch_policy: bool,
+        read_access: bool,
         verified_caller: Option<&str>,
     ) -> AssumeOutcome {
         self.capture.with(|c| *c = Capture::default());
@@ -266,7 +271,7 @@ impl StsProbe {
             Ok(Err(e)) => Err(classify(&e, &secrets)),
             Ok(Ok(out)) => {
                 let assumed_role_arn = out.assumed_role_user().map(|u| u.arn().to_owned());
-                let (expiry, caller, trust_policy) = match out.credentials() {
+                let (expiry, caller, trust_policy, access) = match out.credentials() {
                     Some(c) => {
                         let expiry = SystemTime::try_from(*c.expiration()).ok();
                         let creds = Credentials::new(
@@ -281,21 +286,36 @@ impl StsProbe {
                         } else {
                             None
                         };
+                        let access = if read_access {
+                            Some(
+                                super::iam::read_role_policies(
+                                    &self.iam,
+                                    role_arn,
+                                    creds.clone(),
+                                    self.timeout,
+                                    &secrets,
+                                )
+                                .await,
+                            )
+                        } else {
+                            None
+                        };
                         let caller = match verified_caller {
                             Some(known) if assumed_role_arn.as_deref() == Some(known) => {
                                 Ok(known.to_owned())
                             }
                             _ => self.caller_identity(creds).await,
                         };
-                        (expiry, caller, policy)
+                        (expiry, caller, policy, access)
                     }
-                    None => (None, Err("STS returned no credentials".into()), None),
+                    None => (None, Err("STS returned no credentials".into()), None, None),
                 };
                 Ok(Assumed {
                     assumed_role_arn,
                     credentials_expire_at: expiry,
                     caller: caller.map_err(|m| redact(&m, &secrets)),
                     trust_policy,
+                    access,
                 })
             }
         };

@@ -17,6 +17,8 @@ use crate::time;
 use crate::token::ReadError;
 use crate::trust_policy;
 
+pub mod access; // issue 14: ACCESS_NOT_ALLOWED / ACCESS_UNVERIFIED
+
 /// How bad a finding is. Ordered: `Critical` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +95,9 @@ codes! {
     BothIdentityMechanisms => "BOTH_IDENTITY_MECHANISMS", Warning;
     ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning;
     TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning;
+    // issue 14 (--expect-access): findings/access.rs
+    AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical;
+    AccessUnverified => "ACCESS_UNVERIFIED", Info;
 }
 
 impl Serialize for Code {
@@ -228,6 +233,7 @@ const CHECKS: &[Check] = &[
     both_identity_mechanisms,
     proxy_intercepts_credentials,
     pod_identity_agent,
+    access::access, // issue 14
 ];
 
 /// Computes all findings, worst first (then in SPEC order).

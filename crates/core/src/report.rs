@@ -16,6 +16,8 @@ use crate::time;
 use crate::token::ReadError;
 use crate::trust_policy;
 
+pub mod access; // issue 14: the `access` section
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -39,6 +41,8 @@ pub struct Report {
     pub credential_chain: ChainSection,
     /// The role's trust policy judged against the token.
     pub trust_policy: TrustPolicySection,
+    /// `--expect-access` checked against the role's own policies; null without it (issue 14).
+    pub access: Option<access::AccessSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }
@@ -295,6 +299,7 @@ pub fn build_with(ctx: &Context<'_>, findings: Vec<Finding>) -> Report {
             error: chain.error.clone(),
         },
         trust_policy: trust_policy_section(snap),
+        access: access::section(ctx),
         findings,
     }
 }
@@ -619,6 +624,9 @@ impl Report {
             }
         }
         self.trust_policy.write_text(&mut o);
+        if let Some(a) = &self.access {
+            a.write_text(&mut o);
+        }
         o
     }
 }

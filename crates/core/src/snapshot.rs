@@ -23,6 +23,8 @@ pub struct Snapshot {
     pub trust_policy: PolicySnapshot,
     /// The last signature check, for the token it was made on.
     pub signature: SignatureSnapshot,
+    /// `--expect-access` (issue 14): the role's policies as last read.
+    pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
 }
@@ -37,6 +39,31 @@ pub struct PolicySnapshot {
     /// Info-level notes about obtaining it (e.g. the role may not call iam:GetRole).
     pub notes: Vec<String>,
 }
+
+// --- issue 14 (--expect-access) -----------------------------------------------
+
+/// The role's identity policies and boundary as last read with `iam:Get*`/`List*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessSnapshot {
+    /// When the read finished.
+    pub checked_at: Option<SystemTime>,
+    /// The role they were read for.
+    pub role_arn: Option<String>,
+    /// The policies, or why they could not be read; `None` before the first read.
+    pub policies:
+        Option<Result<std::sync::Arc<crate::policy::access::RolePolicies>, AccessReadError>>,
+}
+
+/// Why the role's policies could not be read (one line, no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReadError {
+    /// IAM could not be reached (connect, DNS, TLS, timeout), as opposed to refusing.
+    pub unreachable: bool,
+    /// `iam:<Operation>: <code>: <message>`, or the document that did not parse.
+    pub message: String,
+}
+
+// --- end issue 14 ----------------------------------------------------------------
 
 /// A signature check tied to the token (by fingerprint) it judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
