@@ -278,7 +278,11 @@ pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess
         } else {
             not_allowed("the role's identity policies", &identity, &request)
         };
-        return decide(Decision::ImplicitDeny, nearest(&identity), detail);
+        return decide(
+            Decision::ImplicitDeny,
+            nearest(&identity, &want.action),
+            detail,
+        );
     };
 
     let bound = match &policies.boundary {
@@ -294,7 +298,11 @@ pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess
                         b.name,
                         not_allowed("the boundary", &boundary, &request)
                     );
-                    return decide(Decision::ImplicitDeny, nearest(&boundary), detail);
+                    return decide(
+                        Decision::ImplicitDeny,
+                        nearest(&boundary, &want.action),
+                        detail,
+                    );
                 }
             }
         }
@@ -450,12 +458,20 @@ fn lookup(key: &str, caller: &Caller<'_>, want: &ExpectedAccess) -> Lookup {
     Lookup::Unknown(why)
 }
 
-/// The Allow statement nearest to matching: action first, then resource, then fewest failing conditions.
-fn nearest<'a, 'p>(list: &'a [Judged<'p>]) -> Option<&'a Judged<'p>> {
+/// The Allow statement nearest to matching: action first (or at least its service), then
+/// resource, then fewest failing conditions.
+fn nearest<'a, 'p>(list: &'a [Judged<'p>], action: &str) -> Option<&'a Judged<'p>> {
+    let service = action.split_once(':').map_or(action, |(s, _)| s);
     let score = |j: &Judged<'_>| {
         let count = |o: Outcome| j.conditions.iter().filter(|c| c.outcome == o).count();
+        let same_service = !j.statement.not_action
+            && j.statement.actions.iter().any(|a| {
+                let pattern = a.split_once(':').map_or(a.as_str(), |(s, _)| s);
+                action_matches(pattern, service)
+            });
         (
             j.action_matches,
+            same_service,
             j.resource != Outcome::Fail,
             std::cmp::Reverse(count(Outcome::Fail)),
             std::cmp::Reverse(count(Outcome::Unevaluable)),
@@ -474,7 +490,8 @@ fn nearest<'a, 'p>(list: &'a [Judged<'p>]) -> Option<&'a Judged<'p>> {
 
 /// `no statement of <where> allows <request>; nearest: <statement>: <why not>`.
 fn not_allowed(place: &str, list: &[Judged<'_>], request: &str) -> String {
-    match nearest(list) {
+    let action = request.split_once(" on ").map_or(request, |(a, _)| a);
+    match nearest(list, action) {
         None => format!("{place} have no Allow statement, so {request} is implicitly denied")
             .replace("the boundary have", "the boundary has"),
         Some(j) => format!(

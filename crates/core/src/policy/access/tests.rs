@@ -106,6 +106,9 @@ fn table() -> Vec<Case> {
             .is(ImplicitDeny, None, None, "the role has no inline or attached policies"),
         case("implicit deny: only Deny statements", vec![inline(r#"[{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]"#)], "s3:PutObject", OBJECT)
             .is(ImplicitDeny, None, None, "have no Allow statement"),
+        case("nearest prefers the same service", vec![inline(r#"[{"Sid": "Iam", "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"},
+              {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-backups/*"}]"#)], "s3:PutObject", OBJECT)
+            .is(ImplicitDeny, Some("Read"), Some("backup"), "Action s3:GetObject does not cover s3:PutObject"),
         // JPE Resource: a request for `*` is not covered by a narrower Resource.
         case("resource * is literal", vec![inline(BACKUP)], "s3:PutObject", "*")
             .is(ImplicitDeny, Some("PutBackups"), Some("backup"), "does not cover *"),
