@@ -537,3 +537,69 @@ fn iam_is_read_at_most_hourly_and_on_demand() {
     }
     assert_eq!(relay.count("GetRole"), 2);
 }
+
+/// The shipped example is self-consistent: its `--expect-access` list parses, and its
+/// iam-policy.json allows all three; the read-own-policies example allows irsa-doctor's reads.
+#[test]
+fn shipped_examples_allow_what_they_claim() {
+    use irsa_doctor_core::policy::access::{
+        Caller, Decision, ExpectedAccess, NamedPolicy, RolePolicies, Source, check,
+    };
+    use irsa_doctor_core::policy::{Kind, parse};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap();
+    let policies = |name: &str, path: &str| RolePolicies {
+        identity: vec![NamedPolicy {
+            name: name.into(),
+            source: Source::Inline,
+            policy: parse(&read(path), Kind::Identity).unwrap(),
+        }],
+        boundary: None,
+    };
+    let kustomization = read("manifests/examples/backup-cronjob/kustomization.yaml");
+    let list = kustomization
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- IRSA_DOCTOR_EXPECT_ACCESS="))
+        .expect("the example's --expect-access list");
+    let wanted: Vec<ExpectedAccess> = list
+        .split(',')
+        .map(|e| ExpectedAccess::parse(e).unwrap())
+        .collect();
+    assert_eq!(wanted.len(), 3);
+    let workload = policies(
+        "db-backup",
+        "manifests/examples/backup-cronjob/iam-policy.json",
+    );
+    let caller = Caller {
+        role_arn: Some("arn:aws:iam::111122223333:role/db-backup"),
+        region: Some("us-east-1"),
+    };
+    for w in &wanted {
+        let c = check(&workload, &caller, w);
+        assert_eq!(c.decision, Decision::Allowed, "{c:?}");
+    }
+    let reader = policies(
+        "irsa-doctor",
+        "manifests/iam/irsa-doctor-read-own-policies.json",
+    );
+    let role = "arn:aws:iam::111122223333:role/demo";
+    let reads = [
+        ("iam:GetRole", role),
+        ("iam:ListRolePolicies", role),
+        ("iam:GetRolePolicy", role),
+        ("iam:ListAttachedRolePolicies", role),
+        (
+            "iam:GetPolicy",
+            "arn:aws:iam::111122223333:policy/BackupWriter",
+        ),
+        (
+            "iam:GetPolicyVersion",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ),
+    ];
+    for (action, resource) in reads {
+        let w = ExpectedAccess::parse(&format!("{action}={resource}")).unwrap();
+        let c = check(&reader, &caller, &w);
+        assert_eq!(c.decision, Decision::Allowed, "{c:?}");
+    }
+}

@@ -65,6 +65,9 @@ FINDING_CODES = {
     "BOTH_IDENTITY_MECHANISMS": "warning",
     "PROXY_INTERCEPTS_CREDENTIALS": "warning",
     "TOKEN_STALE_WARNAFTER": "warning",
+    # issue 14 (--expect-access)
+    "ACCESS_NOT_ALLOWED": "critical",
+    "ACCESS_UNVERIFIED": "info",
 }
 
 

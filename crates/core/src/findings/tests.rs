@@ -824,6 +824,9 @@ fn every_spec_code_has_its_spec_severity() {
         ("BOTH_IDENTITY_MECHANISMS", "warning"),
         ("PROXY_INTERCEPTS_CREDENTIALS", "warning"),
         ("TOKEN_STALE_WARNAFTER", "warning"),
+        // issue 14 (--expect-access), SPEC section 5.
+        ("ACCESS_NOT_ALLOWED", "critical"),
+        ("ACCESS_UNVERIFIED", "info"),
     ];
     let got: Vec<(&str, &str)> = Code::ALL
         .iter()
