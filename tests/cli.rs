@@ -240,6 +240,7 @@ fn demo_walks_through_failures_and_back() {
         "AUDIENCE_MISMATCH",
         "STS_UNREACHABLE",
         "IMDS_REACHABLE",
+        "ACCESS_NOT_ALLOWED",
     ] {
         wait_for(code, deadline, || {
             report().filter(|r| codes(r).contains(&code.to_string()))
