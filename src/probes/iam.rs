@@ -25,6 +25,17 @@ const MAX_PAGES: usize = 10;
 /// Why the role's policies could not be read: one line, no credentials in it.
 pub use irsa_doctor_core::snapshot::AccessReadError as ReadFailure;
 
+/// Whether the next probe should read the role's policies: never read, another role than
+/// last time, `reread_after` elapsed since the last read, or asked for (`POST /debug/probe`).
+pub fn read_due(
+    last: Option<(Duration, &str)>,
+    role: &str,
+    forced: bool,
+    reread_after: Duration,
+) -> bool {
+    forced || last.is_none_or(|(elapsed, read_for)| read_for != role || elapsed >= reread_after)
+}
+
 /// Reads every identity policy and the boundary of `role_arn` with `credentials`.
 pub async fn read_role_policies(
     config: &aws_sdk_iam::Config,
@@ -208,6 +219,41 @@ impl Caller<'_> {
                 })
             }
             Ok(Ok(out)) => Ok(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_budget() {
+        const HOUR: Duration = Duration::from_secs(3600);
+        const ROLE: &str = "arn:aws:iam::1:role/a";
+        let min = |m: u64| Duration::from_secs(60 * m);
+        /// (case, last read: elapsed and role, forced, due)
+        type Case<'a> = (&'a str, Option<(Duration, &'a str)>, bool, bool);
+        let cases: [Case; 6] = [
+            ("first probe", None, false, true),
+            ("same role, 5 min later", Some((min(5), ROLE)), false, false),
+            (
+                "same role, 59 min later",
+                Some((min(59), ROLE)),
+                false,
+                false,
+            ),
+            ("same role, an hour later", Some((HOUR, ROLE)), false, true),
+            (
+                "the role changed",
+                Some((min(5), "arn:aws:iam::1:role/b")),
+                false,
+                true,
+            ),
+            ("POST /debug/probe", Some((min(1), ROLE)), true, true),
+        ];
+        for (name, last, forced, want) in cases {
+            assert_eq!(read_due(last, ROLE, forced, HOUR), want, "{name}");
         }
     }
 }

@@ -202,10 +202,8 @@ impl LiveProbe {
             .last_access_read
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        forced
-            || last
-                .as_ref()
-                .is_none_or(|(at, read_for)| read_for != role || at.elapsed() >= ACCESS_REREAD)
+        let last = last.as_ref().map(|(at, r)| (at.elapsed(), r.as_str()));
+        iam::read_due(last, role, forced, ACCESS_REREAD)
     }
 
     /// Records a read of the role's policies (the budget counts reads that were made).
