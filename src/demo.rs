@@ -206,6 +206,12 @@ impl Pod {
         } else {
             ImdsMode::Neither
         });
+        // Around the access step the token stays as it is (it keeps rotating): a new token's
+        // reload triggers a probe that resets the sidecar's 10 s on-demand window and delays
+        // the re-read of the edited policy.
+        if policy_changed {
+            return true;
+        }
         match step {
             Step::KubeletStalled => self.write_token(|s| s.issued_at -= TOKEN_TTL_SECS + 30),
             Step::WrongServiceAccount => self.write_token(|s| {
@@ -217,7 +223,7 @@ impl Pod {
                 self.write_token(|_| {})
             }
         }
-        policy_changed
+        false
     }
 
     /// The child's whole environment: only what a mutated pod would have, aimed at the fakes.
@@ -301,13 +307,17 @@ pub async fn run(
         let mut since_rotation = Duration::ZERO;
         let refresh_after = Duration::from_secs((TOKEN_TTL_SECS * 4 / 5) as u64);
         let mut previous = Step::Healthy;
+        // The sidecar reads IAM at most hourly; after editing the policy, ask it to re-read
+        // as an operator would (POST /debug/probe, retried while inside its 10 s window,
+        // into the next step if need be).
+        let mut reread = false;
         for (i, step) in Step::CYCLE.iter().cycle().enumerate() {
-            // The sidecar reads IAM at most hourly; after editing the policy, ask it to re-read
-            // as an operator would (POST /debug/probe, retried while inside its 10 s window).
-            let mut reread = false;
             if i > 0 {
-                reread = pod.enter(*step, previous);
-                since_rotation = Duration::ZERO;
+                let policy_changed = pod.enter(*step, previous);
+                if !policy_changed {
+                    since_rotation = Duration::ZERO;
+                }
+                reread |= policy_changed;
             }
             previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());

@@ -603,3 +603,35 @@ fn shipped_examples_allow_what_they_claim() {
         assert_eq!(c.decision, Decision::Allowed, "{c:?}");
     }
 }
+
+/// A bad entry is a usage error: exit 2 and one line, before anything is probed.
+#[test]
+fn bad_entries_exit_2_with_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let env = base_env(home.path());
+    for (args, env_value, says) in [
+        (
+            vec!["--expect-access", "PutObject"],
+            None,
+            "has no service prefix",
+        ),
+        (
+            vec![],
+            Some("s3:PutObject=arn:aws:s3:::b/*,kms:Decrypt=alias/backup"),
+            "is not an ARN",
+        ),
+    ] {
+        let mut env = env.clone();
+        if let Some(v) = env_value {
+            set(&mut env, "IRSA_DOCTOR_EXPECT_ACCESS", v);
+        }
+        let mut argv = vec!["check"];
+        argv.extend(args);
+        let out = run(&env, &argv, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
