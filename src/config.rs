@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 pub use irsa_doctor_core::config::*;
+use irsa_doctor_core::policy::access::ExpectedAccess;
 
 /// irsa-doctor: diagnose AWS EKS IAM Roles for Service Accounts from inside the pod.
 #[derive(Debug, Parser)]
@@ -117,6 +118,10 @@ pub struct Opts {
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub fetch_trust_policy: bool,
+    /// Access the workload needs, `ACTION[=RESOURCE]` (RESOURCE defaults to *), checked against the role's own policies; repeatable.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPECT_ACCESS", value_delimiter = ',',
+          action = ArgAction::Append, value_name = "ACTION[=RESOURCE]")]
+    pub expect_access: Vec<String>,
     /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
     #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
     pub oidc_discovery_url: Option<String>,
@@ -203,6 +208,9 @@ pub enum ConfigError {
     UnnamedToken { value: String },
     #[error("--token-file {value}: token name {name} is used twice")]
     DuplicateToken { value: String, name: String },
+    /// An `--expect-access` entry that names no action or resource IAM could check.
+    #[error("{0}")]
+    BadExpectAccess(String),
 }
 
 /// Validates parsed flags. `lookup` reads an environment variable (injected for tests).
@@ -224,6 +232,13 @@ pub fn for_target(
     if opts.expected_audience.trim().is_empty() {
         return Err(ConfigError::EmptyAudience);
     }
+    let expect_access = opts
+        .expect_access
+        .iter()
+        // `a,,b` or a trailing comma in the env var is not an entry.
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| ExpectedAccess::parse(e).map_err(ConfigError::BadExpectAccess))
+        .collect::<Result<Vec<_>, _>>()?;
     let non_empty = |k: &str| lookup(k).filter(|v| !v.is_empty());
     let expected_subject = opts
         .expected_subject
@@ -335,6 +350,7 @@ pub fn for_target(
         expected_subject,
         trust_policy_file: opts.trust_policy_file.clone(),
         fetch_trust_policy: opts.fetch_trust_policy,
+        expect_access,
         oidc_discovery_url: opts.oidc_discovery_url.clone().filter(|s| !s.is_empty()),
         listen: opts.listen,
         probe_interval: opts.probe_interval,

@@ -8,7 +8,8 @@
 //! sidecar itself is this same binary's `serve`, started as a child process
 //! with a clean environment aimed at those peers: it runs exactly as in a
 //! pod, and the demo never mutates its own environment. A timer walks
-//! through failure modes and back to healthy.
+//! through failure modes and back to healthy. The fake STS also answers the
+//! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -26,6 +27,27 @@ const TOKEN_TTL_SECS: i64 = 60;
 const TRUST_POLICY_FILE: &str = "trust-policy.json";
 /// The sidecar's probe interval in the demo, so failures show within seconds.
 const PROBE_INTERVAL: &str = "15s";
+/// The role's inline policy the demo edits, and what `--expect-access` asks of it.
+const POLICY_NAME: &str = "backup";
+const EXPECT_ACCESS: &str = "s3:PutObject=arn:aws:s3:::demo-backups/db/*";
+
+/// The demo role's inline policy; without `put`, it has lost `s3:PutObject`.
+fn backup_policy(put: bool) -> serde_json::Value {
+    let actions = if put {
+        serde_json::json!(["s3:GetObject", "s3:PutObject"])
+    } else {
+        serde_json::json!("s3:GetObject")
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Backups",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": "arn:aws:s3:::demo-backups/*"
+        }]
+    })
+}
 
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,16 +75,18 @@ enum Step {
     WrongAudience,
     StsDown,
     ImdsOpen,
+    AccessLost,
 }
 
 impl Step {
-    const CYCLE: [Step; 7] = [
+    const CYCLE: [Step; 8] = [
         Step::Healthy,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
         Step::WrongAudience,
         Step::StsDown,
         Step::ImdsOpen,
+        Step::AccessLost,
         Step::Healthy,
     ];
 
@@ -84,12 +108,18 @@ impl Step {
             Step::ImdsOpen => {
                 "IMDS is reachable from the pod: node-role credentials exposed (IMDS_REACHABLE)"
             }
+            Step::AccessLost => {
+                "the role's policy lost s3:PutObject, which --expect-access says the workload needs (ACCESS_NOT_ALLOWED names the nearest statement; irsa_access_allowed 0)"
+            }
         }
     }
 
     /// Whether the kubelet keeps rotating a healthy token during this step.
     fn rotates(self) -> bool {
-        matches!(self, Step::Healthy | Step::StsDown | Step::ImdsOpen)
+        matches!(
+            self,
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost
+        )
     }
 }
 
@@ -125,6 +155,7 @@ impl Pod {
             .await
             .map_err(setup("fake IMDS"))?;
         imds.set_mode(ImdsMode::Neither);
+        sts.set_inline_policy(POLICY_NAME, &backup_policy(true));
         let issuer = Issuer::generate(DEFAULT_ISSUER)?;
         Ok(Pod {
             oidc: FakeOidc::start(&issuer)
@@ -158,7 +189,13 @@ impl Pod {
         }
     }
 
-    fn enter(&self, step: Step) {
+    /// Sets the peers up for `step`; true when the role's policy changed (worth re-reading now).
+    fn enter(&self, step: Step, previous: Step) -> bool {
+        let policy_changed = (step == Step::AccessLost) != (previous == Step::AccessLost);
+        if policy_changed {
+            self.sts
+                .set_inline_policy(POLICY_NAME, &backup_policy(step != Step::AccessLost));
+        }
         self.sts.set_mode(if step == Step::StsDown {
             StsMode::Down
         } else {
@@ -169,6 +206,12 @@ impl Pod {
         } else {
             ImdsMode::Neither
         });
+        // Around the access step the token stays as it is (it keeps rotating): a new token's
+        // reload triggers a probe that resets the sidecar's 10 s on-demand window and delays
+        // the re-read of the edited policy.
+        if policy_changed {
+            return true;
+        }
         match step {
             Step::KubeletStalled => self.write_token(|s| s.issued_at -= TOKEN_TTL_SECS + 30),
             Step::WrongServiceAccount => self.write_token(|s| {
@@ -176,8 +219,11 @@ impl Pod {
                 s.service_account = "default".into();
             }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
-            Step::Healthy | Step::StsDown | Step::ImdsOpen => self.write_token(|_| {}),
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost => {
+                self.write_token(|_| {})
+            }
         }
+        false
     }
 
     /// The child's whole environment: only what a mutated pod would have, aimed at the fakes.
@@ -194,6 +240,9 @@ impl Pod {
             ("AWS_DEFAULT_REGION", "us-east-1".into()),
             ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
             ("AWS_ENDPOINT_URL_STS", self.sts.endpoint()),
+            // The fake STS also answers the role's IAM reads.
+            ("AWS_ENDPOINT_URL_IAM", self.sts.endpoint()),
+            ("IRSA_DOCTOR_EXPECT_ACCESS", EXPECT_ACCESS.into()),
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds.endpoint()),
             ("IRSA_DOCTOR_OIDC_DISCOVERY_URL", self.oidc.discovery_url()),
             (
@@ -232,7 +281,7 @@ pub async fn run(
             "listen address (is the port in use? try --listen 127.0.0.1:0)",
         ))?;
     let pod = Pod::start().await?;
-    pod.enter(Step::Healthy);
+    pod.enter(Step::Healthy, Step::Healthy);
 
     let exe = std::env::current_exe().map_err(setup("path of this binary"))?;
     let mut child = tokio::process::Command::new(exe)
@@ -257,14 +306,26 @@ pub async fn run(
     let script = async {
         let mut since_rotation = Duration::ZERO;
         let refresh_after = Duration::from_secs((TOKEN_TTL_SECS * 4 / 5) as u64);
+        let mut previous = Step::Healthy;
+        // The sidecar reads IAM at most hourly; after editing the policy, ask it to re-read
+        // as an operator would (POST /debug/probe, retried while inside its 10 s window,
+        // into the next step if need be).
+        let mut reread = false;
         for (i, step) in Step::CYCLE.iter().cycle().enumerate() {
             if i > 0 {
-                pod.enter(*step);
-                since_rotation = Duration::ZERO;
+                let policy_changed = pod.enter(*step, previous);
+                if !policy_changed {
+                    since_rotation = Duration::ZERO;
+                }
+                reread |= policy_changed;
             }
+            previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());
             let mut elapsed = Duration::ZERO;
             while elapsed < step_duration {
+                if reread {
+                    reread = !request_probe(addr).await;
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 elapsed += Duration::from_secs(1);
                 since_rotation += Duration::from_secs(1);
@@ -296,4 +357,25 @@ pub async fn run(
         },
     };
     Ok(code)
+}
+
+/// `POST /debug/probe` on the sidecar; true once it ran a probe (not 429, not unreachable).
+async fn request_probe(addr: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(
+                format!("POST /debug/probe HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        Ok::<_, std::io::Error>(head.ends_with(b"200"))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(30), attempt).await,
+        Ok(Ok(true))
+    )
 }

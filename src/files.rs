@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::path::Path;
 
+use irsa_doctor_core::policy::trust;
 use irsa_doctor_core::token::{self, Decoded, MAX_TOKEN_BYTES, MalformedToken, ReadError, decode};
-use irsa_doctor_core::trust_policy;
 
 /// Reads the token file with the size cap, returning its text. Follows symlinks (the kubelet's `token -> ..data/token`).
 pub fn read_file(path: &Path) -> Result<String, ReadError> {
@@ -59,7 +59,7 @@ pub fn load(path: &Path) -> Result<(Decoded, u64), ReadError> {
 }
 
 /// Reads a trust policy file (raw or URL-encoded JSON) with the same size cap as the token.
-pub fn read_policy_file(path: &std::path::Path) -> Result<trust_policy::Policy, String> {
+pub fn read_policy_file(path: &std::path::Path) -> Result<trust::Policy, String> {
     use std::io::Read;
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -73,7 +73,7 @@ pub fn read_policy_file(path: &std::path::Path) -> Result<trust_policy::Policy, 
             path.display()
         ));
     }
-    trust_policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    trust::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

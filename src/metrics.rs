@@ -11,7 +11,8 @@ use prometheus::{
 
 use irsa_doctor_core::assessment::Assessment;
 use irsa_doctor_core::failure::{self, AGENT_LABELS, STS_LABELS};
-use irsa_doctor_core::findings::{Code, Context};
+use irsa_doctor_core::findings::{AccessEvaluation, Code, Context};
+use irsa_doctor_core::policy::access::Decision;
 use irsa_doctor_core::snapshot::{TokenChange, TokenSnapshot};
 use irsa_doctor_core::time;
 use irsa_doctor_core::token::READ_ERROR_REASONS;
@@ -40,6 +41,7 @@ enum G {
     NodeRoleFallback,
     ImdsReachable,
     FindingActive,
+    AccessAllowed,
     BuildInfo,
 }
 const GAUGES: usize = G::BuildInfo as usize + 1;
@@ -127,6 +129,7 @@ const METRICS: &[Def] = &[
     def(Kind::Gauge(G::PiSuccess), "irsa_pod_identity_success", "1 when the last agent call returned credentials (cached: calls run on the probe interval).", NO_LABELS),
     def(Kind::Gauge(G::PiLastSuccess), "irsa_pod_identity_last_success_timestamp_seconds", "When an agent call last succeeded, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::PiCredentialsExpiry), "irsa_pod_identity_credentials_expiry_timestamp_seconds", "Expiry of the agent's last credentials, Unix seconds.", NO_LABELS),
+    def(Kind::Gauge(G::AccessAllowed), "irsa_access_allowed", "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.", &["action", "resource"]),
 ];
 
 /// Every metric irsa-doctor exports, in its own registry.
@@ -349,6 +352,24 @@ impl Metrics {
                 .with_label_values(&[code.as_str(), code.severity().as_str()])
                 .set(f64::from(u8::from(assessment.is_active(*code))));
         }
+        self.set_access(&assessment.access);
+    }
+
+    /// 1 allowed, 0 denied; absent while unknown or unread (a 0 would page for nothing).
+    fn set_access(&self, access: &AccessEvaluation) {
+        let g = self.g(G::AccessAllowed);
+        g.reset();
+        let AccessEvaluation::Checked { checks, .. } = access else {
+            return;
+        };
+        for c in checks {
+            let value = match c.decision {
+                Decision::Allowed => 1.0,
+                Decision::ImplicitDeny | Decision::ExplicitDeny => 0.0,
+                Decision::Unknown => continue,
+            };
+            g.with_label_values(&[&c.action, &c.resource]).set(value);
+        }
     }
 
     fn set_token(&self, name: &str, token: &TokenSnapshot, valid: bool) {
@@ -564,6 +585,59 @@ mod tests {
             &text,
             "irsa_finding_active{code=\"TOKEN_NOT_YET_VALID\",severity=\"critical\"} 1"
         ));
+    }
+
+    #[test]
+    fn access_allowed_per_entry_absent_while_unknown() {
+        use irsa_doctor_core::policy::access::{ExpectedAccess, NamedPolicy, RolePolicies, Source};
+        use irsa_doctor_core::policy::{Kind as PolicyKind, parse};
+        let m = Metrics::new(&["irsa"]).unwrap();
+        let mut fx = healthy();
+        fx.config.expect_access = [
+            "s3:PutObject=arn:aws:s3:::b/k",
+            "kms:Decrypt",
+            "sqs:SendMessage",
+        ]
+        .iter()
+        .map(|e| ExpectedAccess::parse(e).unwrap())
+        .collect();
+        let series = |text: &str| -> Vec<String> {
+            samples(text)
+                .into_iter()
+                .filter(|l| l.starts_with("irsa_access_allowed"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(series(&render(&fx, &m)), Vec::<String>::new(), "unread");
+        let policy = parse(
+            r#"{"Statement": [
+                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*",
+                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        fx.snapshot.access.policies = Some(Ok(std::sync::Arc::new(RolePolicies {
+            identity: vec![NamedPolicy {
+                name: "p".into(),
+                source: Source::Inline,
+                policy,
+            }],
+            boundary: None,
+        })));
+        assert_eq!(
+            series(&render(&fx, &m)),
+            [
+                "irsa_access_allowed{action=\"kms:Decrypt\",resource=\"*\"} 0",
+                "irsa_access_allowed{action=\"s3:PutObject\",resource=\"arn:aws:s3:::b/k\"} 1",
+            ],
+            "sqs:SendMessage hinges on aws:SourceIp: unknown, so absent"
+        );
+        fx.snapshot.access.policies = Some(Err(irsa_doctor_core::snapshot::AccessReadError {
+            failure: irsa_doctor_core::snapshot::AccessReadFailure::Unreachable,
+            message: "iam:GetRole: timeout".into(),
+        }));
+        assert_eq!(series(&render(&fx, &m)), Vec::<String>::new(), "unreadable");
     }
 
     #[test]

@@ -237,12 +237,14 @@ fn demo_walks_through_failures_and_back() {
         "AUDIENCE_MISMATCH",
         "STS_UNREACHABLE",
         "IMDS_REACHABLE",
+        "ACCESS_NOT_ALLOWED",
     ] {
         wait_for(code, deadline, || {
             report().filter(|r| codes(r).contains(&code.to_string()))
         });
     }
-    wait_for("healthy again", deadline, || {
+    // Leaving the access step, the policy is re-read once the sidecar's 10 s on-demand window allows.
+    wait_for("healthy again", deadline * 2, || {
         report().filter(|r| r["status"] == "ok")
     });
 

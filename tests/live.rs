@@ -612,7 +612,8 @@ fn trust_policy_file_edits_update_the_verdict() {
 fn fetching_the_trust_policy_without_permission_is_a_note() {
     let pod = healthy_pod();
     let mut env = pod.env();
-    // The fake STS answers GetRole with an error, as IAM does for a role lacking the permission.
+    // The fake STS, as IAM, refuses GetRole to a role lacking the permission.
+    pod.peers.sts.update_config(|c| c.iam_readable = false);
     set(&mut env, "AWS_ENDPOINT_URL_IAM", &pod.peers.sts.endpoint());
     let (exit, r) = check_json(&env, &["--fetch-trust-policy"]);
     assert_eq!(exit, 0, "{r:#}");

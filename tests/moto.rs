@@ -5,65 +5,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use common::moto::start_moto;
 use common::*;
 use irsa_doctor_emulator::oidc::FakeOidc;
 use serde_json::Value;
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
-fn start_moto() -> Option<Moto> {
-    let found = Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if found.is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "moto_server is required in CI (pip install 'moto[server]')"
-        );
-        eprintln!("skipping: moto_server not installed (pip install 'moto[server]' pyjwt)");
-        return None;
-    }
-    // moto takes a port, not a socket: borrow a free one from the OS.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn moto_server");
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for("moto_server to answer", Duration::from_secs(30), || {
-        request(addr, "POST", "/moto-api/reset", &[])
-            .ok()
-            .filter(|r| r.status == 200)
-    });
-    Some(moto)
-}
 
 #[test]
 fn check_against_moto() {

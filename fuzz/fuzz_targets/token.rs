@@ -40,7 +40,7 @@ use irsa_doctor::metrics::Metrics;
 use irsa_doctor_core::report;
 use irsa_doctor_core::snapshot::{ChainSnapshot, Snapshot, StsSnapshot, TokenSnapshot};
 use irsa_doctor_core::token::{self, MAX_TOKEN_BYTES, MalformedToken, ReadError};
-use irsa_doctor_core::trust_policy;
+use irsa_doctor_core::policy::trust;
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 
 const KUBE_API_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -65,7 +65,7 @@ struct Fixture {
     sts: StsSnapshot,
     chain: ChainSnapshot,
     metrics: Metrics,
-    policy: Arc<trust_policy::Policy>,
+    policy: Arc<trust::Policy>,
 }
 
 fn fixture() -> &'static Fixture {
@@ -93,7 +93,7 @@ fn fixture() -> &'static Fixture {
             .collect();
         let metrics = Metrics::new(&names).expect("metrics register");
         let policy =
-            Arc::new(trust_policy::parse(STANDARD_POLICY).expect("standard policy parses"));
+            Arc::new(trust::parse(STANDARD_POLICY).expect("standard policy parses"));
         Fixture {
             config,
             env: healthy.env,

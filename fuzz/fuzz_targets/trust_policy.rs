@@ -1,4 +1,4 @@
-//! Trust-policy text → `trust_policy::parse` → `evaluate` → `explain`.
+//! Trust-policy text → `trust::parse` → `evaluate` → `explain`.
 //!
 //! The input is a `--trust-policy-file` (a ConfigMap anyone with edit rights on the
 //! namespace may write) or an `iam:GetRole` answer. A policy that parses is evaluated
@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 use irsa_doctor_core::fixtures::{self, ISSUER};
 use irsa_doctor_core::token::Claims;
-use irsa_doctor_core::trust_policy::{self, Policy, Principal, PrincipalKind, Verdict};
+use irsa_doctor_core::policy::trust::{self, Policy, Principal, PrincipalKind, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 /// The core fixture's healthy token claims (issued at its "now", 24 h to live), with the
@@ -149,7 +149,7 @@ fn check_string_like(policy: &Policy, claims: &Claims) {
             for value in values.iter().filter(|v| v.len() <= 256) {
                 let v: Vec<char> = value.chars().collect();
                 assert_eq!(
-                    trust_policy::string_like(pattern, value),
+                    trust::string_like(pattern, value),
                     like_reference(&p, &v),
                     "string_like({pattern:?}, {value:?})"
                 );
@@ -172,7 +172,7 @@ fn percent_encode(text: &str) -> String {
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let policy = match trust_policy::parse(&text) {
+    let policy = match trust::parse(&text) {
         Ok(p) => p,
         Err(e) => {
             let _ = e.to_string();
@@ -183,14 +183,14 @@ fuzz_target!(|data: &[u8]| {
     // GetRole's URL-encoded form must mean the same policy.
     let trimmed = text.trim_start_matches('\u{feff}').trim();
     if trimmed.starts_with('{') {
-        match trust_policy::parse(&percent_encode(trimmed)) {
+        match trust::parse(&percent_encode(trimmed)) {
             Ok(again) => assert_eq!(again, policy, "the URL-encoded policy parses differently"),
             Err(e) => panic!("the URL-encoded policy does not parse: {e}"),
         }
     }
 
     for claims in fixed_claims().iter().chain(derived_claims(&policy).iter()) {
-        let evaluation = trust_policy::evaluate(&policy, claims);
+        let evaluation = trust::evaluate(&policy, claims);
         let _ = evaluation.explain();
         let _ = evaluation.failing_conditions();
         let _ = serde_json::to_string(&evaluation).expect("an evaluation serialises");

@@ -127,6 +127,43 @@ resource "aws_iam_role_policy" "irsa_doctor_read_trust_policy" {
   })
 }
 
+variable "read_own_policies" {
+  type        = bool
+  default     = false
+  description = "true for irsa-doctor's --expect-access: read this role's inline and attached policies and its permissions boundary"
+}
+
+# Only for irsa-doctor's --expect-access (irsa-doctor-read-own-policies.json):
+# the role's inline policies, its attached managed policies' default versions
+# and its boundary. GetPolicy/GetPolicyVersion cannot be scoped to the policies
+# attached to one role, so they cover the account's and AWS's managed policies
+# (documents only: no policy grants anything by being read).
+resource "aws_iam_role_policy" "irsa_doctor_read_own_policies" {
+  count = var.read_own_policies ? 1 : 0
+  name  = "irsa-doctor-read-own-policies"
+  role  = aws_iam_role.irsa.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "IrsaDoctorReadOwnRole"
+        Effect   = "Allow"
+        Action   = ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"]
+        Resource = aws_iam_role.irsa.arn
+      },
+      {
+        Sid    = "IrsaDoctorReadAttachedPolicies"
+        Effect = "Allow"
+        Action = ["iam:GetPolicy", "iam:GetPolicyVersion"]
+        Resource = [
+          "arn:aws:iam::${data.aws_caller_identity.current.account_id}:policy/*",
+          "arn:aws:iam::aws:policy/*",
+        ]
+      },
+    ]
+  })
+}
+
 output "role_arn" {
   value       = aws_iam_role.irsa.arn
   description = "kubectl -n <namespace> annotate sa <service_account> eks.amazonaws.com/role-arn=<this>"

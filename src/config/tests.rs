@@ -250,3 +250,53 @@ fn web_config_file_flag() {
     );
     assert_eq!(parse(&[]).unwrap().opts.web_config_file, None);
 }
+
+#[test]
+fn expect_access_entries() {
+    type Case<'a> = (&'a [&'a str], Result<&'a [(&'a str, &'a str)], &'a str>);
+    let cases: &[Case<'_>] = &[
+        (&[], Ok(&[])),
+        (
+            &[
+                "--expect-access",
+                "s3:PutObject=arn:aws:s3:::b/p/*",
+                "--expect-access",
+                "kms:Decrypt",
+            ],
+            Ok(&[("s3:PutObject", "arn:aws:s3:::b/p/*"), ("kms:Decrypt", "*")]),
+        ),
+        // The env var's form: comma-separated, an empty entry is no entry.
+        (
+            &[
+                "--expect-access",
+                "s3:GetObject,,kms:Decrypt=arn:aws-cn:kms:cn-north-1:1:key/k,",
+            ],
+            Ok(&[
+                ("s3:GetObject", "*"),
+                ("kms:Decrypt", "arn:aws-cn:kms:cn-north-1:1:key/k"),
+            ]),
+        ),
+        (&["--expect-access", "PutObject"], Err("no service prefix")),
+        (
+            &["--expect-access", "s3:PutObject=my-bucket"],
+            Err("is not an ARN"),
+        ),
+    ];
+    for (args, want) in cases {
+        let got = config(args, &[]);
+        match (want, got) {
+            (Ok(want), Ok(c)) => {
+                let got: Vec<(&str, &str)> = c
+                    .expect_access
+                    .iter()
+                    .map(|e| (e.action.as_str(), e.resource.as_str()))
+                    .collect();
+                assert_eq!(&got, want, "{args:?}");
+            }
+            (Err(fragment), Err(ConfigError::BadExpectAccess(m))) => {
+                assert!(m.contains(fragment), "{args:?}: {m}")
+            }
+            (want, got) => panic!("{args:?}: want {want:?}, got {got:?}"),
+        }
+    }
+}

@@ -6,15 +6,19 @@
 //! STS calls per probe on a healthy pod: `AssumeRoleWithWebIdentity` +
 //! `GetCallerIdentity` = 2. The chain is resolved separately only when it
 //! would *not* take the same web-identity path (static keys, a profile, no
-//! IRSA env), so the healthy case never doubles its calls.
+//! IRSA env), so the healthy case never doubles its calls. With
+//! `--expect-access`, the role's policies are read with the same credentials
+//! (`iam`) on the first probe, then at most hourly.
 
 pub mod chain;
+pub mod iam;
 pub mod oidc;
 pub mod pod_identity;
 pub mod sts;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,8 +28,11 @@ use crate::http::Prober;
 use crate::state::State;
 use chain::ChainOutcome;
 use irsa_doctor_core::outcome::{AgentFailure, AgentOutcome, AssumeOutcome};
+use irsa_doctor_core::policy::access::RolePolicies;
 use irsa_doctor_core::schedule::{self, Backoff};
-use irsa_doctor_core::snapshot::{RegionSnapshot, SignatureSnapshot};
+use irsa_doctor_core::snapshot::{
+    AccessReadError, AccessSnapshot, RegionSnapshot, SignatureSnapshot,
+};
 use irsa_doctor_core::token;
 use oidc::{Signature, Verifier};
 use sts::StsProbe;
@@ -60,6 +67,10 @@ pub struct LiveProbe {
     running: tokio::sync::Mutex<()>,
     verifier: Result<Verifier, String>,
     last_policy_fetch: Mutex<Option<Instant>>,
+    /// When and for which role `--expect-access` last read the role's policies.
+    last_access_read: Mutex<Option<(Instant, String)>>,
+    /// Set by `POST /debug/probe`: the next probe re-reads the role's policies.
+    access_forced: AtomicBool,
 }
 
 impl LiveProbe {
@@ -93,6 +104,8 @@ impl LiveProbe {
             last_run: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
             last_policy_fetch: Mutex::new(None),
+            last_access_read: Mutex::new(None),
+            access_forced: AtomicBool::new(false),
             verifier: Verifier::new(state_discovery_url)
                 .map_err(|e| format!("cannot load the system's root certificates: {e}")),
         }
@@ -120,6 +133,7 @@ impl LiveProbe {
                     let fetch = config.fetch_trust_policy
                         && config.trust_policy_file.is_none()
                         && self.policy_fetch_due();
+                    let read_access = self.access_read_due(role);
                     let verified = self.state.snapshot().sts.caller_arn;
                     let outcome = self
                         .sts
@@ -128,6 +142,7 @@ impl LiveProbe {
                             &self.session_name,
                             text.trim(),
                             fetch,
+                            read_access,
                             verified.as_deref(),
                         )
                         .await;
@@ -178,6 +193,40 @@ impl LiveProbe {
         }
         *last = Some(now);
         true
+    }
+
+    /// `--expect-access` reads the role's policies on the first probe, then at most hourly, on a
+    /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s).
+    fn access_read_due(&self, role: &str) -> bool {
+        if self.state.config.expect_access.is_empty() {
+            return false;
+        }
+        let forced = self.access_forced.swap(false, Ordering::Relaxed);
+        let last = self
+            .last_access_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let last = last.as_ref().map(|(at, r)| (*at, r.as_str()));
+        schedule::access_read_due(last, role, forced, crate::host::instant())
+    }
+
+    /// Records a read of the role's policies (the budget counts reads that were made).
+    fn record_access(&self, role: &str, read: &Result<RolePolicies, AccessReadError>) {
+        *self
+            .last_access_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((crate::host::instant(), role.to_owned()));
+        if let Err(e) = read {
+            tracing::debug!(detail = %e.message, "reading the role's policies failed");
+        }
+        let policies = read.clone().map(Arc::new);
+        self.state.update(|s| {
+            s.access = AccessSnapshot {
+                checked_at: Some(crate::host::now()),
+                role_arn: Some(role.to_owned()),
+                policies: Some(policies),
+            };
+        });
     }
 
     /// Calls the EKS Pod Identity agent, when configured, and records the outcome.
@@ -237,7 +286,7 @@ impl LiveProbe {
     fn record_fetched_policy(&self, role: &str, fetched: &Result<String, String>) {
         let source = format!("iam:GetRole {role}");
         let parsed = fetched.as_ref().map_err(Clone::clone).and_then(|doc| {
-            irsa_doctor_core::trust_policy::parse(doc)
+            irsa_doctor_core::policy::trust::parse(doc)
                 .map_err(|e| format!("the document iam:GetRole returned: {e}"))
         });
         self.state.update(|s| {
@@ -275,6 +324,11 @@ impl LiveProbe {
             && let Some(fetched) = &a.trust_policy
         {
             self.record_fetched_policy(role, fetched);
+        }
+        if let (Ok(a), Some(role)) = (&outcome.result, &self.state.config.role_arn)
+            && let Some(read) = &a.access
+        {
+            self.record_access(role, read);
         }
         match &outcome.result {
             Ok(a) => tracing::debug!(
@@ -385,6 +439,8 @@ impl Prober for LiveProbe {
                 }
                 *last = Some(now);
             }
+            // An operator asking for a probe wants the role's policies re-read too.
+            self.access_forced.store(true, Ordering::Relaxed);
             self.run_once().await;
             true
         })

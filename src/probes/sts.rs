@@ -190,7 +190,8 @@ impl StsProbe {
     /// Assumes `role_arn` with `token` (unsigned, like the SDK's web-identity provider), then asks who
     /// that is, unless the assumed-role ARN is `verified_caller` (already confirmed by an earlier
     /// `GetCallerIdentity`: asking again would only double the fleet's STS traffic).
-    /// With `fetch_policy`, also reads the role's trust policy with the same credentials.
+    /// With `fetch_policy`, also reads the role's trust policy with the same credentials;
+    /// with `read_access`, its identity policies and boundary (`--expect-access`).
     ///
     /// A transient failure (5xx, `IDPCommunicationError`, a timeout or a dropped connection) is
     /// retried the way the SDK's standard retry mode would, so a blip the application absorbs
@@ -202,12 +203,20 @@ impl StsProbe {
         session_name: &str,
         token: &str,
         fetch_policy: bool,
+        read_access: bool,
         verified_caller: Option<&str>,
     ) -> AssumeOutcome {
         let mut retried = Vec::new();
         loop {
             let mut outcome = self
-                .assume_once(role_arn, session_name, token, fetch_policy, verified_caller)
+                .assume_once(
+                    role_arn,
+                    session_name,
+                    token,
+                    fetch_policy,
+                    read_access,
+                    verified_caller,
+                )
                 .await;
             let attempt = retried.len() as u32 + 1;
             match &outcome.result {
@@ -233,6 +242,7 @@ impl StsProbe {
         session_name: &str,
         token: &str,
         fetch_policy: bool,
+        read_access: bool,
         verified_caller: Option<&str>,
     ) -> AssumeOutcome {
         self.capture.with(|c| *c = Capture::default());
@@ -269,7 +279,7 @@ impl StsProbe {
             }),
             Ok(Ok(out)) => {
                 let assumed_role_arn = out.assumed_role_user().map(|u| u.arn().to_owned());
-                let (expiry, caller, trust_policy) = match out.credentials() {
+                let (expiry, caller, trust_policy, access) = match out.credentials() {
                     Some(c) => {
                         let expiry = SystemTime::try_from(*c.expiration()).ok();
                         let creds = Credentials::new(
@@ -284,21 +294,36 @@ impl StsProbe {
                         } else {
                             None
                         };
+                        let access = if read_access {
+                            Some(
+                                super::iam::read_role_policies(
+                                    &self.iam,
+                                    role_arn,
+                                    creds.clone(),
+                                    self.timeout,
+                                    &secrets,
+                                )
+                                .await,
+                            )
+                        } else {
+                            None
+                        };
                         let caller = match verified_caller {
                             Some(known) if assumed_role_arn.as_deref() == Some(known) => {
                                 Ok(known.to_owned())
                             }
                             _ => self.caller_identity(creds).await,
                         };
-                        (expiry, caller, policy)
+                        (expiry, caller, policy, access)
                     }
-                    None => (None, Err("STS returned no credentials".into()), None),
+                    None => (None, Err("STS returned no credentials".into()), None, None),
                 };
                 Ok(Assumed {
                     assumed_role_arn,
                     credentials_expire_at: expiry,
                     caller: caller.map_err(|m| redact(&m, &secrets)),
                     trust_policy,
+                    access,
                 })
             }
         };

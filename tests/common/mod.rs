@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod moto;
+
 use irsa_doctor_emulator::harness::{self, Daemon};
 pub use irsa_doctor_emulator::harness::{
     Peers, Pod, Response as Resp, base_env, codes, request, sample, set, set_pod_identity,

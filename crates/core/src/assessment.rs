@@ -2,15 +2,15 @@
 //!
 //! Data flows one way — watch/probe → `Snapshot` → `Assessment` → views. The
 //! report, the metrics and the finding log all read an `Assessment`; none of
-//! them re-derives findings or re-evaluates the trust policy, so they cannot
+//! them re-derives findings or re-evaluates a policy, so they cannot
 //! disagree about the same snapshot and second.
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use crate::findings::{self, Code, Context, Finding, Inputs, Status};
+use crate::findings::{self, AccessEvaluation, Code, Context, Finding, Inputs, Status};
+use crate::policy::trust;
 use crate::time;
-use crate::trust_policy;
 
 /// What one (configuration, environment, snapshot, now) adds up to.
 #[derive(Debug, Clone)]
@@ -20,7 +20,9 @@ pub struct Assessment {
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
     /// The trust policy judged against the current IRSA token, when both are known.
-    pub trust: Option<trust_policy::Evaluation>,
+    pub trust: Option<trust::Evaluation>,
+    /// Every `--expect-access` entry judged against the role's policies as last read.
+    pub access: AccessEvaluation,
     /// The worst severity among the findings.
     pub status: Status,
     /// Every configured token's `token` label and whether it is valid now (`irsa_token_valid`).
@@ -28,10 +30,11 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    /// Judges `ctx` once: the trust policy, then every check, then the token verdicts.
+    /// Judges `ctx` once: the policies, then every check, then the token verdicts.
     pub fn new(ctx: &Context<'_>) -> Assessment {
         let trust = findings::trust_policy_evaluation(ctx.snapshot);
-        let found = findings::evaluate_with(&Inputs::new(*ctx, trust.as_ref()));
+        let access = findings::access_evaluation(ctx);
+        let found = findings::evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access));
         let now = time::unix(ctx.now);
         let tokens_valid = ctx
             .tokens()
@@ -48,6 +51,7 @@ impl Assessment {
             status: Status::of(&found),
             findings: found,
             trust,
+            access,
             tokens_valid,
         }
     }

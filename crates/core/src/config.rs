@@ -63,6 +63,8 @@ pub struct Config {
     pub trust_policy_file: Option<PathBuf>,
     /// Whether to read the trust policy with iam:GetRole.
     pub fetch_trust_policy: bool,
+    /// `--expect-access`: access the workload needs, checked against the role's own policies.
+    pub expect_access: Vec<crate::policy::access::ExpectedAccess>,
     /// Override of the OIDC discovery document's URL.
     pub oidc_discovery_url: Option<String>,
     /// HTTP listen address.

@@ -38,6 +38,7 @@ pub fn healthy() -> Fixture {
         trust_policy_file: None,
         oidc_discovery_url: None,
         fetch_trust_policy: false,
+        expect_access: Vec::new(),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         probe_interval: Duration::from_secs(300),
         probe_timeout: Duration::from_secs(10),

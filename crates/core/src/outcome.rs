@@ -52,6 +52,9 @@ pub struct Assumed {
     pub caller: Result<String, String>,
     /// `iam:GetRole`'s trust policy document (as IAM returns it, URL-encoded), when asked for.
     pub trust_policy: Option<Result<String, String>>,
+    /// `--expect-access`: the role's identity policies and boundary, when asked for.
+    pub access:
+        Option<Result<crate::policy::access::RolePolicies, crate::snapshot::AccessReadError>>,
 }
 
 /// A classified STS failure.

@@ -101,6 +101,15 @@ impl Partition {
         format!("arn:{}:iam::", self.name())
     }
 
+    /// IAM's endpoint host: IAM is one global endpoint per partition.
+    pub fn iam_host(self) -> &'static str {
+        match self {
+            Partition::Aws => "iam.amazonaws.com",
+            Partition::AwsCn => "iam.cn-north-1.amazonaws.com.cn",
+            Partition::AwsUsGov => "iam.us-gov.amazonaws.com",
+        }
+    }
+
     /// The global STS endpoint's host, which exists only in `aws` (`sts.amazonaws.com`).
     pub fn global_sts_host(self) -> Option<&'static str> {
         match self {
@@ -120,7 +129,7 @@ impl std::fmt::Display for Partition {
 mod tests {
     use super::*;
 
-    /// (region, partition, suffix, STS host, issuer host, IAM ARN prefix, global STS host)
+    /// (region, partition, suffix, STS host, issuer host, IAM ARN prefix, global STS host, IAM host)
     #[test]
     fn facts_per_partition() {
         type Row = (
@@ -131,6 +140,7 @@ mod tests {
             &'static str,
             &'static str,
             Option<&'static str>,
+            &'static str,
         );
         let cases: &[Row] = &[
             (
@@ -141,6 +151,7 @@ mod tests {
                 "oidc.eks.us-east-1.amazonaws.com",
                 "arn:aws:iam::",
                 Some("sts.amazonaws.com"),
+                "iam.amazonaws.com",
             ),
             (
                 "cn-north-1",
@@ -150,6 +161,7 @@ mod tests {
                 "oidc.eks.cn-north-1.amazonaws.com.cn",
                 "arn:aws-cn:iam::",
                 None,
+                "iam.cn-north-1.amazonaws.com.cn",
             ),
             (
                 "us-gov-west-1",
@@ -159,9 +171,11 @@ mod tests {
                 "oidc.eks.us-gov-west-1.amazonaws.com",
                 "arn:aws-us-gov:iam::",
                 None,
+                "iam.us-gov.amazonaws.com",
             ),
         ];
-        for (region, p, suffix, sts, oidc, iam, global) in cases {
+        for (region, p, suffix, sts, oidc, iam, global, iam_host) in cases {
+            assert_eq!(p.iam_host(), *iam_host, "{region}");
             assert_eq!(Partition::from_region(region), Some(*p), "{region}");
             assert_eq!(p.dns_suffix(), *suffix, "{region}");
             assert_eq!(p.sts_host(region), *sts, "{region}");

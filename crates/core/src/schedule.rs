@@ -55,6 +55,25 @@ pub fn policy_fetch_due(last_fetch: Option<Instant>, now: Instant) -> bool {
     last_fetch.is_none_or(|t| now.saturating_duration_since(t) >= POLICY_REFETCH)
 }
 
+/// `--expect-access` re-reads the role's policies at most this often (also on a changed
+/// role and on `POST /debug/probe`): IAM's control plane has low rate limits.
+pub const ACCESS_REREAD: Duration = Duration::from_secs(3600);
+
+/// Whether the next probe reads the role's policies for `--expect-access` at `now`: never
+/// read, read for another role than `role`, read an hour ago, or asked for (`forced`, by
+/// `POST /debug/probe`, itself at most once per [`ON_DEMAND_WINDOW`]).
+pub fn access_read_due(
+    last: Option<(Instant, &str)>,
+    role: &str,
+    forced: bool,
+    now: Instant,
+) -> bool {
+    forced
+        || last.is_none_or(|(t, read_for)| {
+            read_for != role || now.saturating_duration_since(t) >= ACCESS_REREAD
+        })
+}
+
 /// Requests per test-assume at most, as in the SDK's standard retry mode.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The standard retry mode's initial backoff and its cap.
@@ -190,6 +209,64 @@ mod tests {
         ];
         for (name, last, now, want) in fetch {
             assert_eq!(policy_fetch_due(last, now), want, "policy fetch: {name}");
+        }
+    }
+
+    #[test]
+    fn access_read_budget() {
+        const ROLE: &str = "arn:aws:iam::1:role/a";
+        #[allow(clippy::disallowed_methods)] // any instant serves as the table's epoch
+        let t0 = Instant::now();
+        let min = |m: u64| t0 + Duration::from_secs(60 * m);
+        /// (case, last read: when and for which role, forced, now, due)
+        type Case<'a> = (&'a str, Option<(Instant, &'a str)>, bool, Instant, bool);
+        let cases: [Case; 7] = [
+            ("first probe", None, false, min(0), true),
+            (
+                "same role, 5 min later",
+                Some((min(0), ROLE)),
+                false,
+                min(5),
+                false,
+            ),
+            (
+                "same role, 59 min later",
+                Some((min(0), ROLE)),
+                false,
+                min(59),
+                false,
+            ),
+            (
+                "same role, an hour later",
+                Some((min(0), ROLE)),
+                false,
+                min(60),
+                true,
+            ),
+            (
+                "the role changed",
+                Some((min(0), "arn:aws:iam::1:role/b")),
+                false,
+                min(5),
+                true,
+            ),
+            (
+                "POST /debug/probe",
+                Some((min(0), ROLE)),
+                true,
+                min(1),
+                true,
+            ),
+            (
+                "a clock that went back reads nothing early",
+                Some((min(5), ROLE)),
+                false,
+                min(0),
+                false,
+            ),
+        ];
+        for (name, last, forced, now, want) in cases {
+            assert_eq!(access_read_due(last, ROLE, forced, now), want, "{name}");
         }
     }
 

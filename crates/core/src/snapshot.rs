@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub signature: SignatureSnapshot,
     /// The region the SDK configuration resolved, as the application's SDK would.
     pub region: RegionSnapshot,
+    /// `--expect-access`: the role's policies as last read.
+    pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
 }
@@ -46,9 +48,56 @@ pub struct PolicySnapshot {
     /// Where it came from (`file /path` or `iam:GetRole <role>`); `None` when none is configured.
     pub source: Option<String>,
     /// The parsed policy, or why it could not be read or parsed.
-    pub policy: Option<Result<std::sync::Arc<crate::trust_policy::Policy>, String>>,
+    pub policy: Option<Result<std::sync::Arc<crate::policy::trust::Policy>, String>>,
     /// Info-level notes about obtaining it (e.g. the role may not call iam:GetRole).
     pub notes: Vec<String>,
+}
+
+/// The role's identity policies and boundary as last read with `iam:Get*`/`List*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessSnapshot {
+    /// When the read finished.
+    pub checked_at: Option<SystemTime>,
+    /// The role they were read for.
+    pub role_arn: Option<String>,
+    /// The policies, or why they could not be read; `None` before the first read.
+    pub policies:
+        Option<Result<std::sync::Arc<crate::policy::access::RolePolicies>, AccessReadError>>,
+}
+
+/// Why the role's policies could not be read (one line, no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReadError {
+    /// What kind of failure: it decides the remediation.
+    pub failure: AccessReadFailure,
+    /// `iam:<Operation>: <code>: <message>`, or the document that did not parse.
+    pub message: String,
+}
+
+/// The kinds of [`AccessReadError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessReadFailure {
+    /// IAM refused (`AccessDenied`): the role may not read its own policies.
+    Refused,
+    /// IAM could not be reached (connect, DNS, TLS, timeout).
+    Unreachable,
+    /// IAM answered another error (throttling, a server error) after the SDK's retries.
+    Failed,
+    /// IAM answered, but with a document or answer irsa-doctor could not use.
+    Unusable,
+}
+
+impl AccessReadFailure {
+    /// The class of an IAM error code (the SDK's, as `classify` reports it).
+    pub fn of_code(code: &str) -> AccessReadFailure {
+        match code {
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+                AccessReadFailure::Refused
+            }
+            "Unreachable" | "Timeout" => AccessReadFailure::Unreachable,
+            _ => AccessReadFailure::Failed,
+        }
+    }
 }
 
 /// A signature check tied to the token (by fingerprint) it judged.

@@ -45,6 +45,9 @@ pub struct StsConfig {
     pub allowed_subject: String,
     /// How long issued credentials last unless the caller asks for `DurationSeconds`.
     pub credentials_ttl: Duration,
+    /// Whether the role may read itself in IAM (`GetRole`, its policies); without it every
+    /// IAM read is refused with `AccessDenied`, as for a role lacking the permission.
+    pub iam_readable: bool,
 }
 
 impl Default for StsConfig {
@@ -58,6 +61,7 @@ impl Default for StsConfig {
             audience: DEFAULT_AUDIENCE.to_owned(),
             allowed_subject: DEFAULT_SUBJECT.to_owned(),
             credentials_ttl: Duration::from_secs(3600),
+            iam_readable: true,
         }
     }
 }
@@ -164,6 +168,9 @@ struct State {
     requests: AtomicU64,
     assume_calls: AtomicU64,
     caller_identity_calls: AtomicU64,
+    /// The role's inline policies (name, JSON), for the IAM reads of `--expect-access`.
+    inline_policies: Mutex<Vec<(String, String)>>,
+    iam_calls: AtomicU64,
 }
 
 /// A running fake STS on 127.0.0.1; it stops when dropped.
@@ -185,6 +192,8 @@ impl FakeSts {
             requests: AtomicU64::new(0),
             assume_calls: AtomicU64::new(0),
             caller_identity_calls: AtomicU64::new(0),
+            inline_policies: Mutex::new(Vec::new()),
+            iam_calls: AtomicU64::new(0),
         });
         let handler_state = Arc::clone(&state);
         let server = serve_loopback(move |req| handle(Arc::clone(&handler_state), req)).await?;
@@ -247,6 +256,19 @@ impl FakeSts {
         change(&mut lock(&self.state.config));
     }
 
+    /// Sets (or replaces) the role's inline policy `name`, which IAM's
+    /// `ListRolePolicies`/`GetRolePolicy` then answer (this fake is also the pod's IAM).
+    pub fn set_inline_policy(&self, name: &str, document: &serde_json::Value) {
+        let mut policies = lock(&self.state.inline_policies);
+        policies.retain(|(n, _)| n != name);
+        policies.push((name.to_owned(), document.to_string()));
+    }
+
+    /// IAM requests received (`GetRole`, `ListRolePolicies`, `GetRolePolicy`, `ListAttachedRolePolicies`).
+    pub fn iam_calls(&self) -> u64 {
+        self.state.iam_calls.load(Ordering::Relaxed)
+    }
+
     /// Makes GetCallerIdentity answer `caller_arn` for `access_key_id` (static keys, node-role keys).
     pub fn register_credentials(&self, access_key_id: &str, caller_arn: &str) {
         lock(&self.state.identities)
@@ -279,6 +301,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let counter = match action {
         "AssumeRoleWithWebIdentity" => Some(&state.assume_calls),
         "GetCallerIdentity" => Some(&state.caller_identity_calls),
+        "GetRole" | "ListRolePolicies" | "GetRolePolicy" | "ListAttachedRolePolicies" => {
+            Some(&state.iam_calls)
+        }
         _ => None,
     };
     if let Some(counter) = counter {
@@ -362,6 +387,9 @@ impl State {
         match action {
             "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(params, request_id),
             "GetCallerIdentity" => self.get_caller_identity(headers, caller_override, request_id),
+            "GetRole" | "ListRolePolicies" | "GetRolePolicy" | "ListAttachedRolePolicies" => {
+                self.iam(action, params, request_id)
+            }
             other => Answer::error(
                 StatusCode::BAD_REQUEST,
                 "InvalidAction",
@@ -419,9 +447,9 @@ impl State {
         let claims = decoded.claims;
         // The same evaluator irsa-doctor uses, so the demo's denials are the real explanations.
         let trusted =
-            irsa_doctor_core::trust_policy::parse(&config.trust_policy_json().to_string())
-                .map(|policy| irsa_doctor_core::trust_policy::evaluate(&policy, &claims).verdict)
-                .is_ok_and(|v| v == irsa_doctor_core::trust_policy::Verdict::Allowed);
+            irsa_doctor_core::policy::trust::parse(&config.trust_policy_json().to_string())
+                .map(|policy| irsa_doctor_core::policy::trust::evaluate(&policy, &claims).verdict)
+                .is_ok_and(|v| v == irsa_doctor_core::policy::trust::Verdict::Allowed);
         let issuer = claims.issuer.unwrap_or_default();
         if issuer != config.issuer {
             return invalid(&format!(
@@ -530,6 +558,94 @@ impl State {
         );
         Answer::success("GetCallerIdentity", &result, request_id)
     }
+}
+
+/// The IAM namespace: the fake STS also answers the role's IAM reads.
+const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+impl State {
+    /// The IAM reads `--expect-access` makes, for the one role; documents URL-encoded as IAM does.
+    fn iam(&self, action: &str, params: &HashMap<String, String>, request_id: &str) -> Answer {
+        let config = lock(&self.config).clone();
+        let no_such_role = || {
+            Answer::error(
+                StatusCode::NOT_FOUND,
+                "NoSuchEntity",
+                &format!(
+                    "The role with name {} cannot be found.",
+                    params.get("RoleName").map_or("", String::as_str)
+                ),
+                request_id,
+            )
+        };
+        if !config.iam_readable {
+            return Answer::error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                &format!(
+                    "User: {} is not authorized to perform: iam:{action} on resource: {}",
+                    config.role_arn(),
+                    config.role_arn()
+                ),
+                request_id,
+            );
+        }
+        if params.get("RoleName") != Some(&config.role_name) {
+            return no_such_role();
+        }
+        let policies = lock(&self.inline_policies).clone();
+        let result = match action {
+            "GetRole" => format!(
+                "<Role><Path>/</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn>\
+                 <CreateDate>2026-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument></Role>",
+                xml_escape(&config.role_name),
+                xml_escape(&self.role_id),
+                xml_escape(&config.role_arn()),
+                percent_encode(&config.trust_policy_json().to_string()),
+            ),
+            "ListRolePolicies" => format!(
+                "<PolicyNames>{}</PolicyNames><IsTruncated>false</IsTruncated>",
+                policies
+                    .iter()
+                    .map(|(n, _)| format!("<member>{}</member>", xml_escape(n)))
+                    .collect::<String>()
+            ),
+            "GetRolePolicy" => {
+                let name = params.get("PolicyName").map_or("", String::as_str);
+                let Some((_, document)) = policies.iter().find(|(n, _)| n == name) else {
+                    return Answer::error(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchEntity",
+                        &format!("The role policy with name {name} cannot be found."),
+                        request_id,
+                    );
+                };
+                format!(
+                    "<RoleName>{}</RoleName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument>",
+                    xml_escape(&config.role_name),
+                    xml_escape(name),
+                    percent_encode(document)
+                )
+            }
+            _ => "<AttachedPolicies/><IsTruncated>false</IsTruncated>".to_owned(),
+        };
+        let mut answer = Answer::success(action, &result, request_id);
+        answer.body = answer.body.replacen(STS_XMLNS, IAM_XMLNS, 1);
+        answer
+    }
+}
+
+/// RFC 3986 percent-encoding, as IAM returns policy documents.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/sts/aws4_request, ...`.

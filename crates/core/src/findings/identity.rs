@@ -1,7 +1,6 @@
 //! Who the token says it is: audience and subject.
 
 use super::{Check, Code, Finding, Inputs, issuer_host, sts_accepted_this_token};
-use crate::trust_policy;
 
 pub(super) const CHECKS: &[Check] = &[audience, subject, extra_token_audiences];
 
@@ -11,9 +10,9 @@ fn trust_policy_audiences<'a>(ctx: &Inputs<'a>) -> Vec<&'a str> {
     ctx.trust
         .into_iter()
         .flat_map(|e| &e.statements)
-        .filter(|s| s.effect == trust_policy::Effect::Allow && s.principal_matches)
+        .filter(|s| s.effect == crate::policy::trust::Effect::Allow && s.principal_matches)
         .flat_map(|s| &s.conditions)
-        .filter(|c| c.key.ends_with(":aud") && c.outcome == trust_policy::Outcome::Pass)
+        .filter(|c| c.key.ends_with(":aud") && c.outcome == crate::policy::trust::Outcome::Pass)
         .flat_map(|c| c.actual.iter().flatten().map(String::as_str))
         .collect()
 }

@@ -16,8 +16,8 @@ use crate::environment::EnvFacts;
 use crate::partition::Partition;
 use crate::snapshot::Snapshot;
 use crate::time;
-use crate::trust_policy;
 
+mod access;
 mod chain;
 mod identity;
 mod pod_identity;
@@ -25,6 +25,7 @@ mod sts;
 mod tokens;
 mod trust;
 
+pub use access::{AccessEvaluation, access_evaluation};
 pub use sts::sts_remediation;
 pub use tokens::{
     REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
@@ -100,7 +101,7 @@ codes! {
     ImdsReachable => "IMDS_REACHABLE", Warning;
     GlobalStsEndpoint => "GLOBAL_STS_ENDPOINT", Info;
     ClockSkew => "CLOCK_SKEW", Warning;
-        TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
+    TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
     OidcDiscoveryFailed => "OIDC_DISCOVERY_FAILED", Info;
     PodIdentityAgentUnreachable => "POD_IDENTITY_AGENT_UNREACHABLE", Critical;
     PodIdentityDenied => "POD_IDENTITY_DENIED", Critical;
@@ -111,6 +112,8 @@ codes! {
     PodIdentityThrottled => "POD_IDENTITY_THROTTLED", Warning;
     RegionMissing => "REGION_MISSING", Critical;
     TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning;
+    AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical;
+    AccessUnverified => "ACCESS_UNVERIFIED", Info;
 }
 
 impl Serialize for Code {
@@ -286,18 +289,25 @@ fn configured_role<'a>(ctx: &Context<'a>) -> Option<&'a str> {
 }
 
 /// What every check reads: the context, plus what the assessment derived from it once
-/// (so the trust policy is evaluated once per snapshot, not once per view).
+/// (so the trust policy and the expected access are evaluated once per snapshot, not
+/// once per view).
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     ctx: Context<'a>,
     /// The trust policy judged against the current IRSA token, when both are known.
-    pub trust: Option<&'a trust_policy::Evaluation>,
+    pub trust: Option<&'a crate::policy::trust::Evaluation>,
+    /// Every `--expect-access` entry judged against the role's policies as last read.
+    pub access: &'a AccessEvaluation,
 }
 
 impl<'a> Inputs<'a> {
     /// The inputs of one evaluation.
-    pub fn new(ctx: Context<'a>, trust: Option<&'a trust_policy::Evaluation>) -> Inputs<'a> {
-        Inputs { ctx, trust }
+    pub fn new(
+        ctx: Context<'a>,
+        trust: Option<&'a crate::policy::trust::Evaluation>,
+        access: &'a AccessEvaluation,
+    ) -> Inputs<'a> {
+        Inputs { ctx, trust, access }
     }
 }
 
@@ -319,12 +329,14 @@ const FAMILIES: &[&[Check]] = &[
     sts::CHECKS,
     trust::CHECKS,
     pod_identity::CHECKS,
+    access::CHECKS,
 ];
 
-/// Computes all findings, worst first (then in SPEC order), evaluating the trust policy itself.
+/// Computes all findings, worst first (then in SPEC order), evaluating the policies itself.
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref()))
+    let access = access_evaluation(ctx);
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.

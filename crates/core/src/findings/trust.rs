@@ -3,15 +3,14 @@
 
 use super::{Check, Code, Finding, Inputs, iam_arn, sts_accepted_this_token};
 use crate::snapshot::{Signature, Snapshot};
-use crate::trust_policy;
 
 pub(super) const CHECKS: &[Check] = &[trust_policy, token_signature];
 
 /// The trust policy judged against the current token, when both are known.
-pub fn trust_policy_evaluation(snapshot: &Snapshot) -> Option<trust_policy::Evaluation> {
+pub fn trust_policy_evaluation(snapshot: &Snapshot) -> Option<crate::policy::trust::Evaluation> {
     let policy = snapshot.trust_policy.policy.as_ref()?.as_ref().ok()?;
     let token = snapshot.token.decoded()?;
-    Some(trust_policy::evaluate(policy, &token.claims))
+    Some(crate::policy::trust::evaluate(policy, &token.claims))
 }
 
 fn trust_policy(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
@@ -33,7 +32,8 @@ fn trust_policy(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     let host = issuer.trim_start_matches("https://");
     let denies = matches!(
         eval.verdict,
-        trust_policy::Verdict::ExplicitDeny { .. } | trust_policy::Verdict::ImplicitDeny
+        crate::policy::trust::Verdict::ExplicitDeny { .. }
+            | crate::policy::trust::Verdict::ImplicitDeny
     );
     if (!eval.issuer_matched || denies) && sts_accepted_this_token(ctx) {
         // Live evidence outranks inference: STS accepted this very token under the role's

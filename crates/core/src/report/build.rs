@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::assessment::Assessment;
-use crate::findings::{Code, Context};
+use crate::findings::{AccessEvaluation, Code, Context};
+use crate::policy::access::SCOPE_NOTE;
 use crate::snapshot::{Signature, TokenState};
 use crate::time;
 use crate::token::ReadError;
@@ -63,6 +64,7 @@ pub fn build(ctx: &Context<'_>, assessment: &Assessment) -> Report {
             error: chain.error.clone(),
         },
         trust_policy: trust_policy_section(snap, assessment.trust.as_ref()),
+        access: access_section(snap, &assessment.access),
         findings: assessment.findings.clone(),
     }
 }
@@ -117,7 +119,7 @@ fn pod_identity_section(ctx: &Context<'_>) -> PodIdentitySection {
 
 fn trust_policy_section(
     snap: &crate::snapshot::Snapshot,
-    eval: Option<&trust_policy::Evaluation>,
+    eval: Option<&trust::Evaluation>,
 ) -> TrustPolicySection {
     let tp = &snap.trust_policy;
     let mut s = TrustPolicySection {
@@ -129,7 +131,7 @@ fn trust_policy_section(
         s.error = Some(e.clone());
     }
     if let Some(eval) = eval.cloned() {
-        use trust_policy::Verdict;
+        use trust::Verdict;
         s.verdict = Some(match eval.verdict {
             Verdict::Allowed => "allowed",
             Verdict::ExplicitDeny { .. } => "explicit_deny",
@@ -149,6 +151,31 @@ fn trust_policy_section(
         s.statements = eval.statements;
     }
     s
+}
+
+fn access_section(
+    snap: &crate::snapshot::Snapshot,
+    eval: &AccessEvaluation,
+) -> Option<AccessSection> {
+    let mut s = AccessSection {
+        checked_at: snap.access.checked_at.and_then(time::rfc3339_time),
+        error: None,
+        policies: Vec::new(),
+        checks: Vec::new(),
+        notes: vec![SCOPE_NOTE.to_owned()],
+    };
+    match eval {
+        AccessEvaluation::Off => return None,
+        AccessEvaluation::NotRead => s.notes.push(
+            "the role's policies have not been read yet: they are read with the test-assumed credentials after the first successful test-assume".to_owned(),
+        ),
+        AccessEvaluation::Unverified(e) => s.error = Some(e.message.clone()),
+        AccessEvaluation::Checked { policies, checks } => {
+            s.policies = policies.clone();
+            s.checks = checks.clone();
+        }
+    }
+    Some(s)
 }
 
 fn token_section(ctx: &Context<'_>, now: i64) -> TokenSection {

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::findings::{Finding, Status};
-use crate::trust_policy;
+use crate::policy::trust;
 
 mod build;
 mod text;
@@ -38,6 +38,8 @@ pub struct Report {
     pub credential_chain: ChainSection,
     /// The role's trust policy judged against the token.
     pub trust_policy: TrustPolicySection,
+    /// `--expect-access` checked against the role's own policies; null without it.
+    pub access: Option<AccessSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }
@@ -220,8 +222,23 @@ pub struct TrustPolicySection {
     /// How many statements were evaluated.
     pub statements_evaluated: usize,
     /// Every statement with its principal, action and condition results.
-    pub statements: Vec<trust_policy::StatementResult>,
+    pub statements: Vec<trust::StatementResult>,
     /// Info-level advice (missing aud pin, literal * in StringEquals, no iam:GetRole permission, ...).
+    pub notes: Vec<String>,
+}
+
+/// `access`: one check per `--expect-access` entry; `null` without the flag.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessSection {
+    /// When the role's policies were last read.
+    pub checked_at: Option<String>,
+    /// Why they could not be read (IAM refused or unreachable, or a document did not parse).
+    pub error: Option<String>,
+    /// Names of the policies read (inline, managed, then the boundary).
+    pub policies: Vec<String>,
+    /// One entry per `--expect-access`, in order; empty until the policies were read.
+    pub checks: Vec<crate::policy::access::AccessCheck>,
+    /// What "allowed" covers, and what the pod cannot see.
     pub notes: Vec<String>,
 }
 

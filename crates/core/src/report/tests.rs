@@ -56,6 +56,7 @@ const SPEC_FIELDS: &[&str] = &[
     "/credential_chain/imds_reachable",
     "/credential_chain/imds/v2_reachable",
     "/credential_chain/imds/v1_reachable",
+    "/access",
     "/findings",
 ];
 
@@ -135,7 +136,7 @@ fn trust_policy_table_in_text() {
     });
     fx.snapshot.trust_policy.source = Some("file /p.json".into());
     fx.snapshot.trust_policy.policy = Some(Ok(std::sync::Arc::new(
-        crate::trust_policy::parse(&text.to_string()).unwrap(),
+        crate::policy::trust::parse(&text.to_string()).unwrap(),
     )));
     let report = build_now(&fx.context());
     let j: Value = serde_json::from_str(&report.to_json()).unwrap();
@@ -227,4 +228,90 @@ fn healthy_text_says_none() {
     let text = build_now(&healthy().context()).to_text();
     assert!(text.contains("status: OK"), "{text}");
     assert!(text.contains("FINDINGS  none"), "{text}");
+}
+
+/// `--expect-access s3:PutObject=OBJECT --expect-access kms:Decrypt` with `statements` read.
+fn expecting_access(fx: &mut Fixture, statements: Option<&str>) {
+    use crate::policy::access::{ExpectedAccess, NamedPolicy, RolePolicies, Source};
+    fx.config.expect_access = vec![
+        ExpectedAccess::parse("s3:PutObject=arn:aws:s3:::acme-backups/db/x").unwrap(),
+        ExpectedAccess::parse("kms:Decrypt").unwrap(),
+    ];
+    fx.snapshot.access.checked_at = Some(at(NOW - 60));
+    fx.snapshot.access.policies = statements.map(|st| {
+        let text = format!("{{\"Version\": \"2012-10-17\", \"Statement\": {st}}}");
+        Ok(std::sync::Arc::new(RolePolicies {
+            identity: vec![NamedPolicy {
+                name: "backup".into(),
+                source: Source::Inline,
+                policy: crate::policy::parse(&text, crate::policy::Kind::Identity).unwrap(),
+            }],
+            boundary: None,
+        }))
+    });
+}
+
+#[test]
+fn access_section_json_and_text() {
+    let mut fx = healthy();
+    assert_eq!(json(&fx)["access"], Value::Null, "null without the flag");
+    expecting_access(
+        &mut fx,
+        Some(
+            r#"[{"Sid": "Put", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::acme-backups/*"}]"#,
+        ),
+    );
+    let j = json(&fx);
+    let checks = &j["access"]["checks"];
+    assert_eq!(checks[0]["action"], "s3:PutObject");
+    assert_eq!(checks[0]["resource"], "arn:aws:s3:::acme-backups/db/x");
+    assert_eq!(checks[0]["decision"], "allowed");
+    assert_eq!(checks[0]["deciding_statement"], "Put");
+    assert_eq!(checks[0]["policy"], "backup");
+    assert_eq!(checks[1]["decision"], "implicit_deny");
+    assert_eq!(
+        checks[1]["deciding_statement"], "Put",
+        "the nearest statement"
+    );
+    assert_eq!(j["access"]["policies"], serde_json::json!(["backup"]));
+    assert_eq!(j["access"]["checked_at"], "2026-11-23T09:59:00Z");
+    assert_eq!(j["access"]["error"], Value::Null);
+    assert!(
+        j["access"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("service control policies"),
+        "{}",
+        j["access"]["notes"]
+    );
+    let text = build_now(&fx.context()).to_text();
+    assert!(
+        text.contains(
+            "allowed           s3:PutObject on arn:aws:s3:::acme-backups/db/x  [backup / Put]"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("DENIED (implicit) kms:Decrypt on *"),
+        "{text}"
+    );
+}
+
+#[test]
+fn access_section_before_the_first_read() {
+    let mut fx = healthy();
+    expecting_access(&mut fx, None);
+    fx.snapshot.access.checked_at = None;
+    let j = json(&fx);
+    assert_eq!(j["access"]["checks"], serde_json::json!([]));
+    assert_eq!(j["access"]["checked_at"], Value::Null);
+    assert!(
+        j["access"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("not been read yet")),
+        "{}",
+        j["access"]["notes"]
+    );
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::*;
+use crate::policy::access::Decision;
 
 impl Report {
     /// The human summary: status, findings worst first, then the facts behind them.
@@ -180,6 +181,9 @@ impl Report {
             }
         }
         self.trust_policy.write_text(&mut o);
+        if let Some(a) = &self.access {
+            a.write_text(&mut o);
+        }
         o
     }
 }
@@ -206,8 +210,8 @@ impl TrustPolicySection {
                 "  statement {} {}: principal {}, action {}",
                 st.label,
                 match st.effect {
-                    trust_policy::Effect::Allow => "(Allow)",
-                    trust_policy::Effect::Deny => "(Deny)",
+                    trust::Effect::Allow => "(Allow)",
+                    trust::Effect::Deny => "(Deny)",
                 },
                 if st.principal_matches {
                     "matches"
@@ -220,13 +224,13 @@ impl TrustPolicySection {
                     "does not match"
                 },
             );
-            let mut conds: Vec<&trust_policy::ConditionResult> = st.conditions.iter().collect();
-            conds.sort_by_key(|c| c.outcome != trust_policy::Outcome::Fail);
+            let mut conds: Vec<&trust::ConditionResult> = st.conditions.iter().collect();
+            conds.sort_by_key(|c| c.outcome != trust::Outcome::Fail);
             for c in conds {
                 let outcome = match c.outcome {
-                    trust_policy::Outcome::Pass => "pass",
-                    trust_policy::Outcome::Fail => "FAIL",
-                    trust_policy::Outcome::Unevaluable => "n/a ",
+                    trust::Outcome::Pass => "pass",
+                    trust::Outcome::Fail => "FAIL",
+                    trust::Outcome::Unevaluable => "n/a ",
                 };
                 let actual = c
                     .actual
@@ -262,4 +266,43 @@ fn human_secs(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };
     let d = std::time::Duration::from_secs(secs.unsigned_abs());
     format!("{sign}{}", humantime::format_duration(d)).replace(' ', "")
+}
+
+impl AccessSection {
+    /// The ACCESS section: one line per check, like the trust-policy section.
+    fn write_text(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "\nACCESS  {} (checked {})",
+            if self.policies.is_empty() {
+                "-".to_owned()
+            } else {
+                self.policies.join(", ")
+            },
+            self.checked_at.as_deref().unwrap_or("never")
+        );
+        if let Some(e) = &self.error {
+            let _ = writeln!(o, "  error         {e}");
+        }
+        for c in &self.checks {
+            let decision = match c.decision {
+                Decision::Allowed => "allowed",
+                Decision::ImplicitDeny => "DENIED (implicit)",
+                Decision::ExplicitDeny => "DENIED (explicit)",
+                Decision::Unknown => "unknown",
+            };
+            let by = match (&c.deciding_statement, &c.policy) {
+                (Some(st), Some(p)) => format!("  [{p} / {st}]"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "  {decision:<17} {} on {}{by}: {}",
+                c.action, c.resource, c.detail
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(o, "  note          {n}");
+        }
+    }
 }

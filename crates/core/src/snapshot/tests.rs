@@ -120,6 +120,7 @@ fn assumed(arn: &str, caller: Result<&str, &str>) -> crate::outcome::Assumed {
         credentials_expire_at: None,
         caller: caller.map(str::to_owned).map_err(str::to_owned),
         trust_policy: None,
+        access: None,
     }
 }
 

@@ -397,7 +397,7 @@ fn partition_cases() {
             in_partition(gov_role, "us-gov-west-1")(f);
             f.snapshot.trust_policy.source = Some("file p.json".into());
             f.snapshot.trust_policy.policy = Some(
-                crate::trust_policy::parse(&policy(
+                crate::policy::trust::parse(&policy(
                     "oidc.eks.us-gov-west-1.amazonaws.com/id/OTHER",
                     "StringEquals",
                     SUB,

@@ -7,6 +7,7 @@ use crate::snapshot::{StsFailure, StsResult};
 use crate::token::MalformedToken;
 use crate::token::ReadError;
 
+mod access;
 mod chain;
 mod pod_identity;
 mod sts;
@@ -145,7 +146,7 @@ fn sts_accepted_it(f: &mut Fixture) {
 fn with_policy(f: &mut Fixture, text: &str) {
     f.snapshot.trust_policy.source = Some("file /etc/irsa/trust-policy.json".into());
     f.snapshot.trust_policy.policy = Some(
-        crate::trust_policy::parse(text)
+        crate::policy::trust::parse(text)
             .map(std::sync::Arc::new)
             .map_err(|e| e.to_string()),
     );

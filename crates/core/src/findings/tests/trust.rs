@@ -69,7 +69,7 @@ fn trust_policy_cases() {
         move |f: &mut Fixture| {
             f.snapshot.trust_policy.source = Some("file /etc/irsa/trust-policy.json".into());
             f.snapshot.trust_policy.policy = Some(
-                crate::trust_policy::parse(&text)
+                crate::policy::trust::parse(&text)
                     .map(std::sync::Arc::new)
                     .map_err(|e| e.to_string()),
             );

@@ -1,0 +1,82 @@
+//! moto's STS and IAM server (PyPI `moto[server]`) as a peer, and the Python scripts in
+//! `tests/peers/` that set it up with boto3.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use irsa_doctor_emulator::harness::{request, wait_for};
+use serde_json::Value;
+
+/// A running `moto_server` on loopback; killed when dropped.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_STS` / `_IAM` and the setup scripts.
+    pub endpoint: String,
+    /// Its socket address.
+    pub addr: SocketAddr,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
+pub fn start_moto() -> Option<Moto> {
+    let found = Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if found.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "moto_server is required in CI (pip install 'moto[server]')"
+        );
+        eprintln!("skipping: moto_server not installed (pip install 'moto[server]' pyjwt)");
+        return None;
+    }
+    // moto takes a port, not a socket: borrow a free one from the OS.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn moto_server");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let moto = Moto {
+        child,
+        endpoint: format!("http://{addr}"),
+        addr,
+    };
+    wait_for("moto_server to answer", Duration::from_secs(30), || {
+        request(addr, "POST", "/moto-api/reset", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+    Some(moto)
+}
+
+/// The path of `tests/peers/NAME`.
+pub fn peer(name: &str) -> String {
+    format!("{}/tests/peers/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `python3 ARGS` and parses the one JSON document it prints; panics with its stderr.
+pub fn python(args: &[&str]) -> Value {
+    let out = Command::new("python3").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
