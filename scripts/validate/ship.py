@@ -298,7 +298,8 @@ def cmd_dashboard_ts(out):
 REQUIRED_PANELS = [
     "Pods by status", "Active findings by code", "Token time to expiry", "Token age",
     "STS success ratio", "STS latency", "Credential provider", "Node-role fallback",
-    "IMDS reachable", "Active findings",
+    "IMDS reachable", "Expected accesses denied", "Access unverified", "Expected access by pod",
+    "Active findings",
 ]
 
 

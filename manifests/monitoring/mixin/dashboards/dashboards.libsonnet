@@ -64,8 +64,8 @@ local util = import '../lib/util.libsonnet';
       legend: { displayMode: 'table', placement: 'right', showLegend: true, calcs: ['lastNotNull'] },
       tooltip: { mode: 'multi', sort: 'none' },
     },
-    local countStat(id, title, description, grid, expr, color) =
-      panel(id, 'stat', title, description, grid, [target('A', expr, 'pods')]) + {
+    local countStat(id, title, description, grid, expr, color, legend='pods') =
+      panel(id, 'stat', title, description, grid, [target('A', expr, legend)]) + {
         fieldConfig: {
           defaults: { unit: 'short', thresholds: thresholds([['green', null], [color, 1]]) },
           overrides: [],
@@ -122,7 +122,7 @@ local util = import '../lib/util.libsonnet';
     'irsa-doctor.json': {
       title: 'irsa-doctor: IRSA health',
       uid: c.dashboardUid,
-      description: 'EKS IAM Roles for Service Accounts health from the irsa-doctor sidecar: tokens, STS test-assumes, credential chain and findings.',
+      description: 'EKS IAM Roles for Service Accounts health from the irsa-doctor sidecar: tokens, STS test-assumes, credential chain, expected access and findings.',
       tags: ['irsa-doctor', 'aws', 'eks', 'irsa'],
       timezone: 'browser',
       editable: true,
@@ -408,12 +408,68 @@ local util = import '../lib/util.libsonnet';
           },
         },
 
-        row(16, 'Findings', 32),
+        // Only pods run with --expect-access have irsa_access_allowed; a
+        // decision irsa-doctor cannot make (policies unread or unreadable, a
+        // condition the pod cannot know) has no series at all, never a 0.
+        // min by: a pod shows DENIED if any of its series says so.
+        row(19, 'Access (--expect-access)', 32),
+        countStat(20,
+                  'Expected accesses denied',
+                  "--expect-access entries (per pod, action and resource) that the role's identity policies and permissions boundary do not allow (ACCESS_NOT_ALLOWED, critical). Unknown decisions are not counted.",
+                  [4, 6, 0, 33],
+                  'count(min by (%s, action, resource) (irsa_access_allowed{%s}) == 0) or vector(0)' % [podBy, sel],
+                  'red',
+                  'accesses'),
+        countStat(21,
+                  'Access unverified',
+                  "Pods run with --expect-access whose role's policies could not be read (IAM denied or unreachable: ACCESS_UNVERIFIED, info): their expected access is unknown, not denied, and has no rows in the table.",
+                  [4, 6, 0, 37],
+                  'sum(irsa_finding_active{code="ACCESS_UNVERIFIED", %s}) or vector(0)' % sel,
+                  'blue'),
+        panel(22,
+              'table',
+              'Expected access by pod',
+              "Each --expect-access ACTION=RESOURCE entry, per pod. allowed: the role's identity policies and permissions boundary allow the action on the resource; DENIED: they do not (ACCESS_NOT_ALLOWED, critical; `curl localhost:9911/debug` names the deciding statement). Service control policies, resource policies (bucket, key), session policies and VPC endpoint policies are invisible from the pod, so allowed does not promise the call succeeds. A missing entry is unknown: the policies are not read yet or could not be (ACCESS_UNVERIFIED), or the decision needs a condition the pod cannot know.",
+              [8, 18, 6, 33],
+              [
+                tableTarget('min by (%s, action, resource) (irsa_access_allowed{%s})' % [podBy, sel]),
+              ]) + {
+          fieldConfig: {
+            defaults: {
+              thresholds: thresholds([['green', null]]),
+              noValue: 'no decisions: no pod runs with --expect-access, or none is known yet',
+              custom: tableCustom,
+            },
+            overrides: [
+              byName('Value', [
+                { id: 'displayName', value: 'access' },
+                { id: 'custom.cellOptions', value: { type: 'color-text' } },
+                {
+                  id: 'mappings',
+                  value: [{
+                    type: 'value',
+                    options: {
+                      '0': { text: 'DENIED', color: 'red', index: 0 },
+                      '1': { text: 'allowed', color: 'green', index: 1 },
+                    },
+                  }],
+                },
+              ]),
+            ],
+          },
+          options: tableOptions { sortBy: [{ displayName: 'access', desc: false }] },
+          transformations: [
+            organize(['namespace', 'pod', 'action', 'resource', 'Value'])
+            + { options+: { excludeByName: { Time: true } } },
+          ],
+        },
+
+        row(16, 'Findings', 41),
         panel(17,
               'table',
               'Active findings',
               'Every finding raised right now, per pod. `curl localhost:9911/debug` in the pod explains it; the runbook has a section per code.',
-              [8, 24, 0, 33],
+              [8, 24, 0, 42],
               [
                 tableTarget('max by (%s, code, severity) (irsa_finding_active{%s}) == 1' % [podBy, sel]),
               ]) + {
@@ -447,7 +503,7 @@ local util = import '../lib/util.libsonnet';
               'table',
               'Tokens',
               "The claims of each pod's current token.",
-              [7, 24, 0, 41],
+              [7, 24, 0, 50],
               [
                 tableTarget('max by (%s, service_account, subject, audience, issuer) (irsa_token_info{token="irsa", %s})' % [podBy, sel]),
               ]) + {
