@@ -230,7 +230,8 @@ local util = import '../lib/util.libsonnet';
           |||
             irsa-doctor in pod {{ $labels.namespace }}/{{ $labels.pod }} has
             reported the critical finding {{ $labels.code }} for %s:
-            the pod's IRSA identity does not work. `curl localhost:9911/debug`
+            the pod's AWS calls fail or will fail (its identity, or for
+            ACCESS_NOT_ALLOWED a permission it needs). `curl localhost:9911/debug`
             has the details and the fix.
           ||| % forWords('IRSACriticalFinding'),
           '{{ $labels.code | toLower }}',
