@@ -17,6 +17,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use irsa_doctor_core::policy::access::{NamedPolicy, RolePolicies, Source};
 use irsa_doctor_core::policy::{Kind, parse};
 use irsa_doctor_core::snapshot::{AccessReadError, AccessReadFailure, StsFailure};
@@ -60,63 +61,45 @@ pub async fn read_role_policies(
         .map(str::to_owned);
 
     let mut identity = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let page = call
+    let inline = call
+        .pages(
+            "ListRolePolicies",
+            client
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    for policy_name in inline.iter().flat_map(|page| page.policy_names()) {
+        let got = call
             .run(
-                "ListRolePolicies",
+                "GetRolePolicy",
                 client
-                    .list_role_policies()
+                    .get_role_policy()
                     .role_name(name)
-                    .set_marker(marker.take())
+                    .policy_name(policy_name)
                     .send(),
             )
             .await?;
-        for policy_name in page.policy_names() {
-            let got = call
-                .run(
-                    "GetRolePolicy",
-                    client
-                        .get_role_policy()
-                        .role_name(name)
-                        .policy_name(policy_name)
-                        .send(),
-                )
-                .await?;
-            identity.push(named(policy_name, Source::Inline, got.policy_document())?);
-        }
-        marker = page
-            .marker()
-            .filter(|_| page.is_truncated())
-            .map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
+        identity.push(named(policy_name, Source::Inline, got.policy_document())?);
     }
-    for _ in 0..MAX_PAGES {
-        let page = call
-            .run(
-                "ListAttachedRolePolicies",
-                client
-                    .list_attached_role_policies()
-                    .role_name(name)
-                    .set_marker(marker.take())
-                    .send(),
-            )
-            .await?;
-        for attached in page.attached_policies() {
-            let Some(arn) = attached.policy_arn() else {
-                continue;
-            };
-            identity.push(managed(&client, &call, arn, Source::Managed).await?);
-        }
-        marker = page
-            .marker()
-            .filter(|_| page.is_truncated())
-            .map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
+    let attached = call
+        .pages(
+            "ListAttachedRolePolicies",
+            client
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    for arn in attached
+        .iter()
+        .flat_map(|page| page.attached_policies())
+        .filter_map(|a| a.policy_arn())
+    {
+        identity.push(managed(&client, &call, arn, Source::Managed).await?);
     }
     let boundary = match boundary_arn {
         Some(arn) => Some(managed(&client, &call, &arn, Source::Boundary).await?),
@@ -216,5 +199,29 @@ impl Caller<'_> {
             }
             Ok(Ok(out)) => Ok(out),
         }
+    }
+
+    /// Every page of a `List*` call through the SDK's paginator, each under the timeout; at
+    /// most [`MAX_PAGES`], so a misbehaving endpoint cannot keep the probe paging forever.
+    async fn pages<T, E, R>(
+        &self,
+        operation: &str,
+        mut stream: PaginationStream<Result<T, SdkError<E, R>>>,
+    ) -> Result<Vec<T>, AccessReadError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let mut pages = Vec::new();
+        while pages.len() < MAX_PAGES {
+            let next = self
+                .run(operation, async { stream.next().await.transpose() })
+                .await?;
+            match next {
+                Some(page) => pages.push(page),
+                None => break,
+            }
+        }
+        Ok(pages)
     }
 }
