@@ -261,6 +261,8 @@ fn backup_cronjob_decisions_in_check_debug_and_metrics() {
 struct Relay {
     addr: SocketAddr,
     actions: Arc<Mutex<Vec<String>>>,
+    /// The access key ids and session tokens callers signed with (refusing relay only).
+    credentials: Arc<Mutex<Vec<String>>>,
 }
 
 impl Relay {
@@ -268,15 +270,22 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let actions = Arc::new(Mutex::new(Vec::new()));
+        let credentials = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&actions);
+        let signed = Arc::clone(&credentials);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let seen = Arc::clone(&seen);
-                std::thread::spawn(move || relay_one(conn, upstream, &seen));
+                let signed = Arc::clone(&signed);
+                std::thread::spawn(move || relay_one(conn, upstream, &seen, &signed));
             }
         });
-        Relay { addr, actions }
+        Relay {
+            addr,
+            actions,
+            credentials,
+        }
     }
 
     fn endpoint(&self) -> String {
@@ -294,7 +303,12 @@ impl Relay {
 }
 
 /// One request per connection (`Connection: close` both ways), so no HTTP framing beyond Content-Length.
-fn relay_one(mut client: TcpStream, upstream: Option<SocketAddr>, seen: &Mutex<Vec<String>>) {
+fn relay_one(
+    mut client: TcpStream,
+    upstream: Option<SocketAddr>,
+    seen: &Mutex<Vec<String>>,
+    seen_credentials: &Mutex<Vec<String>>,
+) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
@@ -328,8 +342,31 @@ fn relay_one(mut client: TcpStream, upstream: Option<SocketAddr>, seen: &Mutex<V
     seen.lock().unwrap().push(action.clone());
     let response = match upstream {
         None => {
+            // A careless IAM that quotes the caller's credentials back: they must not leave
+            // irsa-doctor (SPEC 7), so the error is checked for them.
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.trim()
+                            .eq_ignore_ascii_case(name)
+                            .then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            let key_id = header("authorization")
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            seen_credentials
+                .lock()
+                .unwrap()
+                .extend([key_id.clone(), header("x-amz-security-token")]);
             let xml = format!(
-                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/s3-backup/irsa-doctor-pod is not authorized to perform: iam:{action}</Message></Error><RequestId>0</RequestId></ErrorResponse>"
+                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/s3-backup/irsa-doctor-pod (key {key_id}, session {}) is not authorized to perform: iam:{action}</Message></Error><RequestId>0</RequestId></ErrorResponse>",
+                header("x-amz-security-token")
             );
             format!(
                 "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
@@ -364,14 +401,33 @@ fn iam_refusing_or_unreachable_is_unverified_not_denied() {
     let Some(s) = setup() else { return };
     s.scenario("allowed");
     let refusing = Relay::start(None);
+    let mut outputs = Vec::new();
     for (endpoint, says) in [
         (refusing.endpoint(), "IAM refused"),
         ("http://127.0.0.1:9".to_owned(), "IAM could not be reached"),
     ] {
         let mut env = s.env.clone();
         set(&mut env, "AWS_ENDPOINT_URL_IAM", &endpoint);
-        let (code, r) = check_json(&env, &["--no-imds-check"]);
-        assert_eq!(code, 0, "an otherwise healthy pod stays ok: {r:#}");
+        let out = run(
+            &env,
+            &[
+                "check",
+                "--format",
+                "json",
+                "--no-imds-check",
+                "--log-level",
+                "debug",
+            ],
+            None,
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "an otherwise healthy pod stays ok: {r:#}"
+        );
         assert_eq!(r["status"], "ok");
         assert_eq!(codes(&r), vec!["ACCESS_UNVERIFIED"], "{r:#}");
         let f = &r["findings"][0];
@@ -403,6 +459,21 @@ fn iam_refusing_or_unreachable_is_unverified_not_denied() {
         refusing.count("GetRole"),
         1,
         "one refused call, not retried"
+    );
+    let credentials = refusing.credentials.lock().unwrap().clone();
+    assert!(
+        credentials.len() == 2 && credentials.iter().all(|c| c.len() >= 16),
+        "the relay saw the signed call's key id and session token: {credentials:?}"
+    );
+    for text in &outputs {
+        for secret in &credentials {
+            assert!(!text.contains(secret.as_str()), "IAM's echo leaked: {text}");
+        }
+    }
+    assert!(
+        outputs[0].contains("(key <redacted>, session <redacted>)"),
+        "{}",
+        outputs[0]
     );
 }
 

@@ -289,6 +289,12 @@ impl StsProbe {
                             expiry,
                             "irsa-doctor-test-assume",
                         );
+                        // What IAM or STS says with these credentials must not quote them either.
+                        let mut secrets = secrets.clone();
+                        secrets.extend(
+                            [c.access_key_id(), c.secret_access_key(), c.session_token()]
+                                .map(str::to_owned),
+                        );
                         let policy = if fetch_policy {
                             Some(self.trust_policy(role_arn, creds.clone(), &secrets).await)
                         } else {
@@ -312,7 +318,10 @@ impl StsProbe {
                             Some(known) if assumed_role_arn.as_deref() == Some(known) => {
                                 Ok(known.to_owned())
                             }
-                            _ => self.caller_identity(creds).await,
+                            _ => self
+                                .caller_identity(creds)
+                                .await
+                                .map_err(|m| redact(&m, &secrets)),
                         };
                         (expiry, caller, policy, access)
                     }
