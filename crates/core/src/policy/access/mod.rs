@@ -419,6 +419,27 @@ fn segments(arn: &str) -> Option<Vec<&str>> {
     (parts.len() == 6).then_some(parts)
 }
 
+/// Services whose calls go to one global endpoint (`aws:RequestedRegion` is that endpoint's
+/// region, not the SDK's).
+const GLOBAL_SERVICES: [&str; 8] = [
+    "iam",
+    "organizations",
+    "route53",
+    "cloudfront",
+    "globalaccelerator",
+    "waf",
+    "shield",
+    "budgets",
+];
+
+/// The service prefix of an action, lowercase (`S3:PutObject` is `s3`).
+fn service(action: &str) -> String {
+    action
+        .split_once(':')
+        .map_or(action, |(s, _)| s)
+        .to_ascii_lowercase()
+}
+
 /// What the request context holds for `key`, as far as the pod knows it.
 fn lookup(key: &str, caller: &Caller<'_>, want: &ExpectedAccess) -> Lookup {
     let arn = crate::arn::parse(&want.resource);
@@ -433,18 +454,27 @@ fn lookup(key: &str, caller: &Caller<'_>, want: &ExpectedAccess) -> Lookup {
                 .map(|a| a.account),
         ),
         "aws:principaltype" => Some(vec!["AssumedRole".to_owned()]),
-        "aws:requestedregion" => known(
-            arn.map(|a| a.region)
-                .filter(|r| !r.is_empty())
-                .or(caller.region),
-        ),
+        // The region the call is sent to: a regional ARN's, or for `*` the SDK's own, except
+        // for a global service. A region-less ARN (S3 buckets, IAM) goes wherever the bucket
+        // or the global endpoint is: a guess there could deny what AWS allows.
+        "aws:requestedregion" => match arn {
+            Some(a) if !a.region.is_empty() => known(Some(a.region)),
+            Some(_) => None,
+            None if GLOBAL_SERVICES.contains(&service(&want.action).as_str()) => None,
+            None => known(caller.region),
+        },
         "aws:resourceaccount" => known(arn.map(|a| a.account)),
         _ => None,
     };
     if let Some(v) = value {
         return Lookup::Present(v);
     }
-    let why = if lower.starts_with("aws:requesttag/") || lower == "aws:tagkeys" {
+    let why = if lower == "aws:requestedregion" {
+        format!(
+            "{key} is the region {} is sent to, which {} does not name",
+            want.action, want.resource
+        )
+    } else if lower.starts_with("aws:requesttag/") || lower == "aws:tagkeys" {
         format!("{key} is the tags each call sends, which the pod cannot know")
     } else if lower.starts_with("aws:resourcetag/") {
         format!("{key} is a tag on the resource, which the pod cannot read")

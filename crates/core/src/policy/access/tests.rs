@@ -160,6 +160,20 @@ fn table() -> Vec<Case> {
         case("unknown Deny does not change a denial", vec![inline(r#"[{"Sid": "Tagged", "Effect": "Deny", "Action": "*", "Resource": "*",
               "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}, {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]"#)], "s3:PutObject", OBJECT)
             .is(ImplicitDeny, Some("Read"), Some("backup"), "does not cover s3:PutObject"),
+        // JPE aws:RequestedRegion: the region the call goes to. A regional ARN names it; the
+        // SDK's region serves for `*`; a region-less ARN or a global service is unknown.
+        case("region from the ARN", vec![inline(r#"[{"Sid": "UsOnly", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}]"#)], "kms:Decrypt", KEY)
+            .is(Allowed, Some("UsOnly"), Some("backup"), "allowed"),
+        case("region from the SDK for *", vec![inline(r#"[{"Sid": "EuOnly", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}]"#)], "kms:Decrypt", "*")
+            .is(ImplicitDeny, Some("EuOnly"), Some("backup"), "the request has us-east-1"),
+        case("region-less ARN: unknown, not the SDK's", vec![inline(r#"[{"Sid": "EuOnly", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
+              "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}]"#)], "s3:PutObject", OBJECT)
+            .is(Unknown, Some("EuOnly"), Some("backup"), "aws:RequestedRegion is the region s3:PutObject is sent to"),
+        case("global service: unknown, not the SDK's", vec![inline(r#"[{"Sid": "Home", "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",
+              "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}]"#)], "iam:GetRole", "*")
+            .is(Unknown, Some("Home"), Some("backup"), "aws:RequestedRegion"),
         case("policy variable in Resource", vec![inline(r#"[{"Sid": "Mine", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::acme-backups/${aws:PrincipalTag/team}/*"}]"#)], "s3:PutObject", OBJECT)
             .is(Unknown, Some("Mine"), Some("backup"), "policy variables"),
         // PEL, permissions boundaries: effective permissions are the intersection.
