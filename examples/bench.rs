@@ -26,6 +26,7 @@
 //! nothing it does leaves 127.0.0.1.
 #![allow(clippy::disallowed_methods)] // drives the real binary: real clocks, a chosen environment
 
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,7 +35,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use irsa_doctor_emulator::harness::{
-    Client, Daemon, KillOnDrop, Pod, kill_daemons_on_panic, poll_until, sample, shared_issuer,
+    Client, Conn, Daemon, KillOnDrop, Pod, kill_daemons_on_panic, poll_until, sample, shared_issuer,
 };
 use irsa_doctor_emulator::issuer::TokenSpec;
 use serde_json::Value;
@@ -474,29 +475,46 @@ impl Load {
     }
 }
 
-/// A scrape storm: `clients` threads, each on its own keep-alive connection, released
-/// together, sending `GET path` back to back for `window`; every answered request's
-/// latency counts. A connection the server closes is reopened (and the failed request
-/// counted as an error), so a server that sheds load shows errors, not a hung bench.
+/// A scrape storm over plain HTTP: `load_over` on TCP connections to `addr`.
 fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) -> Load {
+    load_over(move || Conn::open(addr), path, &[], clients, window)
+}
+
+/// A scrape storm: `clients` threads, each on its own keep-alive connection (whatever
+/// stream `connect` opens: TCP, or TLS in `bench_tls`), released together, sending
+/// `GET path` with `headers` back to back for `window`; every answered request's latency
+/// counts. A connection the server closes is reopened and the request sent again (the
+/// harness `Client`); one that still fails counts as an error, so a server that sheds load
+/// shows errors, not a hung bench.
+fn load_over<S: Read + Write + 'static>(
+    connect: impl Fn() -> io::Result<Conn<S>> + Clone + Send + 'static,
+    path: &str,
+    headers: &[String],
+    clients: usize,
+    window: Duration,
+) -> Load {
     let start_line = Arc::new(Barrier::new(clients + 1));
     let workers: Vec<_> = (0..clients)
         .map(|_| {
             let start_line = Arc::clone(&start_line);
             let path = path.to_owned();
+            let headers = headers.to_vec();
+            let connect = connect.clone();
             thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    // One untimed request first, so connection setup stays out of the figures.
-                    let mut client = Client::new(addr);
-                    let body_bytes = client.get(&path).map_or(0, |r| r.body.len());
+                    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                    // One untimed request first, so connection setup (a TLS handshake, the
+                    // one bcrypt of a basic-auth password) stays out of the figures.
+                    let mut client = Client::with_connect(connect);
+                    let body_bytes = client.get_with(&path, &headers).map_or(0, |r| r.body.len());
                     start_line.wait();
                     let until = Instant::now() + window;
                     let mut latencies = Vec::new();
                     let mut errors = 0;
                     while Instant::now() < until {
                         let sent = Instant::now();
-                        match client.get(&path) {
+                        match client.get_with(&path, &headers) {
                             Ok(r) if r.status == 200 => latencies.push(sent.elapsed()),
                             _ => errors += 1,
                         }

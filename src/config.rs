@@ -157,7 +157,7 @@ pub struct Opts {
     /// Log level.
     #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
-    // --- web config hook (src/web_config.rs); loaded by `serve` only, so not in `Config`.
+    // --- web config hook (src/web_config/); loaded by `serve` only, so not in `Config`.
     /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.
     #[arg(
         long,

@@ -81,7 +81,7 @@ pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output
 }
 
 /// `serve` with the `--web-config-file` settings: TLS on every connection and basic auth
-/// on every path but `/healthz` and `/readyz` (src/web_config.rs, src/tls.rs).
+/// on every path but `/healthz` and `/readyz` (src/web_config/, src/tls.rs).
 pub async fn serve_with(
     listener: TcpListener,
     app: App,

@@ -1,11 +1,10 @@
 //! `scripts/bench`: `/metrics` over TLS with basic auth (`--web-config-file`) beside
-//! plain HTTP, on the same load generator as the plain figures. A module of
-//! `examples/bench.rs` (a directory without `main.rs`, so cargo does not take it for
-//! an example of its own).
+//! plain HTTP, on the same load generator as the plain figures (`load_over`, with the
+//! harness's HTTP client over a rustls stream). A module of `examples/bench.rs` (a
+//! directory without `main.rs`, so cargo does not take it for an example of its own).
 
 use super::*;
-use irsa_doctor_emulator::harness::http::Response;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use irsa_doctor_emulator::harness::http::{READ_TIMEOUT, connect_tcp};
 use std::net::TcpStream;
 
 /// The scrape credentials of the bench's web config.
@@ -73,6 +72,14 @@ impl WebConfig {
     fn path(&self) -> String {
         self.dir.path().join("web.yml").display().to_string()
     }
+
+    /// The `Authorization` header line for its user.
+    fn authorization(&self) -> String {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{SCRAPE_USER}:{SCRAPE_PASSWORD}"));
+        format!("Authorization: Basic {token}")
+    }
 }
 
 /// The TLS rows: the same load as `plain` (1 and 50 clients), over TLS + basic auth.
@@ -86,7 +93,13 @@ pub(super) fn tls_rows(binary: &Path, pod: &Pod, plain: &[Load], window: Duratio
             "TLS + basic auth: {} client(s) of GET /metrics",
             base.clients
         ));
-        let tls = tls_load(daemon.addr(), &web.client, base.clients, window);
+        let tls = load_over(
+            https(daemon.addr(), Arc::clone(&web.client)),
+            "/metrics",
+            &[web.authorization()],
+            base.clients,
+            window,
+        );
         let ratio = base.throughput() / tls.throughput().max(f64::MIN_POSITIVE);
         let figure = format!(
             "/metrics over TLS + basic auth, {} client{}",
@@ -104,129 +117,20 @@ pub(super) fn tls_rows(binary: &Path, pod: &Pod, plain: &[Load], window: Duratio
     rows
 }
 
-/// `load` over TLS with basic auth: `clients` keep-alive TLS connections, released together.
-fn tls_load(
+/// A rustls client stream over TCP.
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Opens HTTPS connections to `addr` for `localhost` (the bench certificate's name).
+fn https(
     addr: SocketAddr,
-    config: &Arc<rustls::ClientConfig>,
-    clients: usize,
-    window: Duration,
-) -> Load {
-    let start_line = Arc::new(Barrier::new(clients + 1));
-    let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let start_line = Arc::clone(&start_line);
-            let config = Arc::clone(config);
-            thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    // The handshake and the one bcrypt of this password stay out of the figures.
-                    let mut conn = TlsConn::open(addr, config).expect("TLS connection");
-                    let body_bytes = conn.get("/metrics").map_or(0, |r| r.body.len());
-                    start_line.wait();
-                    let until = Instant::now() + window;
-                    let mut latencies = Vec::new();
-                    let mut errors = 0;
-                    while Instant::now() < until {
-                        let sent = Instant::now();
-                        match conn.get("/metrics") {
-                            Ok(r) if r.status == 200 => latencies.push(sent.elapsed()),
-                            _ => errors += 1,
-                        }
-                    }
-                    (latencies, errors, body_bytes)
-                })
-                .expect("spawn a client thread")
-        })
-        .collect();
-    start_line.wait();
-    let released = Instant::now();
-    let mut out = Load {
-        clients,
-        latencies: Vec::new(),
-        errors: 0,
-        elapsed: Duration::ZERO,
-        body_bytes: 0,
-    };
-    for worker in workers {
-        let (latencies, errors, body_bytes) = worker.join().expect("a client thread panicked");
-        out.latencies.extend(latencies);
-        out.errors += errors;
-        out.body_bytes = out.body_bytes.max(body_bytes);
-    }
-    out.elapsed = released.elapsed();
-    out.latencies.sort();
-    out
-}
-
-/// One keep-alive HTTPS connection sending basic auth (irsa-doctor always sends Content-Length).
-struct TlsConn {
-    stream: BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
-    line: String,
-    authorization: String,
-}
-
-impl TlsConn {
-    fn open(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> io::Result<TlsConn> {
-        use base64::Engine;
-        let tcp = TcpStream::connect(addr)?;
-        tcp.set_nodelay(true)?;
-        tcp.set_read_timeout(Some(PATIENCE))?;
+    config: Arc<rustls::ClientConfig>,
+) -> impl Fn() -> io::Result<Conn<TlsStream>> + Clone + Send + 'static {
+    move || {
+        let tcp = connect_tcp(addr, READ_TIMEOUT)?;
         let name =
             rustls::pki_types::ServerName::try_from("localhost").map_err(io::Error::other)?;
-        let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("{SCRAPE_USER}:{SCRAPE_PASSWORD}"));
-        Ok(TlsConn {
-            stream: BufReader::with_capacity(64 * 1024, rustls::StreamOwned::new(conn, tcp)),
-            line: String::new(),
-            authorization: format!("Basic {token}"),
-        })
+        let tls =
+            rustls::ClientConnection::new(Arc::clone(&config), name).map_err(io::Error::other)?;
+        Ok(Conn::over(rustls::StreamOwned::new(tls, tcp)))
     }
-
-    fn get(&mut self, path: &str) -> io::Result<Response> {
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n\r\n",
-            self.authorization
-        );
-        let stream = self.stream.get_mut();
-        stream.write_all(request.as_bytes())?;
-        stream.flush()?;
-        let status = self
-            .read_line()?
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| invalid("no HTTP status line"))?;
-        let mut length = None;
-        loop {
-            let line = self.read_line()?;
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().ok();
-            }
-        }
-        let mut body = vec![0; length.ok_or_else(|| invalid("no Content-Length"))?];
-        self.stream.read_exact(&mut body)?;
-        Ok(Response {
-            status,
-            head: String::new(),
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
-    }
-
-    fn read_line(&mut self) -> io::Result<&str> {
-        self.line.clear();
-        if self.stream.read_line(&mut self.line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(self.line.trim_end())
-    }
-}
-
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
 }

@@ -3,7 +3,12 @@
 //! for load generators (`Conn`), and one that reopens itself when the server
 //! closed it (`Client`). Bodies framed by `Content-Length`, `chunked` or the
 //! close of the connection are all read; responses to `HEAD` have none.
+//!
+//! `Conn` and `Client` speak over plain TCP by default, or over any stream the
+//! caller opens (`Conn::over`, `Client::with_connect`): the TLS bench wraps the
+//! TCP stream in rustls itself, so this crate needs no TLS dependency.
 
+use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -48,10 +53,10 @@ impl Response {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection.
+/// One keep-alive HTTP/1.1 connection, over TCP unless opened with `Conn::over`.
 #[derive(Debug)]
-pub struct Conn {
-    stream: BufReader<TcpStream>,
+pub struct Conn<S = TcpStream> {
+    stream: BufReader<S>,
     line: String,
 }
 
@@ -63,14 +68,27 @@ impl Conn {
 
     /// Connects; every read then gives up after `read_timeout`.
     pub fn open_with_timeout(addr: SocketAddr, read_timeout: Duration) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-        // A request is one small write; don't let Nagle hold it back behind an unacked one.
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(read_timeout))?;
-        Ok(Conn {
+        connect_tcp(addr, read_timeout).map(Conn::over)
+    }
+}
+
+/// A TCP connection to `addr` as every harness connection makes it (for a caller that wraps
+/// it, e.g. in TLS, before `Conn::over`); every read gives up after `read_timeout`.
+pub fn connect_tcp(addr: SocketAddr, read_timeout: Duration) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    // A request is one small write; don't let Nagle hold it back behind an unacked one.
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(read_timeout))?;
+    Ok(stream)
+}
+
+impl<S: Read + Write> Conn<S> {
+    /// HTTP/1.1 over `stream`, already connected (and wrapped, if it is to be).
+    pub fn over(stream: S) -> Conn<S> {
+        Conn {
             stream: BufReader::with_capacity(64 * 1024, stream),
             line: String::new(),
-        })
+        }
     }
 
     /// `GET path`, leaving the connection open for the next request.
@@ -103,6 +121,8 @@ impl Conn {
         let stream = self.stream.get_mut();
         stream.write_all(request.as_bytes())?;
         stream.write_all(body)?;
+        // A TLS stream holds written bytes until flushed; a TcpStream's flush does nothing.
+        stream.flush()?;
         self.read_response(method == "HEAD")
     }
 
@@ -184,30 +204,57 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// How a `Client` opens a connection.
+type Connect<S> = Box<dyn FnMut() -> io::Result<Conn<S>> + Send>;
+
 /// A keep-alive connection that is reopened once when the server has closed it (an idle
-/// keep-alive connection does not live forever).
-#[derive(Debug)]
-pub struct Client {
-    addr: SocketAddr,
-    conn: Option<Conn>,
+/// keep-alive connection does not live forever); over TCP unless made `with_connect`.
+pub struct Client<S = TcpStream> {
+    connect: Connect<S>,
+    conn: Option<Conn<S>>,
 }
 
 impl Client {
     /// A client for `addr`; it connects on the first request.
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr, conn: None }
+        Client::with_connect(move || Conn::open(addr))
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over the connections `connect` opens (on the first request, and again
+    /// after the server closed one).
+    pub fn with_connect(connect: impl FnMut() -> io::Result<Conn<S>> + Send + 'static) -> Self {
+        Client {
+            connect: Box::new(connect),
+            conn: None,
+        }
     }
 
     /// `GET path` on the kept-alive connection, reconnecting once if it was closed.
     pub fn get(&mut self, path: &str) -> io::Result<Response> {
+        self.get_with(path, &[])
+    }
+
+    /// `get` with extra header lines (whole `Name: value` lines) on the request.
+    pub fn get_with(&mut self, path: &str, headers: &[&str]) -> io::Result<Response> {
         if let Some(conn) = &mut self.conn
-            && let Ok(response) = conn.get(path)
+            && let Ok(response) = conn.send("GET", path, headers, b"", false)
         {
             return Ok(response);
         }
         self.conn = None;
-        let conn = self.conn.insert(Conn::open(self.addr)?);
-        conn.get(path)
+        let conn = self.conn.insert((self.connect)()?);
+        conn.send("GET", path, headers, b"", false)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Client<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The connector is a closure, which has no Debug of its own.
+        f.debug_struct("Client")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
     }
 }
 
