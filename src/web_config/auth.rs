@@ -10,8 +10,8 @@ use http_body_util::Full;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{HeaderMap, Response, StatusCode};
 
-/// The realm of the `WWW-Authenticate` challenge.
-pub const REALM: &str = "irsa-doctor";
+/// The `WWW-Authenticate` challenge of a 401 (realm `irsa-doctor`).
+pub const CHALLENGE: &str = "Basic realm=\"irsa-doctor\"";
 /// Paths that never need credentials: the kubelet's probes cannot send any.
 pub const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 /// Successful verifications remembered; past this the cache starts over (bounded memory).
@@ -150,10 +150,8 @@ pub fn unauthorized() -> Response<Full<Bytes>> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    r.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"irsa-doctor\""),
-    );
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
     r
 }
 

@@ -32,7 +32,7 @@ mod parse;
 mod yaml;
 
 pub use auth::{
-    AUTH_CACHE_CAPACITY, Auth, OPEN_PATHS, REALM, VerifiedCache, basic_credentials, cache_key,
+    AUTH_CACHE_CAPACITY, Auth, CHALLENGE, OPEN_PATHS, VerifiedCache, basic_credentials, cache_key,
     gate, unauthorized,
 };
 pub use parse::parse;

@@ -107,9 +107,6 @@ async fn auth_verifies_and_caches() {
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        denied.headers().get(WWW_AUTHENTICATE).unwrap(),
-        "Basic realm=\"irsa-doctor\""
-    );
+    assert_eq!(denied.headers().get(WWW_AUTHENTICATE).unwrap(), CHALLENGE);
     assert!(gate(None, "/metrics", &HeaderMap::new()).await.is_none());
 }
