@@ -171,6 +171,17 @@ enum Policy {
     Outdated,
 }
 
+/// The role's own policies as IAM answers them to `--expect-access` (the fake STS is IAM too).
+#[derive(Clone, Copy, Debug)]
+enum Iam {
+    /// No `--expect-access`: IAM is never asked.
+    Off,
+    /// IAM answers: the role's one inline policy is this document (`{p}` is the partition).
+    Policy(&'static str),
+    /// IAM refuses every read (the role may not read itself).
+    Refused,
+}
+
 /// One configuration. `env` entries are set after the mechanism's own variables; a key
 /// starting with `-` removes that variable.
 #[derive(Clone, Copy, Debug)]
@@ -189,6 +200,7 @@ struct Row {
     tok: Tok,
     profile: Profile,
     policy: Policy,
+    iam: Iam,
     env: &'static [(&'static str, &'static str)],
     flags: &'static [&'static str],
     want: &'static [&'static str],
@@ -218,6 +230,7 @@ const IRSA: Row = Row {
     tok: TOK,
     profile: Profile::None,
     policy: Policy::None,
+    iam: Iam::Off,
     env: &[],
     flags: &[],
     want: &[],
@@ -237,6 +250,14 @@ const PI: Row = Row {
 /// `NO_PROXY` covering every credential endpoint a pod may use, and loopback (the fakes).
 const NO_PROXY_ALL: &str =
     "localhost,127.0.0.1,169.254.169.254,169.254.170.23,fd00:ec2::23,.svc,.cluster.local";
+/// What the access rows' workload needs: writing one prefix of a bucket, and its KMS key.
+const EXPECT: &str =
+    "s3:PutObject=arn:{p}:s3:::acme-backups/db/*,kms:Decrypt=arn:{p}:kms:{r}:111122223333:key/k1";
+/// A policy that grants exactly that.
+const GRANTS: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Sid": "Dumps", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:{p}:s3:::acme-backups/*"},
+  {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:{p}:kms:*:111122223333:key/*"}]}"#;
+
 /// A proxy nobody listens on: only what `NO_PROXY` says matters.
 const PROXY: &str = "http://127.0.0.1:9";
 
@@ -271,6 +292,15 @@ const ROWS: &[Row] = &[
     Row { name: "proxied cluster, bracketed IPv6 in NO_PROXY", env: &[("HTTPS_PROXY", PROXY), ("NO_PROXY", "127.0.0.1,169.254.169.254,169.254.170.23,[fd00:ec2::23]")], ..IRSA },
     Row { name: "aws-cn, legacy endpoints setting (no global endpoint there)", part: Part::Cn, env: &[("AWS_STS_REGIONAL_ENDPOINTS", "legacy")], ..IRSA },
     Row { name: "legacy global STS endpoint (info only)", env: &[("AWS_STS_REGIONAL_ENDPOINTS", "legacy")], want: &["GLOBAL_STS_ENDPOINT"], ..IRSA },
+    Row { name: "expected access granted", iam: Iam::Policy(GRANTS), ..IRSA },
+    Row { name: "expected access granted, aws-cn ARNs", part: Part::Cn, iam: Iam::Policy(GRANTS), ..IRSA },
+    Row { name: "expected access granted, aws-us-gov ARNs", part: Part::Gov, iam: Iam::Policy(GRANTS), ..IRSA },
+    Row { name: "expected access, Allow pinned to a region the pod's SDK does not use (S3: unknown, not denied)", env: &[("AWS_REGION", "eu-west-1")], iam: Iam::Policy(r#"{"Statement": [
+      {"Sid": "Dumps", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}},
+      {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}"#), ..IRSA },
+    Row { name: "expected access, Allow with a condition the pod cannot know (unknown, not denied)", iam: Iam::Policy(r#"{"Statement": [
+      {"Sid": "Office", "Effect": "Allow", "Action": ["s3:PutObject", "kms:Decrypt"], "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]}"#), ..IRSA },
+    Row { name: "expected access, IAM refuses the role its own policies (info only)", iam: Iam::Refused, want: &["ACCESS_UNVERIFIED"], ..IRSA },
 
     // Failures: the code that names the cause.
     Row { name: "token expired", tok: Tok { age: 90_000, ..TOK }, want: &["TOKEN_EXPIRED", "TOKEN_NOT_ROTATED", "STS_ASSUME_FAILED"], ..IRSA },
@@ -309,6 +339,14 @@ const ROWS: &[Row] = &[
     Row { name: "trust policy denies and so does STS", policy: Policy::Outdated, sts: Sts::Denied, want: &["TRUST_POLICY_DENIES", "STS_ASSUME_FAILED"], ..IRSA },
     Row { name: "pod identity, proxy without the agent in NO_PROXY", env: &[("HTTPS_PROXY", PROXY), ("HTTP_PROXY", PROXY)], want: &["PROXY_INTERCEPTS_CREDENTIALS"], ..PI },
     Row { name: "both mechanisms", mech: Mech::Both, want: &["BOTH_IDENTITY_MECHANISMS"], ..IRSA },
+    Row { name: "expected access, the policy lost s3:PutObject", iam: Iam::Policy(r#"{"Statement": [
+      {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}"#), want: &["ACCESS_NOT_ALLOWED"], ..IRSA },
+    Row { name: "expected access, an explicit Deny on the bucket", iam: Iam::Policy(r#"{"Statement": [
+      {"Effect": "Allow", "Action": "*", "Resource": "*"},
+      {"Sid": "Freeze", "Effect": "Deny", "Action": "s3:Put*", "Resource": "arn:{p}:s3:::acme-backups/*"}]}"#), want: &["ACCESS_NOT_ALLOWED"], ..IRSA },
+    Row { name: "expected access, aws-cn, the key is in another region", part: Part::Cn, iam: Iam::Policy(r#"{"Statement": [
+      {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+      {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:{p}:kms:cn-northwest-1:111122223333:key/*"}]}"#), want: &["ACCESS_NOT_ALLOWED"], ..IRSA },
 ];
 
 const AGENT_KEY: &str = "ASIAPODIDENTITYEXAMPLE";
@@ -602,6 +640,25 @@ fn run_row(row: &Row) {
     }
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
 
+    // --expect-access: the fake STS answers IAM too; documents name the row's partition.
+    let in_partition = |text: &str| {
+        text.replace("{p}", row.part.name())
+            .replace("{r}", row.part.region())
+    };
+    match row.iam {
+        Iam::Off => {}
+        Iam::Policy(document) => {
+            let document: Value =
+                serde_json::from_str(&in_partition(document)).expect("the row's policy is JSON");
+            peers.sts.set_inline_policy("app", &document);
+        }
+        Iam::Refused => peers.sts.update_config(|c| c.iam_readable = false),
+    }
+    if !matches!(row.iam, Iam::Off) {
+        set(&mut env, "AWS_ENDPOINT_URL_IAM", &peers.sts.endpoint());
+        set(&mut env, "IRSA_DOCTOR_EXPECT_ACCESS", &in_partition(EXPECT));
+    }
+
     let (exit, report) = check_json(&env, &flags);
     let got: BTreeSet<String> = codes(&report).into_iter().collect();
     let want: BTreeSet<String> = row.want.iter().map(|c| (*c).to_owned()).collect();
@@ -626,6 +683,14 @@ fn run_row(row: &Row) {
     ];
     if row.want.iter().all(|c| INFO.contains(c)) {
         assert_eq!(report["status"], "ok", "a healthy configuration is not ok");
+    }
+    if let Iam::Policy(_) = row.iam {
+        let checks = report["access"]["checks"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            checks, 2,
+            "both expected accesses judged: {:#}",
+            report["access"]
+        );
     }
     let text = report.to_string();
     assert!(

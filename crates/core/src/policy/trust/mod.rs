@@ -220,7 +220,6 @@ impl Evaluation {
 }
 
 /// Parses a trust policy given raw, or URL-encoded as IAM `GetRole` returns it.
-/// Parses a trust policy given raw, or URL-encoded as IAM `GetRole` returns it.
 pub fn parse(text: &str) -> Result<Policy, PolicyError> {
     super::parse(text, Kind::Trust)
 }
