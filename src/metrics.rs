@@ -624,6 +624,7 @@ mod tests {
                 policy,
             }],
             boundary: None,
+            arn: None,
         })));
         assert_eq!(
             series(&render(&fx, &m)),

@@ -561,6 +561,7 @@ fn shipped_examples_allow_what_they_claim() {
             policy: parse(&read(path), Kind::Identity).unwrap(),
         }],
         boundary: None,
+        arn: None,
     };
     let kustomization = read("manifests/examples/backup-cronjob/kustomization.yaml");
     let list = kustomization

@@ -397,3 +397,54 @@ fn check_pid_reads_the_target_process_view() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
 }
+
+/// `--expect-access` on a Pod Identity pod: no IRSA test-assume, so the role's policies are
+/// read with the agent's credentials, for the role they belong to, once per hour.
+#[test]
+fn expected_access_is_read_with_the_agent_credentials() {
+    let pi = PiPod::new();
+    let sts = &pi.pod.peers.sts;
+    // The fake STS is also IAM, for the role the agent's credentials belong to.
+    sts.update_config(|c| c.role_name = "pod-identity-role".into());
+    sts.set_inline_policy(
+        "app",
+        &json!({"Statement": [{"Sid": "Put", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::backups/*"}]}),
+    );
+    let mut env = pi.env();
+    set(&mut env, "AWS_ENDPOINT_URL_IAM", &sts.endpoint());
+    set(
+        &mut env,
+        "IRSA_DOCTOR_EXPECT_ACCESS",
+        "s3:PutObject=arn:aws:s3:::backups/db.sql,kms:Decrypt",
+    );
+    let (exit, r) = check_json(&env, &[]);
+    assert_eq!(codes(&r), vec!["ACCESS_NOT_ALLOWED"], "{:#}", r["access"]);
+    assert_eq!(exit, 2);
+    let access = &r["access"];
+    assert_eq!(access["policies"], json!(["app"]));
+    assert_eq!(access["checks"][0]["decision"], "allowed", "{access:#}");
+    assert_eq!(access["checks"][0]["deciding_statement"], "Put");
+    assert_eq!(access["checks"][1]["decision"], "implicit_deny");
+    // GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies.
+    assert_eq!(sts.iam_calls(), 4);
+
+    // The daemon reads once, then not again on every probe.
+    let server = serve(
+        &env,
+        &["--probe-interval", "1s", "--probe-timeout", "900ms"],
+    );
+    wait_for("four agent calls", Duration::from_secs(30), || {
+        let calls = sample(&server.metrics(), "irsa_pod_identity_attempts_total")?;
+        (calls >= 4.0).then_some(())
+    });
+    assert_eq!(sts.iam_calls(), 8, "one more read, not one per probe");
+    let metrics = server.metrics();
+    assert_eq!(
+        sample(
+            &metrics,
+            "irsa_access_allowed{action=\"kms:Decrypt\",resource=\"*\"}"
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+}

@@ -105,7 +105,12 @@ pub async fn read_role_policies(
         Some(arn) => Some(managed(&client, &call, &arn, Source::Boundary).await?),
         None => None,
     };
-    Ok(RolePolicies { identity, boundary })
+    let arn = role.role().map(|r| r.arn().to_owned());
+    Ok(RolePolicies {
+        identity,
+        boundary,
+        arn,
+    })
 }
 
 /// A managed policy's default version: `GetPolicy`, then `GetPolicyVersion`.

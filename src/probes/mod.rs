@@ -27,7 +27,7 @@ use aws_types::SdkConfig;
 use crate::http::Prober;
 use crate::state::State;
 use chain::ChainOutcome;
-use irsa_doctor_core::outcome::{AgentFailure, AgentOutcome, AssumeOutcome};
+use irsa_doctor_core::outcome::{AgentCredentials, AgentFailure, AgentOutcome, AssumeOutcome};
 use irsa_doctor_core::policy::access::RolePolicies;
 use irsa_doctor_core::schedule::{self, Backoff};
 use irsa_doctor_core::snapshot::{
@@ -152,11 +152,13 @@ impl LiveProbe {
                 _ => None,
             }
         };
+        // Without an IRSA test-assume, `--expect-access` reads with the agent's credentials.
+        let irsa_assumes = role.is_some() && token_text.is_some();
         // Discovery may time out on a pod without egress; never let it delay the test-assume.
         let (assumed, (), ()) = tokio::join!(
             assume,
             self.check_signature(token_text.as_deref()),
-            self.probe_pod_identity()
+            self.probe_pod_identity(!irsa_assumes)
         );
 
         let chain = if let Some(pid) = config.target_pid {
@@ -196,7 +198,8 @@ impl LiveProbe {
     }
 
     /// `--expect-access` reads the role's policies on the first probe, then at most hourly, on a
-    /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s).
+    /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s). `role` is
+    /// the IRSA role, or on a Pod Identity pod the agent's (empty before it is known).
     fn access_read_due(&self, role: &str) -> bool {
         if self.state.config.expect_access.is_empty() {
             return false;
@@ -229,14 +232,32 @@ impl LiveProbe {
         });
     }
 
-    /// Calls the EKS Pod Identity agent, when configured, and records the outcome.
-    async fn probe_pod_identity(&self) {
+    /// Calls the EKS Pod Identity agent, when configured, and records the outcome; with
+    /// `for_access`, the role's policies are read with its credentials when due.
+    async fn probe_pod_identity(&self, for_access: bool) {
         let Some(pi) = &self.state.config.pod_identity else {
             return;
         };
         let started = crate::host::now();
+        let read_access = for_access && {
+            // The role is known once the agent's credentials were identified.
+            let role = self
+                .state
+                .snapshot()
+                .pod_identity
+                .caller_arn
+                .as_deref()
+                .and_then(irsa_doctor_core::arn::role_of_session);
+            let last_role = self
+                .last_access_read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|(_, r)| r.clone());
+            self.access_read_due(role.or(last_role).as_deref().unwrap_or_default())
+        };
         let outcome = match crate::files::read_file(&pi.token_file) {
-            Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts).await,
+            Ok(text) => pod_identity::probe(&pi.endpoint, &text, &self.sts, read_access).await,
             // The token findings explain this; the agent cannot be asked without it.
             Err(e) => AgentOutcome {
                 latency: Duration::ZERO,
@@ -248,6 +269,13 @@ impl LiveProbe {
             outcome.latency.as_secs_f64(),
             pod_identity::error_label(&outcome),
         );
+        if let Ok(AgentCredentials {
+            access: Some((role, read)),
+            ..
+        }) = &outcome.result
+        {
+            self.record_access(role, read);
+        }
         self.state
             .update(|s| s.pod_identity.apply(started, &pi.endpoint, &outcome));
     }

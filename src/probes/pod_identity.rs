@@ -1,7 +1,8 @@
 //! EKS Pod Identity: call the node's agent the way the SDK's container
 //! provider does (`GET $AWS_CONTAINER_CREDENTIALS_FULL_URI` with the token
 //! file's contents as `Authorization`), classify its answer, and ask STS who
-//! the returned credentials belong to. The credentials never leave `probe`.
+//! the returned credentials belong to (and, for `--expect-access`, read the
+//! role's policies with them). The credentials never leave `probe`.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use aws_sdk_sts::config::Credentials;
 use serde::Deserialize;
 
 use crate::probes::chain::{self, RequestError};
-use crate::probes::sts::StsProbe;
+use crate::probes::sts::{StsProbe, redact};
 use irsa_doctor_core::outcome::{AgentCredentials, AgentFailure, AgentOutcome};
 
 /// The SDK gives the agent a couple of seconds; so do we.
@@ -37,8 +38,9 @@ pub fn error_label(outcome: &AgentOutcome) -> Option<&'static str> {
         .map(|(failure, _)| irsa_doctor_core::failure::agent_label(*failure))
 }
 
-/// Calls the agent at `endpoint` with `token`, then `GetCallerIdentity` with its credentials.
-pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome {
+/// Calls the agent at `endpoint` with `token`, then `GetCallerIdentity` with its credentials,
+/// and with `read_access` the role's policies (`--expect-access` on a Pod Identity pod).
+pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe, read_access: bool) -> AgentOutcome {
     let started = crate::host::instant();
     let token = token.trim();
     let (base, path) = split_url(endpoint);
@@ -92,6 +94,17 @@ pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome 
                     .expiration
                     .as_deref()
                     .and_then(|e| humantime::parse_rfc3339_weak(e).ok());
+                // What STS or IAM says with these credentials must not quote them.
+                let secrets: Vec<String> = [
+                    Some(token),
+                    Some(a.access_key_id.as_str()),
+                    Some(a.secret_access_key.as_str()),
+                    a.token.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect();
                 let creds = Credentials::new(
                     a.access_key_id,
                     a.secret_access_key,
@@ -99,10 +112,27 @@ pub async fn probe(endpoint: &str, token: &str, sts: &StsProbe) -> AgentOutcome 
                     expires_at,
                     "EcsContainer",
                 );
+                let caller = sts
+                    .caller_identity(creds.clone())
+                    .await
+                    .map_err(|m| redact(&m, &secrets));
+                // The agent's credentials are the role's: read its policies with them.
+                let role = caller
+                    .as_ref()
+                    .ok()
+                    .and_then(|arn| irsa_doctor_core::arn::role_of_session(arn));
+                let access = match (read_access, role) {
+                    (true, Some(role)) => {
+                        let read = sts.read_role_policies(&role, creds, &secrets).await;
+                        Some((role, read))
+                    }
+                    _ => None,
+                };
                 Ok(AgentCredentials {
                     account_id: a.account_id,
                     expires_at,
-                    caller: sts.caller_identity(creds).await,
+                    caller,
+                    access,
                 })
             }
             Err(e) => Err((

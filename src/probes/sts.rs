@@ -22,7 +22,9 @@ use aws_types::SdkConfig;
 use irsa_doctor_core::outcome::{
     AssumeFailure, AssumeOutcome, Assumed, RetriedAttempt, StsFailure,
 };
+use irsa_doctor_core::policy::access::RolePolicies;
 use irsa_doctor_core::schedule;
+use irsa_doctor_core::snapshot::AccessReadError;
 use irsa_doctor_core::time;
 
 /// The SDK's own operation timeout is a backstop only: ours, around every call, fires first,
@@ -164,6 +166,18 @@ impl StsProbe {
     }
 
     /// `GetCallerIdentity` with explicit credentials (used for the chain's credentials too).
+    /// `--expect-access`: reads `role_arn`'s identity policies and boundary with `credentials`
+    /// (the test-assumed ones, or the Pod Identity agent's), redacting `secrets` from errors.
+    pub async fn read_role_policies(
+        &self,
+        role_arn: &str,
+        credentials: Credentials,
+        secrets: &[String],
+    ) -> Result<RolePolicies, AccessReadError> {
+        super::iam::read_role_policies(&self.iam, role_arn, credentials, self.timeout, secrets)
+            .await
+    }
+
     pub async fn caller_identity(&self, credentials: Credentials) -> Result<String, String> {
         let client = aws_sdk_sts::Client::from_conf(
             self.config
@@ -302,14 +316,8 @@ impl StsProbe {
                         };
                         let access = if read_access {
                             Some(
-                                super::iam::read_role_policies(
-                                    &self.iam,
-                                    role_arn,
-                                    creds.clone(),
-                                    self.timeout,
-                                    &secrets,
-                                )
-                                .await,
+                                self.read_role_policies(role_arn, creds.clone(), &secrets)
+                                    .await,
                             )
                         } else {
                             None
@@ -361,7 +369,7 @@ fn secrets_of(token: &str) -> Vec<String> {
     out
 }
 
-fn redact(text: &str, secrets: &[String]) -> String {
+pub fn redact(text: &str, secrets: &[String]) -> String {
     secrets
         .iter()
         .filter(|s| !s.is_empty())

@@ -45,6 +45,19 @@ pub fn role_identity(arn: &str) -> Option<(&str, &str)> {
     Some((a.account, name))
 }
 
+/// The role ARN behind an assumed-role ARN: `arn:P:sts::A:assumed-role/N/S` is
+/// `arn:P:iam::A:role/N` (a role's path is not in the session ARN; `iam:GetRole` has it).
+pub fn role_of_session(arn: &str) -> Option<String> {
+    let a = parse(arn)?;
+    let name = a
+        .resource
+        .strip_prefix("assumed-role/")?
+        .split('/')
+        .next()?;
+    (a.service == "sts" && !name.is_empty())
+        .then(|| format!("arn:{}:iam::{}:role/{name}", a.partition, a.account))
+}
+
 /// The session name of an assumed-role ARN.
 pub fn session_name(arn: &str) -> Option<&str> {
     arn.split_once(":assumed-role/")?
@@ -108,5 +121,21 @@ mod tests {
             "arn:aws:sts::1:assumed-role/n/irsa-doctor-web"
         ));
         assert!(!is_node_role_session("arn:aws:sts::1:assumed-role/n/i-"));
+        let roles = [
+            (
+                "arn:aws:sts::1:assumed-role/pi/eks-demo-web",
+                Some("arn:aws:iam::1:role/pi"),
+            ),
+            (
+                "arn:aws-cn:sts::1:assumed-role/pi/s",
+                Some("arn:aws-cn:iam::1:role/pi"),
+            ),
+            ("arn:aws:iam::1:role/pi", None),
+            ("arn:aws:sts::1:federated-user/bob", None),
+            ("arn:aws:sts::1:assumed-role//s", None),
+        ];
+        for (session, role) in roles {
+            assert_eq!(role_of_session(session).as_deref(), role, "{session}");
+        }
     }
 }

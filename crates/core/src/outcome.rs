@@ -126,6 +126,12 @@ pub struct AgentCredentials {
     pub expires_at: Option<SystemTime>,
     /// `GetCallerIdentity` with them.
     pub caller: Result<String, String>,
+    /// `--expect-access` on a Pod Identity pod: the role's policies read with them, and the
+    /// role they were read for, when asked for.
+    pub access: Option<(
+        String,
+        Result<crate::policy::access::RolePolicies, crate::snapshot::AccessReadError>,
+    )>,
 }
 
 #[cfg(test)]

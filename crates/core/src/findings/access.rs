@@ -37,7 +37,11 @@ pub fn access_evaluation(ctx: &Context<'_>) -> AccessEvaluation {
         Some(Err(e)) => AccessEvaluation::Unverified(e.clone()),
         Some(Ok(policies)) => {
             let caller = Caller {
-                role_arn: a.role_arn.as_deref().or(ctx.config.role_arn.as_deref()),
+                role_arn: policies
+                    .arn
+                    .as_deref()
+                    .or(a.role_arn.as_deref())
+                    .or(ctx.config.role_arn.as_deref()),
                 region: ctx
                     .env
                     .region

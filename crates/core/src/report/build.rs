@@ -167,7 +167,7 @@ fn access_section(
     match eval {
         AccessEvaluation::Off => return None,
         AccessEvaluation::NotRead => s.notes.push(
-            "the role's policies have not been read yet: they are read with the test-assumed credentials after the first successful test-assume".to_owned(),
+            "the role's policies have not been read yet: they are read with the test-assumed credentials (on a Pod Identity pod, the agent's) after the first successful test-assume or agent call".to_owned(),
         ),
         AccessEvaluation::Unverified(e) => s.error = Some(e.message.clone()),
         AccessEvaluation::Checked { policies, checks } => {

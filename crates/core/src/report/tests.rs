@@ -247,6 +247,7 @@ fn expecting_access(fx: &mut Fixture, statements: Option<&str>) {
                 policy: crate::policy::parse(&text, crate::policy::Kind::Identity).unwrap(),
             }],
             boundary: None,
+            arn: None,
         }))
     });
 }

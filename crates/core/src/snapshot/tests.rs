@@ -233,6 +233,7 @@ fn pod_identity_snapshot_transitions() {
             account_id: Some("111122223333".into()),
             expires_at: None,
             caller: Ok("arn:aws:sts::111122223333:assumed-role/pi/eks-x".into()),
+            access: None,
         }),
     };
     let throttled = AgentOutcome {

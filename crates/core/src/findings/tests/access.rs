@@ -33,6 +33,7 @@ fn expecting(
         f.snapshot.access.policies = Some(Ok(Arc::new(RolePolicies {
             identity: vec![named("backup", Source::Inline, statements)],
             boundary: boundary.map(|b| named("edge", Source::Boundary, b)),
+            arn: None,
         })));
     }
 }

@@ -138,6 +138,8 @@ pub struct RolePolicies {
     pub identity: Vec<NamedPolicy>,
     /// The permissions boundary, when the role has one.
     pub boundary: Option<NamedPolicy>,
+    /// The role's ARN as `iam:GetRole` answered it (with its path), when read from IAM.
+    pub arn: Option<String>,
 }
 
 impl RolePolicies {

@@ -210,6 +210,7 @@ fn evaluation_table() {
         let roles = RolePolicies {
             identity: c.identity,
             boundary: c.boundary,
+            arn: None,
         };
         let want = ExpectedAccess {
             action: c.action.to_owned(),
