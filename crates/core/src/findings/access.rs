@@ -107,16 +107,18 @@ fn access(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
 }
 
 fn not_allowed(c: &AccessCheck) -> Finding {
-    let fix = match (c.decision, c.policy.as_deref()) {
-        (Decision::ExplicitDeny, Some(p)) => format!(
+    let fix = match (
+        c.decision,
+        c.policy.as_deref(),
+        c.cut_by_boundary.as_deref(),
+    ) {
+        (Decision::ExplicitDeny, Some(p), _) => format!(
             "remove or narrow the Deny statement {} in {p} (an explicit Deny wins over every Allow)",
             c.deciding_statement.as_deref().unwrap_or("-")
         ),
-        _ if c.detail.contains("permissions boundary") => format!(
-            "the role's policies allow it but its permissions boundary does not: add {} on {} to the boundary {}, or give the workload another role",
-            c.action,
-            c.resource,
-            c.policy.as_deref().unwrap_or("")
+        (_, _, Some(boundary)) => format!(
+            "the role's policies allow it but its permissions boundary does not: add {} on {} to the boundary {boundary}, or give the workload another role",
+            c.action, c.resource
         ),
         _ => format!(
             "add a statement {{\"Effect\": \"Allow\", \"Action\": \"{}\", \"Resource\": \"{}\"}} to one of the role's policies",

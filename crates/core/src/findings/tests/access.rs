@@ -101,6 +101,23 @@ fn access_cases() {
         )],
     );
     check(
+        "a boundary with no Allow at all: the fix still names it",
+        expecting(
+            ALL,
+            Some(r#"[{"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}]"#),
+        ),
+        &[
+            (
+                Code::AccessNotAllowed,
+                &[&format!("s3:PutObject on {OBJECT}"), "to the boundary edge"],
+            ),
+            (
+                Code::AccessNotAllowed,
+                &["kms:Decrypt on *", "to the boundary edge"],
+            ),
+        ],
+    );
+    check(
         "a condition the pod cannot know is unknown, never a denial",
         expecting(
             r#"[{"Effect": "Allow", "Action": ["s3:PutObject", "kms:Decrypt"], "Resource": "*",

@@ -203,6 +203,10 @@ pub struct AccessCheck {
     pub policy: Option<String>,
     /// One line: why.
     pub detail: String,
+    /// The permissions boundary that cut what an identity policy allows, when that decided
+    /// (not in the report: `detail` says it; the remediation differs).
+    #[serde(skip)]
+    pub cut_by_boundary: Option<String>,
 }
 
 /// How one statement fared against the request.
@@ -252,6 +256,7 @@ pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess
         deciding_statement: by.map(|j| j.label.clone()),
         policy: by.map(|j| j.policy.name.clone()),
         detail,
+        cut_by_boundary: None,
     };
     let request = format!("{} on {}", want.action, want.resource);
     let every = || identity.iter().chain(&boundary);
@@ -300,11 +305,13 @@ pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess
                         b.name,
                         not_allowed("the boundary", &boundary, &request)
                     );
-                    return decide(
+                    let mut cut = decide(
                         Decision::ImplicitDeny,
                         nearest(&boundary, &want.action),
                         detail,
                     );
+                    cut.cut_by_boundary = Some(b.name.clone());
+                    return cut;
                 }
             }
         }
