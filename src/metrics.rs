@@ -589,8 +589,7 @@ mod tests {
 
     #[test]
     fn access_allowed_per_entry_absent_while_unknown() {
-        use irsa_doctor_core::policy::access::{ExpectedAccess, NamedPolicy, RolePolicies, Source};
-        use irsa_doctor_core::policy::{Kind as PolicyKind, parse};
+        use irsa_doctor_core::policy::access::{ExpectedAccess, RolePolicies, Source};
         let m = Metrics::new(&["irsa"]).unwrap();
         let mut fx = healthy();
         fx.config.expect_access = [
@@ -609,20 +608,15 @@ mod tests {
                 .collect()
         };
         assert_eq!(series(&render(&fx, &m)), Vec::<String>::new(), "unread");
-        let policy = parse(
-            r#"{"Statement": [
-                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+        let policy = named_policy(
+            "p",
+            Source::Inline,
+            r#"[{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
                 {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*",
-                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}"#,
-            PolicyKind::Identity,
-        )
-        .unwrap();
+                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]"#,
+        );
         fx.snapshot.access.policies = Some(Ok(std::sync::Arc::new(RolePolicies {
-            identity: vec![NamedPolicy {
-                name: "p".into(),
-                source: Source::Inline,
-                policy,
-            }],
+            identity: vec![policy],
             boundary: None,
             arn: None,
         })));

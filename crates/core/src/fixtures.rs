@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::Config;
 use crate::environment::EnvFacts;
 use crate::findings::{self, Context, Finding};
+use crate::policy::access::{NamedPolicy, Source};
 use crate::snapshot::{ChainSnapshot, Snapshot, StsResult, StsSnapshot, TokenState};
 use crate::token::{Claims, Decoded, KubernetesClaims};
 
@@ -132,5 +133,19 @@ impl Fixture {
         self.snapshot.sts.error_message = Some(message.into());
         self.snapshot.sts.consecutive_failures = 3;
         self.snapshot.sts.caller_arn = None;
+    }
+}
+
+/// One of the role's policies as IAM holds it: `statements` (a JSON array, or one statement
+/// object) in a 2012-10-17 document, under `name`. Panics on a document that does not parse.
+pub fn named_policy(name: &str, source: Source, statements: &str) -> NamedPolicy {
+    let text = format!("{{\"Version\": \"2012-10-17\", \"Statement\": {statements}}}");
+    match crate::policy::parse(&text, crate::policy::Kind::Identity) {
+        Ok(policy) => NamedPolicy {
+            name: name.to_owned(),
+            source,
+            policy,
+        },
+        Err(e) => panic!("{name}: {e}"),
     }
 }

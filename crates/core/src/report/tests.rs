@@ -232,20 +232,15 @@ fn healthy_text_says_none() {
 
 /// `--expect-access s3:PutObject=OBJECT --expect-access kms:Decrypt` with `statements` read.
 fn expecting_access(fx: &mut Fixture, statements: Option<&str>) {
-    use crate::policy::access::{ExpectedAccess, NamedPolicy, RolePolicies, Source};
+    use crate::policy::access::{ExpectedAccess, RolePolicies, Source};
     fx.config.expect_access = vec![
         ExpectedAccess::parse("s3:PutObject=arn:aws:s3:::acme-backups/db/x").unwrap(),
         ExpectedAccess::parse("kms:Decrypt").unwrap(),
     ];
     fx.snapshot.access.checked_at = Some(at(NOW - 60));
     fx.snapshot.access.policies = statements.map(|st| {
-        let text = format!("{{\"Version\": \"2012-10-17\", \"Statement\": {st}}}");
         Ok(std::sync::Arc::new(RolePolicies {
-            identity: vec![NamedPolicy {
-                name: "backup".into(),
-                source: Source::Inline,
-                policy: crate::policy::parse(&text, crate::policy::Kind::Identity).unwrap(),
-            }],
+            identity: vec![named_policy("backup", Source::Inline, st)],
             boundary: None,
             arn: None,
         }))

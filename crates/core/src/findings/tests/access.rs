@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::policy::access::{ExpectedAccess, NamedPolicy, RolePolicies, Source};
-use crate::policy::{Kind, parse};
+use crate::policy::access::{ExpectedAccess, RolePolicies, Source};
 use crate::snapshot::{AccessReadError, AccessReadFailure};
 
 const OBJECT: &str = "arn:aws:s3:::acme-backups/db/x";
@@ -20,19 +19,10 @@ fn expecting(
             ExpectedAccess::parse(&format!("s3:PutObject={OBJECT}")).unwrap(),
             ExpectedAccess::parse("kms:Decrypt").unwrap(),
         ];
-        let named = |name: &str, source, statements: &str| NamedPolicy {
-            name: name.into(),
-            source,
-            policy: parse(
-                &format!("{{\"Version\": \"2012-10-17\", \"Statement\": {statements}}}"),
-                Kind::Identity,
-            )
-            .unwrap(),
-        };
         f.snapshot.access.role_arn = Some(ROLE.into());
         f.snapshot.access.policies = Some(Ok(Arc::new(RolePolicies {
-            identity: vec![named("backup", Source::Inline, statements)],
-            boundary: boundary.map(|b| named("edge", Source::Boundary, b)),
+            identity: vec![named_policy("backup", Source::Inline, statements)],
+            boundary: boundary.map(|b| named_policy("edge", Source::Boundary, b)),
             arn: None,
         })));
     }

@@ -2,6 +2,7 @@
 //! "Policy evaluation logic" (PEL) and "IAM JSON policy elements" (JPE) pages.
 
 use super::*;
+use crate::fixtures::named_policy;
 use crate::policy::{Kind, parse};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/backup";
@@ -9,20 +10,8 @@ const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-cr
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const OBJECT: &str = "arn:aws:s3:::acme-backups/db/2026-12-01.sql.gz";
 
-fn policy(name: &str, source: Source, statements: &str) -> NamedPolicy {
-    let text = format!("{{\"Version\": \"2012-10-17\", \"Statement\": {statements}}}");
-    match parse(&text, Kind::Identity) {
-        Ok(policy) => NamedPolicy {
-            name: name.to_owned(),
-            source,
-            policy,
-        },
-        Err(e) => panic!("{name}: {e}"),
-    }
-}
-
 fn inline(statements: &str) -> NamedPolicy {
-    policy("backup", Source::Inline, statements)
+    named_policy("backup", Source::Inline, statements)
 }
 
 /// The backup CronJob's three permissions, the usual way.
@@ -88,7 +77,7 @@ impl Case {
 
 fn table() -> Vec<Case> {
     use Decision::*;
-    let boundary = |s: &str| policy("team-boundary", Source::Boundary, s);
+    let boundary = |s: &str| named_policy("team-boundary", Source::Boundary, s);
     vec![
         // PEL: "an explicit allow in an identity-based policy" allows the request.
         case("allow", vec![inline(BACKUP)], "s3:PutObject", OBJECT)
@@ -154,7 +143,7 @@ fn table() -> Vec<Case> {
         case("unknown service key", vec![inline(r#"[{"Sid": "Prefix", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
               "Condition": {"StringLike": {"s3:prefix": "db/*"}}}]"#)], "s3:PutObject", OBJECT)
             .is(Unknown, Some("Prefix"), Some("backup"), "s3:prefix depends on the call's parameters"),
-        case("unknown key on a Deny", vec![inline(BACKUP), policy("guard", Source::Managed, r#"[{"Sid": "Tagged", "Effect": "Deny", "Action": "*", "Resource": "*",
+        case("unknown key on a Deny", vec![inline(BACKUP), named_policy("guard", Source::Managed, r#"[{"Sid": "Tagged", "Effect": "Deny", "Action": "*", "Resource": "*",
               "Condition": {"StringNotEquals": {"aws:RequestTag/team": "db"}}}]"#)], "s3:PutObject", OBJECT)
             .is(Unknown, Some("Tagged"), Some("guard"), "aws:RequestTag/team is the tags each call sends"),
         case("unknown Deny does not change a denial", vec![inline(r#"[{"Sid": "Tagged", "Effect": "Deny", "Action": "*", "Resource": "*",
@@ -191,9 +180,9 @@ fn table() -> Vec<Case> {
             .is(ExplicitDeny, Some("NoS3Writes"), Some("team-boundary"), "of permissions boundary team-boundary explicitly denies"),
         // PEL: every identity policy counts; the one that allows is named.
         case("several policies: the second allows", vec![inline(r#"[{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]"#),
-              policy("S3Writer", Source::Managed, r#"{"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}"#)], "s3:PutObject", OBJECT)
+              named_policy("S3Writer", Source::Managed, r#"{"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}"#)], "s3:PutObject", OBJECT)
             .is(Allowed, Some("Write"), Some("S3Writer"), "managed policy S3Writer"),
-        case("several policies: a deny in another wins", vec![policy("S3Writer", Source::Managed, r#"{"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}"#),
+        case("several policies: a deny in another wins", vec![named_policy("S3Writer", Source::Managed, r#"{"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}"#),
               inline(r#"[{"Sid": "Freeze", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::acme-backups/*"}]"#)], "s3:PutObject", OBJECT)
             .is(ExplicitDeny, Some("Freeze"), Some("backup"), "explicitly denies"),
     ]
