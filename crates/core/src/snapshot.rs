@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+    /// The pod's own Pod and ServiceAccount, read from the Kubernetes API.
+    pub pod_spec: crate::pod::PodSpecSnapshot,
 }
 
 /// The region the SDK resolved from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile or IMDS.

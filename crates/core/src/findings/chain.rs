@@ -44,9 +44,17 @@ fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if ctx.config.role_arn.is_some() && ctx.env.role_arn.is_none() {
         message.push_str(" (--role-arn was given to irsa-doctor, but the application's SDK reads the environment)");
     }
+    // With the pod's spec read: which role the ServiceAccount names, and how to recreate the pod.
+    let (sa_note, recreate) = super::pod::service_account_role(ctx).unwrap_or_default();
+    message.push_str(&sa_note);
     let remediation = if meant_for_pod_identity {
         message.push_str("; the pod has only part of EKS Pod Identity's variables (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
         "this pod looks meant for EKS Pod Identity: create the association for its namespace and ServiceAccount (aws eks create-pod-identity-association), check the eks-pod-identity-agent add-on runs, then recreate the pod: the webhook injects both variables only at creation, so a pod older than its association has neither [f5][r20]".to_owned()
+    } else if !recreate.is_empty() {
+        format!(
+            "{recreate}the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore); check that it runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook) and that the pod is not labelled {}",
+            crate::pod::SKIP_WEBHOOK_LABEL
+        )
     } else {
         format!(
             "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: {}role/<name> (check the key's spelling: eks.amazon.com/role-arn, a common typo, is silently ignored [f3]), then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore) [r3]; check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook); if the pod is meant for EKS Pod Identity instead, create a Pod Identity association for its ServiceAccount [r20]",

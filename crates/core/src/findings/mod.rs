@@ -20,6 +20,7 @@ use crate::time;
 mod access;
 mod chain;
 mod identity;
+pub(crate) mod pod;
 mod pod_identity;
 mod sts;
 mod tokens;
@@ -114,6 +115,12 @@ codes! {
     TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning;
     AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical;
     AccessUnverified => "ACCESS_UNVERIFIED", Info;
+    KubernetesApiUnavailable => "KUBERNETES_API_UNAVAILABLE", Info;
+    RoleAnnotationChanged => "ROLE_ANNOTATION_CHANGED", Critical;
+    AppContainerNotInjected => "APP_CONTAINER_NOT_INJECTED", Critical;
+    AppContainerStaticKeys => "APP_CONTAINER_STATIC_KEYS", Critical;
+    TokenUnreadableByApp => "TOKEN_UNREADABLE_BY_APP", Critical;
+    PodIdentityUnsupportedHere => "POD_IDENTITY_UNSUPPORTED_HERE", Critical;
 }
 
 impl Serialize for Code {
@@ -330,6 +337,7 @@ const FAMILIES: &[&[Check]] = &[
     trust::CHECKS,
     pod_identity::CHECKS,
     access::CHECKS,
+    pod::CHECKS,
 ];
 
 /// Computes all findings, worst first (then in SPEC order), evaluating the policies itself.

@@ -11,9 +11,11 @@ use crate::findings::{Finding, Status};
 use crate::policy::trust;
 
 mod build;
+mod pod;
 mod text;
 
 pub use build::build;
+pub use pod::{ContainerSection, PodSection};
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +42,8 @@ pub struct Report {
     pub trust_policy: TrustPolicySection,
     /// `--expect-access` checked against the role's own policies; null without it.
     pub access: Option<AccessSection>,
+    /// The pod's own Pod and ServiceAccount from the Kubernetes API; null until read.
+    pub pod: Option<PodSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }

@@ -9,6 +9,7 @@ use crate::token::ReadError;
 
 mod access;
 mod chain;
+mod pod;
 mod pod_identity;
 mod sts;
 mod tokens;
