@@ -49,6 +49,8 @@ pub async fn run_with(
         )
     });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
+    // Its own task: an absent, refusing or slow API server never delays anything else.
+    let pod_spec = tokio::spawn(crate::kubernetes::run(Arc::clone(&state)));
     http::serve_with(listener, app, web, shutdown).await;
     for w in watchers {
         w.abort();
@@ -57,6 +59,7 @@ pub async fn run_with(
         w.abort();
     }
     supervisor.abort();
+    pod_spec.abort();
     tracing::info!("irsa-doctor stopped");
 }
 
