@@ -6,6 +6,7 @@
 //!   one-shot commands (`check --format json`).
 //! - `http`: a blocking HTTP/1.1 client (one-shot requests, keep-alive connections).
 //! - `metrics`: samples out of a Prometheus exposition.
+//! - `kube`: the fake Kubernetes API over HTTPS with its CA, token and a generated KUBECONFIG.
 //! - `pod`: a scratch pod (home, token volume) and its fake AWS peers, and the scrubbed
 //!   environment that aims the daemon at them.
 //!
@@ -13,6 +14,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod kube;
 pub mod metrics;
 pub mod pod;
 
