@@ -10,6 +10,9 @@
 //! pod, and the demo never mutates its own environment. A timer walks
 //! through failure modes and back to healthy. The fake STS also answers the
 //! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`.
+//! A fake Kubernetes API (plain HTTP on loopback, through a generated
+//! KUBECONFIG) holds the pod and its ServiceAccount, whose role the demo
+//! changes under the running pod.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use std::time::Duration;
 
 use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
 use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::kube_api::{FakeKubeApi, kubeconfig, service_account, webhook_pod};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
 use irsa_doctor_emulator::oidc::FakeOidc;
 use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
@@ -30,6 +34,14 @@ const PROBE_INTERVAL: &str = "15s";
 /// The role's inline policy the demo edits, and what `--expect-access` asks of it.
 const POLICY_NAME: &str = "backup";
 const EXPECT_ACCESS: &str = "s3:PutObject=arn:aws:s3:::demo-backups/db/*";
+/// The pod's name, namespace and ServiceAccount, in its token and in the fake API.
+const POD_NAME: &str = "web-7d9f";
+const NAMESPACE: &str = "demo";
+const SERVICE_ACCOUNT: &str = "demo-sa";
+/// The bearer token the demo's fake Kubernetes API accepts.
+const KUBE_TOKEN: &str = "demo-kube-api-token";
+/// The role the ServiceAccount is re-annotated with in the role-changed step.
+const NEW_ROLE: &str = "arn:aws:iam::111122223333:role/demo-v2";
 
 /// The demo role's inline policy; without `put`, it has lost `s3:PutObject`.
 fn backup_policy(put: bool) -> serde_json::Value {
@@ -76,10 +88,11 @@ enum Step {
     StsDown,
     ImdsOpen,
     AccessLost,
+    RoleChanged,
 }
 
 impl Step {
-    const CYCLE: [Step; 8] = [
+    const CYCLE: [Step; 9] = [
         Step::Healthy,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
@@ -87,6 +100,7 @@ impl Step {
         Step::StsDown,
         Step::ImdsOpen,
         Step::AccessLost,
+        Step::RoleChanged,
         Step::Healthy,
     ];
 
@@ -111,6 +125,9 @@ impl Step {
             Step::AccessLost => {
                 "the role's policy lost s3:PutObject, which --expect-access says the workload needs (ACCESS_NOT_ALLOWED names the nearest statement; irsa_access_allowed 0)"
             }
+            Step::RoleChanged => {
+                "the ServiceAccount's eks.amazonaws.com/role-arn changed under the running pod, which keeps the old role until recreated (ROLE_ANNOTATION_CHANGED names the restart command)"
+            }
         }
     }
 
@@ -118,7 +135,7 @@ impl Step {
     fn rotates(self) -> bool {
         matches!(
             self,
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::RoleChanged
         )
     }
 }
@@ -130,6 +147,7 @@ struct Pod {
     sts: FakeSts,
     imds: FakeImds,
     oidc: FakeOidc,
+    kube: FakeKubeApi,
     root: PathBuf,
 }
 
@@ -157,7 +175,28 @@ impl Pod {
         imds.set_mode(ImdsMode::Neither);
         sts.set_inline_policy(POLICY_NAME, &backup_policy(true));
         let issuer = Issuer::generate(DEFAULT_ISSUER)?;
+        let user = format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}");
+        let kube = FakeKubeApi::start(KUBE_TOKEN, &user, None)
+            .await
+            .map_err(setup("fake Kubernetes API"))?;
+        let mut pod = webhook_pod(NAMESPACE, POD_NAME, SERVICE_ACCOUNT, Some(&sts.role_arn()));
+        // A Deployment's pod: ReplicaSet web-7d9f of Deployment web.
+        pod["metadata"]["labels"]["pod-template-hash"] = "7d9f".into();
+        pod["metadata"]["ownerReferences"][0]["name"] = POD_NAME.into();
+        kube.put(pod);
+        kube.put(service_account(
+            NAMESPACE,
+            SERVICE_ACCOUNT,
+            Some(&sts.role_arn()),
+        ));
+        std::fs::write(root.join("kube-token"), KUBE_TOKEN)
+            .and_then(|()| {
+                let config = kubeconfig(&kube.url(), None, &root.join("kube-token"), NAMESPACE);
+                std::fs::write(root.join("kubeconfig"), config)
+            })
+            .map_err(setup("kubeconfig"))?;
         Ok(Pod {
+            kube,
             oidc: FakeOidc::start(&issuer)
                 .await
                 .map_err(setup("fake OIDC issuer"))?,
@@ -201,6 +240,13 @@ impl Pod {
         } else {
             StsMode::Healthy
         });
+        let role = if step == Step::RoleChanged {
+            NEW_ROLE.to_owned()
+        } else {
+            self.sts.role_arn()
+        };
+        self.kube
+            .put(service_account(NAMESPACE, SERVICE_ACCOUNT, Some(&role)));
         self.imds.set_mode(if step == Step::ImdsOpen {
             ImdsMode::Both
         } else {
@@ -219,9 +265,11 @@ impl Pod {
                 s.service_account = "default".into();
             }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost => {
-                self.write_token(|_| {})
-            }
+            Step::Healthy
+            | Step::StsDown
+            | Step::ImdsOpen
+            | Step::AccessLost
+            | Step::RoleChanged => self.write_token(|_| {}),
         }
         false
     }
@@ -253,9 +301,14 @@ impl Pod {
                     .display()
                     .to_string(),
             ),
-            ("POD_NAMESPACE", "demo".into()),
-            ("SERVICE_ACCOUNT_NAME", "demo-sa".into()),
-            ("POD_NAME", "web-7d9f".into()),
+            ("POD_NAMESPACE", NAMESPACE.into()),
+            ("SERVICE_ACCOUNT_NAME", SERVICE_ACCOUNT.into()),
+            ("POD_NAME", POD_NAME.into()),
+            (
+                "KUBECONFIG",
+                self.root.join("kubeconfig").display().to_string(),
+            ),
+            ("IRSA_DOCTOR_POD_SPEC_INTERVAL", "5s".into()),
             ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
             ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
         ]
@@ -297,7 +350,8 @@ pub async fn run(
     println!("  curl {base}/debug                 the report for humans");
     println!("  curl {base}/debug?format=json     the same as JSON");
     println!("  curl {base}/metrics               Prometheus metrics");
-    println!("  curl -X POST {base}/debug/probe   run the live checks now\n");
+    println!("  curl -X POST {base}/debug/probe   run the live checks now");
+    println!("  curl {base}/startupz              the start gate (a startupProbe)\n");
     println!(
         "Every {} the demo breaks something; Ctrl-C stops it.",
         humantime::format_duration(step_duration)
