@@ -11,6 +11,7 @@
 //! (`iam`) on the first probe, then at most hourly.
 
 pub mod chain;
+pub mod errors;
 pub mod iam;
 pub mod oidc;
 pub mod pod_identity;
@@ -36,22 +37,6 @@ use irsa_doctor_core::snapshot::{
 use irsa_doctor_core::token;
 use oidc::{Signature, Verifier};
 use sts::StsProbe;
-
-/// An error and its sources as one line (`dispatch failure: io error: ...: Connection refused`),
-/// without the Debug dump `DisplayErrorContext` appends.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        // Some errors repeat their source in their own message; keep each fact once.
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
-}
 
 pub use irsa_doctor_core::schedule::ON_DEMAND_WINDOW;
 
@@ -97,7 +82,7 @@ impl LiveProbe {
             // policy may pin sts:RoleSessionName, so the test-assume must send the same.
             session_name: lookup("AWS_ROLE_SESSION_NAME")
                 .unwrap_or_else(|| sts::session_name(pod.as_deref())),
-            imds_endpoint: chain::imds_endpoint(lookup),
+            imds_endpoint: state.env.imds_endpoint.clone(),
             sdk,
             state,
             backoff: Mutex::new(Backoff::default()),
