@@ -456,6 +456,28 @@ fn token_refresh_triggers_an_early_probe() {
     assert_eq!(pod.peers.sts.caller_identity_calls(), 1);
 }
 
+/// A refresh may bring a probe forward, never push one back: with a 1 s interval, the
+/// probes keep coming every second across a rotation (the early-probe window alone would
+/// hold the next one for up to 10 s).
+#[test]
+fn token_refresh_never_postpones_the_scheduled_probe() {
+    let pod = healthy_pod();
+    let _server = serve(&pod.env(), &["--probe-interval", "1s"]);
+    wait_for("two scheduled probes", DEADLINE, || {
+        (pod.peers.sts.assume_calls() >= 2).then_some(())
+    });
+    pod.writer
+        .write_token(jwt(&claims(0, 86_400)).as_bytes())
+        .unwrap();
+    let before = pod.peers.sts.assume_calls();
+    // Three more probes take about 3 s on schedule; postponed, the first alone takes ~10 s.
+    wait_for(
+        "three probes within 6 s of a rotation",
+        Duration::from_secs(6),
+        || (pod.peers.sts.assume_calls() >= before + 3).then_some(()),
+    );
+}
+
 /// Signature verification against the issuer's published keys (discovery → JWKS → RS256).
 #[test]
 fn signature_is_verified_against_published_keys() {

@@ -388,7 +388,8 @@ impl LiveProbe {
                             continue;
                         }
                         let last_run = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-                        tokio::time::sleep(schedule::early_probe_delay(last_run, crate::host::instant())).await;
+                        let scheduled = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        tokio::time::sleep(schedule::early_probe_delay(last_run, crate::host::instant(), scheduled)).await;
                         seen_reloads = self.state.snapshot().token.reloads;
                         tracing::debug!("token refreshed: probing early");
                         break;
