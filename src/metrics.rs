@@ -132,6 +132,30 @@ const METRICS: &[Def] = &[
     def(Kind::Gauge(G::AccessAllowed), "irsa_access_allowed", "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.", &["action", "resource"]),
 ];
 
+/// The metrics table as the reference documents it (`docs/reference.md#metrics`): one
+/// markdown row per metric with its type, labels and help, generated so it cannot drift.
+pub fn reference_markdown() -> String {
+    let mut out = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
+    for d in METRICS {
+        let kind = match d.kind {
+            Kind::Gauge(_) => "gauge",
+            Kind::Counter(_) => "counter",
+            Kind::Histogram(..) => "histogram",
+        };
+        let labels = d
+            .labels
+            .iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| `{}` | {kind} | {labels} | {} |\n",
+            d.name, d.help
+        ));
+    }
+    out
+}
+
 /// Every metric irsa-doctor exports, in its own registry.
 pub struct Metrics {
     registry: Registry,

@@ -209,8 +209,13 @@ fn text_leads_with_status_and_worst_findings() {
             .starts_with("fix: set the projected volume's"),
         "{text}"
     );
+    assert_eq!(
+        lines[5].trim_start(),
+        "see: https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#audience_mismatch",
+        "{text}"
+    );
     assert!(
-        lines[5].starts_with("  INFO      GLOBAL_STS_ENDPOINT  "),
+        lines[6].starts_with("  INFO      GLOBAL_STS_ENDPOINT  "),
         "{text}"
     );
     assert!(
@@ -309,5 +314,28 @@ fn access_section_before_the_first_read() {
             .any(|n| n.as_str().unwrap().contains("not been read yet")),
         "{}",
         j["access"]["notes"]
+    );
+}
+
+/// Every finding in the JSON report links its runbook section, as the alerts' `runbook_url` does.
+#[test]
+fn findings_carry_their_runbook_url() {
+    let mut fx = healthy();
+    fx.claims().audiences = vec!["api".into()];
+    let j = json(&fx);
+    let finding = &j["findings"][0];
+    assert_eq!(finding["code"], "AUDIENCE_MISMATCH");
+    assert_eq!(
+        finding["runbook_url"],
+        "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#audience_mismatch"
+    );
+    let keys: Vec<&str> = finding
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        ["code", "message", "remediation", "runbook_url", "severity"],
+        "the token label stays out of the report"
     );
 }
