@@ -1,4 +1,4 @@
-//! Command line and resolved configuration (SPEC section 2).
+//! Command line and resolved configuration (docs/reference.md#flags is generated from it).
 //!
 //! Every flag also reads an environment variable. `Cli` is what clap parses;
 //! `Config` is the validated, plain-data result the rest of the crate uses.
@@ -59,7 +59,7 @@ pub enum Command {
 pub enum Format {
     /// Aligned text for humans.
     Text,
-    /// The SPEC section 4 JSON document.
+    /// The JSON report (docs/reference.md#report).
     Json,
 }
 

@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC section 6).
+//! Prometheus metrics (docs/reference.md#metrics is generated from the table here).
 //!
 //! Counters are bumped by the shell when events happen (a token read, an STS
 //! attempt); gauges are set from the latest snapshot at scrape time, so a
@@ -101,7 +101,7 @@ const TOKEN: &[&str] = &["token"];
 const STS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const AGENT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// Every metric irsa-doctor exports (SPEC 6), one row each.
+/// Every metric irsa-doctor exports, one row each.
 #[rustfmt::skip]
 const METRICS: &[Def] = &[
     def(Kind::Gauge(G::TokenExpiry), "irsa_token_expiry_timestamp_seconds", "Expiry (exp) of the token, Unix seconds.", TOKEN),
@@ -580,7 +580,7 @@ mod tests {
     fn sts_error_codes_are_bounded() {
         let m = Metrics::new(&["irsa"]).unwrap();
         m.sts_attempt(0.2, Some("AccessDenied"));
-        // Issue 11: labelled Other before the one table.
+        // Labelled Other before the one table.
         m.sts_attempt(0.2, Some("ThrottlingException"));
         m.sts_attempt(0.2, Some("arn:aws:iam::secret"));
         m.sts_attempt(0.1, None);
@@ -596,7 +596,7 @@ mod tests {
         }
     }
 
-    /// Issue 11: with a valid nbf and a future iat the gauge said 1 while TOKEN_NOT_YET_VALID fired.
+    /// With a valid nbf and a future iat the gauge once said 1 while TOKEN_NOT_YET_VALID fired.
     #[test]
     fn token_valid_agrees_with_the_findings() {
         let m = Metrics::new(&["irsa"]).unwrap();

@@ -1,11 +1,11 @@
-//! The field suite (issue 12): realistic pod configurations as data, one line each,
+//! The field suite: realistic pod configurations as data, one line each,
 //! every one run through the real binary (`check --format json`) against the
 //! emulators, asserting the exact set of finding codes. A healthy configuration
 //! must raise nothing at warning or above; a failure must raise the code naming
-//! its cause (SPEC section 5).
+//! its cause (docs/reference.md#findings).
 //!
-//! A row whose behaviour the SPEC requires but this build does not have yet carries
-//! `pending: Some("needs #12 <item>")`: it is skipped with that reason printed, never
+//! A row whose behaviour is specified but not built yet carries
+//! `pending: Some("needs <what>")`: it is skipped with that reason printed, never
 //! silently. Flip it to `None` once the fix is merged.
 //!
 //! To add a configuration, add a line to `ROWS`: start from `IRSA` (a healthy IRSA pod)
@@ -711,7 +711,7 @@ fn run_row(row: &Row) {
         "codes differ (exit {exit}); findings: {:#}",
         report["findings"]
     );
-    // The exit code follows the worst severity (SPEC 2).
+    // The exit code follows the worst severity.
     let worst = worst_severity(&report);
     let want_exit = match worst {
         "critical" => 2,
@@ -741,7 +741,7 @@ fn run_row(row: &Row) {
         !text.contains(signature(&token)),
         "the token's signature leaked"
     );
-    // Every ARN and remediation follows the partition of AWS_ROLE_ARN (SPEC, issue 12).
+    // Every ARN and remediation follows the partition of AWS_ROLE_ARN.
     if !matches!(row.part, Part::Aws) {
         assert!(
             !text.contains("arn:aws:"),

@@ -521,7 +521,7 @@ fn signature_is_verified_against_published_keys() {
         "{msg}"
     );
 
-    // Live evidence outranks inference (SPEC 5): if STS accepts this very token, keys that
+    // Live evidence outranks inference: if STS accepts this very token, keys that
     // do not verify it are irsa-doctor's problem, not the pod's: info only.
     pod.peers.sts.set_mode(StsMode::Healthy);
     let (exit, r) = check_json(&pod.env(), &[]);
@@ -598,7 +598,7 @@ fn trust_policy_file_edits_update_the_verdict() {
         },
     );
     // STS accepts this very token (the fake judges the real, allowing policy), so the edited
-    // copy is outdated, not a denial: live evidence outranks inference (SPEC 5).
+    // copy is outdated, not a denial: live evidence outranks inference.
     let finding = r["findings"]
         .as_array()
         .unwrap()
@@ -649,7 +649,7 @@ fn fetching_the_trust_policy_without_permission_is_a_note() {
     assert_eq!(codes(&r), Vec::<String>::new());
 }
 
-/// Issue 12 case 1: a custom audience that the OIDC provider lists (STS accepts the token every
+/// A custom audience that the OIDC provider lists (STS accepts the token every
 /// probe) is healthy. Live evidence outranks the audience prediction; the same token refused
 /// by STS is AUDIENCE_MISMATCH again.
 #[test]

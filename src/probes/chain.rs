@@ -34,7 +34,7 @@ pub struct ChainOutcome {
 /// so its result can be reused instead of calling STS twice more.
 pub fn chain_is_web_identity(env: &EnvFacts, role_arn: Option<&str>, token_file: &str) -> bool {
     env.static_sources.is_empty()
-        // A profile pinning web identity answers with its own role and token (issue 12).
+        // A profile pinning web identity answers with its own role and token.
         && env.profile_web_identity_role.is_none()
         && env.role_arn.as_deref().is_some()
         && env.role_arn.as_deref() == role_arn
@@ -73,7 +73,7 @@ pub fn predict_provider(env: &EnvFacts) -> &'static str {
 pub fn provider_name(features: &[AwsCredentialFeature]) -> Option<&'static str> {
     use AwsCredentialFeature as F;
     let has = |f: F| features.contains(&f);
-    // Issue 12: a profile that pins web identity (`role_arn` + `web_identity_token_file`, no role
+    // A profile that pins web identity (`role_arn` + `web_identity_token_file`, no role
     // chained on top) is web identity, as botocore's `assume-role-with-web-identity` says.
     if has(F::CredentialsProfileStsWebIdToken)
         && !has(F::CredentialsStsAssumeRole)

@@ -355,7 +355,7 @@ impl LiveProbe {
             }
         }
         // In the same update as the result: which token STS judged is the live evidence that
-        // outranks the findings' predictions (SPEC 5).
+        // outranks the findings' predictions.
         self.state.update(|s| {
             s.sts.apply(started, outcome);
             s.sts.token_fingerprint = Some(fingerprint);

@@ -3,8 +3,10 @@
 //!
 //! Both go through `aws-sdk-sts` configured from the same `SdkConfig` the
 //! application's SDK would load (region, `AWS_ENDPOINT_URL_STS`, ...), with
-//! two deliberate differences: SDK retries are off (our schedule backs off per
-//! SPEC 8, and a throttled STS should see one call, not three), and an
+//! two deliberate differences: SDK retries are off (the probe retries transient
+//! failures itself as the SDK's standard mode would, so every request is counted
+//! and a throttled STS sees one call, not three; the schedule backs off between
+//! probes), and an
 //! interceptor records the endpoint actually used and the server's `Date`.
 //! The returned credentials live only inside `assume` and are dropped there.
 

@@ -1,5 +1,5 @@
 //! `--web-config-file`: TLS and basic auth for the HTTP server, in the Prometheus
-//! exporter-toolkit web configuration format (SPEC section 2).
+//! exporter-toolkit web configuration format.
 //!
 //! ```yaml
 //! tls_server_config:

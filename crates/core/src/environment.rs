@@ -25,7 +25,7 @@ pub struct EnvFacts {
     pub proxy_vars: Vec<&'static str>,
     /// The effective `NO_PROXY` (`NO_PROXY` wins over `no_proxy`; see `crate::no_proxy`).
     pub no_proxy: Option<String>,
-    // --- issue 12 (field-true verdicts): chain and endpoint facts ---
+    // --- what the SDK's chain and endpoint resolution read besides the variables above ---
     /// `region` of the selected profile (the SDK's region chain reads it after the environment).
     pub profile_region: Option<String>,
     /// `role_arn` of a selected profile that pins web identity (`role_arn` + `web_identity_token_file`).

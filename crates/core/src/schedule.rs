@@ -1,4 +1,4 @@
-//! When to probe STS next (SPEC section 8): a pure function of the last
+//! When to probe STS next (docs/reference.md#faults-and-bad-input): a pure function of the last
 //! outcomes, the configured interval and a jitter draw, so it can be tested
 //! over a simulated day without waiting.
 //!

@@ -271,7 +271,7 @@ pub struct StsSnapshot {
     /// The session name of the last test-assume.
     pub session_name: Option<String>,
     /// Fingerprint (`token::fingerprint`) of the token the last attempt presented: with a
-    /// success, STS accepted exactly that token, which outranks every prediction (SPEC 5).
+    /// success, STS accepted exactly that token, which outranks every prediction.
     pub token_fingerprint: Option<u64>,
 }
 

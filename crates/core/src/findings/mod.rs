@@ -1,10 +1,9 @@
-//! What is wrong, how bad, and what to do (SPEC section 5).
+//! What is wrong, how bad, and what to do (docs/reference.md#findings).
 //!
 //! `evaluate` is one pure function of (configuration, environment facts,
 //! latest snapshot, now). The checks live in one file per family, each with
 //! its own `CHECKS` list; a new check is a function appended to its family's
 //! list, a row in that family's test table, and a runbook section.
-//! Remediations cite `shared/research/irsa-failure-modes.md` rows as `[rN]`.
 
 use std::ops::Deref;
 use std::time::SystemTime;
@@ -338,7 +337,8 @@ fn iam_arn(ctx: &Context<'_>, account: &str) -> String {
 }
 
 /// Live evidence: the last test-assume succeeded with the very token in the snapshot. Then
-/// nothing that predicts STS would refuse it is raised at warning or above (SPEC 5).
+/// nothing that predicts STS would refuse it is raised at warning or above: what STS did
+/// outranks what a policy copy or a claim predicts.
 fn sts_accepted_this_token(ctx: &Context<'_>) -> bool {
     let sts = &ctx.snapshot.sts;
     sts.result == crate::snapshot::StsResult::Success
@@ -397,7 +397,7 @@ const FAMILIES: &[&[Check]] = &[
     access::CHECKS,
 ];
 
-/// Computes all findings, worst first (then in SPEC order), evaluating the policies itself.
+/// Computes all findings, worst first (then in `Code::ALL` order), evaluating the policies itself.
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
@@ -422,7 +422,7 @@ pub fn catalogue_json() -> String {
         .map(|c| serde_json::json!({"code": c.as_str(), "severity": c.severity().as_str()}))
         .collect();
     let doc = serde_json::json!({
-        "about": "Every finding code irsa-doctor raises, with its fixed severity (SPEC section 5). Generated from Code::ALL: UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json rewrites it.",
+        "about": "Every finding code irsa-doctor raises, with its fixed severity (docs/reference.md#findings has their meanings). Generated from Code::ALL: UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json rewrites it.",
         "findings": findings,
     });
     // Serialising a JSON value of strings cannot fail; stay total anyway.

@@ -14,7 +14,7 @@ fn json(fx: &Fixture) -> Value {
     serde_json::from_str(&build_now(&fx.context()).to_json()).expect("report is JSON")
 }
 
-/// Every field SPEC section 4 names, as a JSON pointer.
+/// The report's fields that every consumer relies on, as JSON pointers.
 const SPEC_FIELDS: &[&str] = &[
     "/version",
     "/generated_at",

@@ -136,7 +136,7 @@ fn docs_findings_json_is_code_all() {
     }
 }
 
-// --- issue 12: field-true verdicts ------------------------------------------
+// --- field-true verdicts: live evidence, healthy look-alikes -----------------
 
 /// The last test-assume presented exactly the fixture's current token (fingerprint 1).
 fn sts_accepted_it(f: &mut Fixture) {
