@@ -1,12 +1,13 @@
-//! The live checks (issue: "prove, not guess"): one probe is a test-assume,
+//! The live checks, which prove rather than guess: one probe is a test-assume,
 //! the credential chain as the app sees it, and IMDS reachability; the loop
 //! runs it on the jittered schedule of `schedule`, early after a token
 //! refresh, and on demand for `POST /debug/probe` (at most once per 10 s).
 //!
-//! STS calls per probe on a healthy pod: `AssumeRoleWithWebIdentity` +
-//! `GetCallerIdentity` = 2. The chain is resolved separately only when it
-//! would *not* take the same web-identity path (static keys, a profile, no
-//! IRSA env), so the healthy case never doubles its calls. With
+//! STS calls per probe on a healthy pod: 1, the `AssumeRoleWithWebIdentity`;
+//! `GetCallerIdentity` follows only when the assumed-role ARN is new (the first
+//! success, after a failure, on a change). The chain is resolved separately
+//! only when it would *not* take the same web-identity path (static keys, a
+//! profile, no IRSA env), so the healthy case never doubles its calls. With
 //! `--expect-access`, the role's policies are read with the same credentials
 //! (`iam`) on the first probe, then at most hourly.
 

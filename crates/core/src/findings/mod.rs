@@ -2,8 +2,8 @@
 //!
 //! `evaluate` is one pure function of (configuration, environment facts,
 //! latest snapshot, now). The checks live in one file per family, each with
-//! its own `CHECKS` list; a new check is a function appended to its family's
-//! list, a row in that family's test table, and a runbook section.
+//! its own `CHECKS` list. How to add one: ARCHITECTURE.md, "Adding to it" (the
+//! one recipe; `tests::every_code_follows_the_recipe` holds it).
 
 use std::ops::Deref;
 use std::time::SystemTime;

@@ -15,7 +15,7 @@ fn json(fx: &Fixture) -> Value {
 }
 
 /// The report's fields that every consumer relies on, as JSON pointers.
-const SPEC_FIELDS: &[&str] = &[
+const REQUIRED_FIELDS: &[&str] = &[
     "/version",
     "/generated_at",
     "/status",
@@ -63,7 +63,7 @@ const SPEC_FIELDS: &[&str] = &[
 #[test]
 fn healthy_report_has_every_field_with_values() {
     let j = json(&healthy());
-    for p in SPEC_FIELDS {
+    for p in REQUIRED_FIELDS {
         assert!(j.pointer(p).is_some(), "missing {p}");
     }
     assert_eq!(j["status"], "ok");
@@ -95,7 +95,7 @@ fn unknown_values_are_null_not_omitted() {
     let mut fx = healthy();
     fx.snapshot = Snapshot::default();
     let j = json(&fx);
-    for p in SPEC_FIELDS {
+    for p in REQUIRED_FIELDS {
         assert!(j.pointer(p).is_some(), "missing {p}");
     }
     for p in [
