@@ -14,6 +14,7 @@ pub mod http;
 pub mod kubernetes;
 pub mod metrics;
 pub mod probes;
+pub mod reference;
 pub mod serve;
 pub mod state;
 pub mod target;

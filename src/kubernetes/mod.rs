@@ -123,11 +123,11 @@ impl Reader {
         let mut config = tokio::time::timeout(CALL_TIMEOUT, kube::Config::infer())
             .await
             .map_err(|_| config_error("loading it timed out".into()))?
-            .map_err(|e| config_error(crate::probes::error_chain(&e)))?;
+            .map_err(|e| config_error(crate::probes::errors::error_chain(&e)))?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(CALL_TIMEOUT);
         let client = kube::Client::try_from(config)
-            .map_err(|e| config_error(crate::probes::error_chain(&e)))?;
+            .map_err(|e| config_error(crate::probes::errors::error_chain(&e)))?;
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -180,10 +180,12 @@ async fn get<T: serde::de::DeserializeOwned>(
         .body(kube::client::Body::empty())
         .map_err(|e| fail(ApiErrorKind::Other, e.to_string()))?;
     let call = async {
-        let response = client
-            .send(request)
-            .await
-            .map_err(|e| fail(ApiErrorKind::Unreachable, crate::probes::error_chain(&e)))?;
+        let response = client.send(request).await.map_err(|e| {
+            fail(
+                ApiErrorKind::Unreachable,
+                crate::probes::errors::error_chain(&e),
+            )
+        })?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), MAX_OBJECT_BYTES)
             .collect()
