@@ -69,10 +69,15 @@ impl Reader {
             spec.token_file = token_file;
             match result {
                 Ok((pod, sa)) => {
-                    spec.error = None;
                     spec.pod = Some(pod);
-                    spec.service_account = sa.as_ref().ok().cloned();
-                    spec.error = sa.err();
+                    // A ServiceAccount that could not be read keeps its last good facts.
+                    match sa {
+                        Ok(sa) => {
+                            spec.service_account = Some(sa);
+                            spec.error = None;
+                        }
+                        Err(e) => spec.error = Some(e),
+                    }
                 }
                 Err(e) => spec.error = Some(e),
             }
