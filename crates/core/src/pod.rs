@@ -228,6 +228,11 @@ impl ContainerFacts {
         self.var(name).is_some()
     }
 
+    /// The literal `AWS_WEB_IDENTITY_TOKEN_FILE` its spec sets.
+    pub fn token_file(&self) -> Option<&str> {
+        self.var("AWS_WEB_IDENTITY_TOKEN_FILE")?.value.as_deref()
+    }
+
     /// The volume mounted at `dir` (a mount path, trailing slashes ignored).
     pub fn volume_at(&self, dir: &str) -> Option<&str> {
         let dir = dir.trim_end_matches('/');

@@ -200,26 +200,20 @@ fn container_not_injected(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     // The webhook's work on the other containers (or the sidecar's own) is the reference.
     let injected = |c: &&ContainerFacts| {
         c.sets("AWS_ROLE_ARN")
-            && c.var("AWS_WEB_IDENTITY_TOKEN_FILE")
-                .and_then(|v| v.value.as_deref())
+            && c.token_file()
                 .is_some_and(|f| c.volume_at(dir_of(f)).is_some())
     };
     let Some(reference) = pod.containers.iter().find(injected) else {
         return;
     };
-    let Some(token_file) = reference
-        .var("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .and_then(|v| v.value.as_deref())
-    else {
+    let Some(token_file) = reference.token_file() else {
         return;
     };
     let dir = dir_of(token_file);
     let volume = reference.volume_at(dir).unwrap_or("aws-iam-token");
     let mut lines = Vec::new();
     for c in pod.app_containers() {
-        let own_file = c
-            .var("AWS_WEB_IDENTITY_TOKEN_FILE")
-            .and_then(|v| v.value.as_deref());
+        let own_file = c.token_file();
         let has = [
             ("AWS_ROLE_ARN", c.sets("AWS_ROLE_ARN")),
             ("AWS_WEB_IDENTITY_TOKEN_FILE", own_file.is_some()),
@@ -342,10 +336,7 @@ fn token_unreadable_by_app(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     let mut lines = Vec::new();
     let mut shown = None;
     for c in pod.app_containers() {
-        let Some(file) = c
-            .var("AWS_WEB_IDENTITY_TOKEN_FILE")
-            .and_then(|v| v.value.as_deref())
-        else {
+        let Some(file) = c.token_file() else {
             continue;
         };
         let Some(volume) = c.volume_at(dir_of(file)) else {

@@ -126,9 +126,7 @@ pub fn section(spec: &PodSpecSnapshot) -> Option<PodSection> {
             .into_iter()
             .flatten()
             .map(|c| {
-                let file = c
-                    .var("AWS_WEB_IDENTITY_TOKEN_FILE")
-                    .and_then(|v| v.value.as_deref());
+                let file = c.token_file();
                 ContainerSection {
                     name: c.name.clone(),
                     kind: match c.kind {
@@ -235,5 +233,122 @@ impl PodSection {
             };
             let _ = writeln!(o, "  {:<7} {}{who}: {}", c.kind, c.name, notes.join(", "));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, at};
+    use crate::pod::*;
+
+    fn snapshot() -> PodSpecSnapshot {
+        let var = |name: &str, value: Option<&str>, source: EnvSource| EnvVar {
+            name: name.into(),
+            source,
+            value: value.map(str::to_owned),
+        };
+        PodSpecSnapshot {
+            configured: true,
+            read_at: Some(at(NOW)),
+            error: None,
+            pod: Some(PodFacts {
+                namespace: "demo".into(),
+                name: "web-1".into(),
+                service_account: "demo-sa".into(),
+                security: PodSecurity {
+                    run_as_user: Some(1000),
+                    fs_group: Some(2000),
+                    ..Default::default()
+                },
+                containers: vec![ContainerFacts {
+                    name: "app".into(),
+                    kind: ContainerKind::App,
+                    is_self: false,
+                    env: vec![
+                        var(
+                            "AWS_ROLE_ARN",
+                            Some("arn:aws:iam::1:role/r"),
+                            EnvSource::Literal,
+                        ),
+                        var(
+                            "AWS_WEB_IDENTITY_TOKEN_FILE",
+                            Some("/t/token"),
+                            EnvSource::Literal,
+                        ),
+                        var(
+                            "AWS_SECRET_ACCESS_KEY",
+                            None,
+                            EnvSource::Secret("keys".into()),
+                        ),
+                    ],
+                    env_from_unread: vec![UnreadEnvFrom {
+                        source: "secret/more".into(),
+                        reason: "HTTP 403: forbidden".into(),
+                    }],
+                    mounts: vec![("aws-iam-token".into(), "/t".into())],
+                    run_as_user: None,
+                    run_as_group: Some(3000),
+                    run_as_non_root: None,
+                }],
+                ..Default::default()
+            }),
+            service_account: Some(ServiceAccountFacts {
+                name: "demo-sa".into(),
+                role_arn_annotation: None,
+            }),
+            token_file: Some(FileAccess {
+                mode: 0o640,
+                uid: 0,
+                gid: 2000,
+            }),
+        }
+    }
+
+    #[test]
+    fn section_fields_and_text() {
+        let s = section(&snapshot()).expect("read");
+        let json = serde_json::to_value(&s).expect("serialises");
+        let c = &json["containers"][0];
+        assert_eq!(c["irsa_env"], true);
+        assert_eq!(c["token_mounted"], true);
+        assert_eq!(
+            c["static_credential_env"],
+            serde_json::json!(["AWS_SECRET_ACCESS_KEY"])
+        );
+        assert_eq!(
+            c["run_as_user"], 1000,
+            "the pod's runAsUser is the container's"
+        );
+        assert_eq!(c["run_as_group"], 3000);
+        assert_eq!(json["fs_group"], 2000);
+        assert_eq!(json["token_file"]["mode"], "0640");
+        assert_eq!(
+            json["service_account"]["role_arn_annotation"],
+            serde_json::Value::Null
+        );
+        let mut text = String::new();
+        s.write_text(&mut text);
+        for line in [
+            "POD  demo/web-1 (read 2026-11-23T10:00:00Z)",
+            "sa            demo-sa role -",
+            "runs          fsGroup 2000, token 0640 uid 0 gid 2000",
+            "app     app: irsa env yes, token mount yes, uid 1000 gid 3000, sets AWS_SECRET_ACCESS_KEY, envFrom not read: secret/more: HTTP 403: forbidden",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn null_until_read() {
+        assert!(
+            section(&PodSpecSnapshot::default()).is_none(),
+            "no API configured"
+        );
+        let configured = PodSpecSnapshot {
+            configured: true,
+            ..Default::default()
+        };
+        assert!(section(&configured).is_none(), "not read yet");
     }
 }
