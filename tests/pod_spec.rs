@@ -545,16 +545,22 @@ fn a_rotated_api_token_is_re_read() {
     );
 }
 
-/// The start gate over a real daemon: closed while STS refuses, open once it accepts, and
-/// latched open when it refuses again.
-#[test]
-fn start_gate_opens_when_credentials_work_and_stays_open() {
+/// A healthy pod whose role STS refuses to assume.
+fn refused_pod() -> Pod {
     let pod = healthy_pod();
     pod.peers.sts.set_mode(StsMode::Error {
         status: 403,
         code: "AccessDenied".into(),
         message: "Not authorized to perform sts:AssumeRoleWithWebIdentity".into(),
     });
+    pod
+}
+
+/// The start gate over a real daemon: closed while STS refuses, open once it accepts, and
+/// latched open when it refuses again.
+#[test]
+fn start_gate_opens_when_credentials_work_and_stays_open() {
+    let pod = refused_pod();
     let server = serve(&pod.env(), &["--probe-interval", "1s"]);
     server.wait_ready(DEADLINE);
     let closed = server.get("/startupz");
@@ -590,12 +596,7 @@ fn start_gate_opens_when_credentials_work_and_stays_open() {
 
 #[test]
 fn start_gate_timeout_opens_it_with_the_failure_in_the_findings() {
-    let pod = healthy_pod();
-    pod.peers.sts.set_mode(StsMode::Error {
-        status: 403,
-        code: "AccessDenied".into(),
-        message: "Not authorized to perform sts:AssumeRoleWithWebIdentity".into(),
-    });
+    let pod = refused_pod();
     let server = serve(&pod.env(), &["--startup-gate-timeout", "3s"]);
     server.wait_ready(DEADLINE);
     let open = wait_for("the gate to time out", DEADLINE, || {
