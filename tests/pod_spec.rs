@@ -313,6 +313,11 @@ fn each_pod_spec_code_from_the_real_binary() {
             &["KUBERNETES_API_UNAVAILABLE"],
         ),
         (
+            "an object that does not parse, quoting a secret where a bool belongs",
+            |p, _, _, _| p["spec"]["hostNetwork"] = json!(SECRET_KEY),
+            &["KUBERNETES_API_UNAVAILABLE"],
+        ),
+        (
             "POD_NAME names another pod",
             |_, _, _, env| set(env, "POD_NAME", "web-7d9f8c6b5-gone1"),
             &["KUBERNETES_API_UNAVAILABLE"],

@@ -179,6 +179,19 @@ async fn get<T: serde::de::DeserializeOwned>(
         resource,
         message,
     };
+    // Names come from the environment and the token: only a DNS-1123 name goes in the path.
+    let dns = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    if !dns(ns) || !dns(name) {
+        return Err(fail(
+            ApiErrorKind::Config,
+            "not a valid Kubernetes object name".into(),
+        ));
+    }
     let path = format!("/api/v1/namespaces/{ns}/{resource}/{name}");
     let request = hyper::Request::get(path)
         .header(hyper::header::ACCEPT, "application/json")
@@ -230,9 +243,19 @@ async fn get<T: serde::de::DeserializeOwned>(
             format!("HTTP {}: {}", status.as_u16(), one_line(&message)),
         ));
     }
-    // The parse error names a position and a type, never the input.
-    serde_json::from_slice(&body)
-        .map_err(|e| fail(ApiErrorKind::Other, format!("not a {resource} object: {e}")))
+    // Only the error's class and position: serde's text can quote the value it choked on,
+    // and a Pod's values include every literal env var of every container.
+    serde_json::from_slice(&body).map_err(|e| {
+        fail(
+            ApiErrorKind::Other,
+            format!(
+                "not a {resource} object ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        )
+    })
 }
 
 fn one_line(s: &str) -> String {
