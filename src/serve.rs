@@ -64,24 +64,29 @@ pub async fn run_with(
 }
 
 /// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    // Registered now, in the runtime, before "serving" is logged: a SIGTERM that arrives
+    // right after start-up is a clean stop, not the default action killing the process.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let term = async {
+            match term {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+        };
+        tokio::select! {
+            () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => tracing::info!(signal = "SIGINT", "shutting down"),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT"),
+            },
         }
-    };
-    tokio::select! {
-        () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
-        r = tokio::signal::ctrl_c() => match r {
-            Ok(()) => tracing::info!(signal = "SIGINT", "shutting down"),
-            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT"),
-        },
     }
 }
 
