@@ -4,7 +4,8 @@
 //! latest snapshot, now). The checks live in one file per family, each with
 //! its own `CHECKS` list; a new check is a function appended to its family's
 //! list, a row in that family's test table, and a runbook section.
-//! Remediations cite `shared/research/irsa-failure-modes.md` rows as `[rN]`.
+//! Remediations say the fix itself and, where a page helps, end with a public URL from
+//! `links` (AWS and Kubernetes documentation); `docs/failure-modes.md` explains each mode.
 
 use std::ops::Deref;
 use std::time::SystemTime;
@@ -20,6 +21,7 @@ use crate::time;
 mod access;
 mod chain;
 mod identity;
+mod links;
 mod pod_identity;
 mod sts;
 mod tokens;

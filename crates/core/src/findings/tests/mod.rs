@@ -25,6 +25,12 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
     for (finding, (_, fragments)) in got.iter().zip(expect) {
         assert_eq!(finding.severity, finding.code.severity(), "case {name}");
         assert!(!finding.remediation.is_empty(), "case {name}");
+        assert!(
+            !cites_outside_the_repository(&finding.remediation),
+            "case {name}: {:?} cites a catalogue users cannot open: {}",
+            finding.code,
+            finding.remediation
+        );
         for fragment in *fragments {
             assert!(
                 finding.message.contains(fragment) || finding.remediation.contains(fragment),
@@ -34,6 +40,36 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
                 finding.remediation
             );
         }
+    }
+}
+
+/// A `[r8]`/`[f12]`-style citation (of a catalogue outside the repository) or a `shared/`
+/// path: remediations name the fix and public URLs only.
+fn cites_outside_the_repository(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let citation = bytes.windows(3).enumerate().any(|(i, w)| {
+        w[0] == b'['
+            && (w[1] == b'r' || w[1] == b'f')
+            && w[2].is_ascii_digit()
+            && bytes[i + 3..]
+                .iter()
+                .find(|b| !b.is_ascii_digit())
+                .is_some_and(|b| *b == b']')
+    });
+    citation || text.contains("shared/")
+}
+
+#[test]
+fn citation_guard_sees_citations() {
+    assert!(cites_outside_the_repository("fix it [r8]"));
+    assert!(cites_outside_the_repository("fix it [f12][r20]"));
+    assert!(cites_outside_the_repository("see shared/research/x.md"));
+    assert!(!cites_outside_the_repository(
+        "fix it; see https://docs.aws.amazon.com/eks/latest/userguide/pod-configuration.html"
+    ));
+    // Brackets that are not citations: IPv6 literals, `[irsa token]` prefixes, `[r]` alone.
+    for text in ["[fd00:ec2::23]", "[irsa token] expired", "[r] [f]", "[r8x]"] {
+        assert!(!cites_outside_the_repository(text), "{text}");
     }
 }
 
