@@ -18,6 +18,7 @@ use crate::snapshot::Snapshot;
 use crate::time;
 
 mod access;
+mod app;
 mod chain;
 mod identity;
 mod pod_identity;
@@ -26,6 +27,7 @@ mod tokens;
 mod trust;
 
 pub use access::{AccessEvaluation, access_evaluation};
+pub use app::app_evaluation;
 pub use sts::sts_remediation;
 pub use tokens::{
     REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
@@ -114,6 +116,10 @@ codes! {
     TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning;
     AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical;
     AccessUnverified => "ACCESS_UNVERIFIED", Info;
+    AppAccessDenied => "APP_ACCESS_DENIED", Warning;
+    AppNotUsingPodIdentity => "APP_NOT_USING_POD_IDENTITY", Critical;
+    AppSdkTooOld => "APP_SDK_TOO_OLD", Critical;
+    AppCredentialsFailing => "APP_CREDENTIALS_FAILING", Critical;
 }
 
 impl Serialize for Code {
@@ -298,6 +304,8 @@ pub struct Inputs<'a> {
     pub trust: Option<&'a crate::policy::trust::Evaluation>,
     /// Every `--expect-access` entry judged against the role's policies as last read.
     pub access: &'a AccessEvaluation,
+    /// The application's calls judged (SDKs, denials); `None` without client-side monitoring.
+    pub app: Option<&'a crate::app::explain::AppEvaluation>,
 }
 
 impl<'a> Inputs<'a> {
@@ -307,7 +315,18 @@ impl<'a> Inputs<'a> {
         trust: Option<&'a crate::policy::trust::Evaluation>,
         access: &'a AccessEvaluation,
     ) -> Inputs<'a> {
-        Inputs { ctx, trust, access }
+        Inputs {
+            ctx,
+            trust,
+            access,
+            app: None,
+        }
+    }
+
+    /// The same inputs with the application's calls judged.
+    pub fn with_app(mut self, app: Option<&'a crate::app::explain::AppEvaluation>) -> Inputs<'a> {
+        self.app = app;
+        self
     }
 }
 
@@ -330,13 +349,15 @@ const FAMILIES: &[&[Check]] = &[
     trust::CHECKS,
     pod_identity::CHECKS,
     access::CHECKS,
+    app::CHECKS,
 ];
 
 /// Computes all findings, worst first (then in SPEC order), evaluating the policies itself.
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access))
+    let app = app_evaluation(ctx);
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.
