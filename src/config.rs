@@ -157,6 +157,10 @@ pub struct Opts {
     /// Log level.
     #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+    /// Where to receive the application's client-side monitoring (loopback `ADDR:PORT`, or `off`).
+    #[arg(long, global = true, env = "IRSA_DOCTOR_CSM_LISTEN", default_value = "127.0.0.1:31000",
+          value_name = "ADDR|off", value_parser = crate::csm::parse_flag)]
+    pub csm_listen: crate::csm::Listen,
     // --- web config hook (src/web_config/); loaded by `serve` only, so not in `Config`.
     /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.
     #[arg(

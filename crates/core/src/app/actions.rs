@@ -85,19 +85,49 @@ mod tests {
             ("S3", "UploadPart", "s3:PutObject", true),
             ("S3", "CompleteMultipartUpload", "s3:PutObject", true),
             ("S3", "DeleteObjects", "s3:DeleteObject", true),
-            ("Secrets Manager", "GetSecretValue", "secretsmanager:GetSecretValue", true),
-            ("SecretsManager", "GetSecretValue", "secretsmanager:GetSecretValue", true),
-            ("CloudWatch", "PutMetricData", "cloudwatch:PutMetricData", true),
+            (
+                "Secrets Manager",
+                "GetSecretValue",
+                "secretsmanager:GetSecretValue",
+                true,
+            ),
+            (
+                "SecretsManager",
+                "GetSecretValue",
+                "secretsmanager:GetSecretValue",
+                true,
+            ),
+            (
+                "CloudWatch",
+                "PutMetricData",
+                "cloudwatch:PutMetricData",
+                true,
+            ),
             ("CloudWatch Logs", "PutLogEvents", "logs:PutLogEvents", true),
-            ("Elastic Load Balancing v2", "DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroups", true),
+            (
+                "Elastic Load Balancing v2",
+                "DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetGroups",
+                true,
+            ),
             ("SFN", "StartExecution", "states:StartExecution", true),
             ("Lambda", "Invoke", "lambda:InvokeFunction", true),
             ("DynamoDB", "TransactGetItems", "dynamodb:GetItem", true),
             ("KMS", "Decrypt", "kms:Decrypt", true),
             ("STS", "GetCallerIdentity", "sts:GetCallerIdentity", false),
-            ("STS", "AssumeRoleWithWebIdentity", "sts:AssumeRoleWithWebIdentity", false),
+            (
+                "STS",
+                "AssumeRoleWithWebIdentity",
+                "sts:AssumeRoleWithWebIdentity",
+                false,
+            ),
             ("STS", "AssumeRole", "sts:AssumeRole", true),
-            ("Brand New Service", "DoThing", "brandnewservice:DoThing", true),
+            (
+                "Brand New Service",
+                "DoThing",
+                "brandnewservice:DoThing",
+                true,
+            ),
         ];
         for (service, api, want, policy) in cases {
             let a = action_for(service, api);
@@ -110,10 +140,19 @@ mod tests {
     /// The generated tables are sorted (binary search), unique, and every action is `prefix:Name`.
     #[test]
     fn iam_actions_tables_are_sorted_and_well_formed() {
-        assert!(SERVICES.windows(2).all(|w| w[0].0 < w[1].0), "SERVICES sorted");
-        assert!(SERVICES.len() > 300, "every botocore service: {}", SERVICES.len());
         assert!(
-            IRREGULAR.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
+            SERVICES.windows(2).all(|w| w[0].0 < w[1].0),
+            "SERVICES sorted"
+        );
+        assert!(
+            SERVICES.len() > 300,
+            "every botocore service: {}",
+            SERVICES.len()
+        );
+        assert!(
+            IRREGULAR
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
             "IRREGULAR sorted"
         );
         assert!(NO_IDENTITY_POLICY.windows(2).all(|w| w[0] < w[1]));

@@ -191,11 +191,12 @@ pub fn parse(message: &str) -> Said {
         }
     }
     if let Some((_, rest)) = message.split_once("not authorized to perform: ") {
-        let action = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(['.', ',', ';']);
+        // The action ends at the first character an action cannot hold (a space, a period,
+        // the `<` of an XML body some endpoints wrap the message in).
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
+            .unwrap_or(rest.len());
+        let action = &rest[..end];
         if action.split_once(':').is_some_and(|(s, a)| {
             !s.is_empty()
                 && !a.is_empty()
@@ -242,28 +243,78 @@ mod tests {
         let cases = [
             ((Some(200), None, None, None), Outcome::Success),
             ((Some(204), None, None, None), Outcome::Success),
-            ((Some(403), Some("AccessDenied"), None, None), Outcome::Denied),
-            ((Some(400), Some("AccessDeniedException"), None, None), Outcome::Denied),
-            ((Some(403), Some("UnauthorizedOperation"), None, None), Outcome::Denied),
             (
-                (Some(403), Some("AuthorizationError"), Some("User: arn:aws:iam::1:user/u is not authorized to perform: SNS:Publish"), None),
+                (Some(403), Some("AccessDenied"), None, None),
                 Outcome::Denied,
             ),
-            ((Some(403), Some("SignatureDoesNotMatch"), Some("The request signature we calculated does not match"), None), Outcome::ClientError),
-            ((Some(400), Some("ExpiredToken"), None, None), Outcome::CredentialsExpired),
-            ((Some(400), Some("ExpiredTokenException"), None, None), Outcome::CredentialsExpired),
-            ((Some(403), Some("RequestExpired"), None, None), Outcome::ClientError),
-            ((Some(400), Some("ThrottlingException"), None, None), Outcome::Throttled),
-            ((Some(503), Some("SlowDown"), None, None), Outcome::Throttled),
+            (
+                (Some(400), Some("AccessDeniedException"), None, None),
+                Outcome::Denied,
+            ),
+            (
+                (Some(403), Some("UnauthorizedOperation"), None, None),
+                Outcome::Denied,
+            ),
+            (
+                (
+                    Some(403),
+                    Some("AuthorizationError"),
+                    Some("User: arn:aws:iam::1:user/u is not authorized to perform: SNS:Publish"),
+                    None,
+                ),
+                Outcome::Denied,
+            ),
+            (
+                (
+                    Some(403),
+                    Some("SignatureDoesNotMatch"),
+                    Some("The request signature we calculated does not match"),
+                    None,
+                ),
+                Outcome::ClientError,
+            ),
+            (
+                (Some(400), Some("ExpiredToken"), None, None),
+                Outcome::CredentialsExpired,
+            ),
+            (
+                (Some(400), Some("ExpiredTokenException"), None, None),
+                Outcome::CredentialsExpired,
+            ),
+            (
+                (Some(403), Some("RequestExpired"), None, None),
+                Outcome::ClientError,
+            ),
+            (
+                (Some(400), Some("ThrottlingException"), None, None),
+                Outcome::Throttled,
+            ),
+            (
+                (Some(503), Some("SlowDown"), None, None),
+                Outcome::Throttled,
+            ),
             ((Some(429), None, None, None), Outcome::Throttled),
-            ((Some(404), Some("NoSuchKey"), None, None), Outcome::ClientError),
-            ((Some(500), Some("InternalError"), None, None), Outcome::ServerError),
+            (
+                (Some(404), Some("NoSuchKey"), None, None),
+                Outcome::ClientError,
+            ),
+            (
+                (Some(500), Some("InternalError"), None, None),
+                Outcome::ServerError,
+            ),
             ((Some(502), None, None, None), Outcome::ServerError),
-            ((None, None, None, Some("ConnectTimeoutError")), Outcome::SdkError),
+            (
+                (None, None, None, Some("ConnectTimeoutError")),
+                Outcome::SdkError,
+            ),
             ((None, None, None, None), Outcome::SdkError),
         ];
         for ((status, code, message, sdk), want) in cases {
-            assert_eq!(classify(status, code, message, sdk), want, "{status:?} {code:?}");
+            assert_eq!(
+                classify(status, code, message, sdk),
+                want,
+                "{status:?} {code:?}"
+            );
         }
     }
 
@@ -303,6 +354,14 @@ mod tests {
                 Said {
                     principal: Some(role.into()),
                     action: Some("sqs:SendMessage".into()),
+                    ..Said::default()
+                },
+            ),
+            (
+                "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::1:assumed-role/app/s is not authorized to perform: secretsmanager:GetSecretValue</Message></Error></Errors></ErrorResponse>".to_owned(),
+                Said {
+                    principal: Some("arn:aws:sts::1:assumed-role/app/s".into()),
+                    action: Some("secretsmanager:GetSecretValue".into()),
                     ..Said::default()
                 },
             ),

@@ -176,7 +176,9 @@ fn credential_source(
             };
             return (
                 source,
-                Some(format!("AWS named {p}, a session of the pod's role, in a denial")),
+                Some(format!(
+                    "AWS named {p}, a session of the pod's role, in a denial"
+                )),
                 false,
             );
         }

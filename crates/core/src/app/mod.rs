@@ -235,7 +235,10 @@ impl AppSnapshot {
                     c.error_message.as_deref(),
                     c.sdk_exception.as_deref(),
                 );
-                let said = (outcome == Outcome::Denied)
+                let action = actions::action_for(&c.service, &c.api);
+                // A refused `AssumeRoleWithWebIdentity` is the credential provider failing (the
+                // trust policy decides it), not a denial the role's policies could explain.
+                let said = (outcome == Outcome::Denied && action.needs_identity_policy)
                     .then(|| denial::parse(c.error_message.as_deref().unwrap_or("")));
                 match self.sdk_entry(&c.client_id, &c.user_agent, now) {
                     Some(entry) => {
@@ -245,7 +248,6 @@ impl AppSnapshot {
                     }
                     None => complete = false,
                 }
-                let action = actions::action_for(&c.service, &c.api);
                 let (labels, kept) = self.count_call(&c, action.clone(), outcome, now);
                 complete &= kept;
                 out.call = Some(labels);
@@ -490,9 +492,7 @@ pub fn app_summary(app: &AppSnapshot, now: SystemTime) -> Option<String> {
     }
     denied.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let denied_total: u64 = denied.iter().map(|(_, n)| n).sum();
-    let plural = |n: u64, one: &str, many: &str| {
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut line = format!("app: {}", plural(total, "call", "calls"));
     if denied_total > 0 {
         let shown: Vec<String> = denied
@@ -524,4 +524,3 @@ pub fn app_summary(app: &AppSnapshot, now: SystemTime) -> Option<String> {
     }
     Some(line)
 }
-

@@ -124,18 +124,84 @@ pub const MINIMUMS_SOURCE: &str = "https://docs.aws.amazon.com/eks/latest/usergu
 /// [`MINIMUMS_SOURCE`]). The first row whose product (and major) matches decides.
 pub const MINIMUMS: &[Minimum] = &[
     row("Boto3", None, "boto3", Some("1.9.220"), Some("1.34.41")),
-    row("Botocore", None, "botocore", Some("1.12.200"), Some("1.34.41")),
-    row("aws-cli", Some(1), "aws-cli", Some("1.16.232"), Some("1.30.0")),
+    row(
+        "Botocore",
+        None,
+        "botocore",
+        Some("1.12.200"),
+        Some("1.34.41"),
+    ),
+    row(
+        "aws-cli",
+        Some(1),
+        "aws-cli",
+        Some("1.16.232"),
+        Some("1.30.0"),
+    ),
     row("aws-cli", Some(2), "aws-cli", Some("2.0.0"), Some("2.15.0")),
-    row("aws-sdk-go", None, "aws-sdk-go", Some("1.23.13"), Some("1.47.11")),
-    row("aws-sdk-java", Some(1), "aws-sdk-java", Some("1.11.704"), Some("1.12.746")),
-    row("aws-sdk-java", Some(2), "aws-sdk-java-v2", Some("2.10.11"), Some("2.21.30")),
-    row("aws-sdk-nodejs", None, "aws-sdk-js", Some("2.525.0"), Some("2.1550.0")),
-    row("aws-sdk-js", Some(3), "aws-sdk-js-v3", Some("3.27.0"), Some("3.458.0")),
-    row("aws-sdk-ruby3", None, "aws-sdk-ruby3", Some("3.58.0"), Some("3.188.0")),
-    row("aws-sdk-php", None, "aws-sdk-php", Some("3.110.7"), Some("3.287.1")),
-    row("aws-sdk-dotnet-*", None, "aws-sdk-dotnet", Some("3.3.659.1"), Some("3.7.734.0")),
-    row("aws-sdk-cpp", None, "aws-sdk-cpp", Some("1.7.174"), Some("1.11.263")),
+    row(
+        "aws-sdk-go",
+        None,
+        "aws-sdk-go",
+        Some("1.23.13"),
+        Some("1.47.11"),
+    ),
+    row(
+        "aws-sdk-java",
+        Some(1),
+        "aws-sdk-java",
+        Some("1.11.704"),
+        Some("1.12.746"),
+    ),
+    row(
+        "aws-sdk-java",
+        Some(2),
+        "aws-sdk-java-v2",
+        Some("2.10.11"),
+        Some("2.21.30"),
+    ),
+    row(
+        "aws-sdk-nodejs",
+        None,
+        "aws-sdk-js",
+        Some("2.525.0"),
+        Some("2.1550.0"),
+    ),
+    row(
+        "aws-sdk-js",
+        Some(3),
+        "aws-sdk-js-v3",
+        Some("3.27.0"),
+        Some("3.458.0"),
+    ),
+    row(
+        "aws-sdk-ruby3",
+        None,
+        "aws-sdk-ruby3",
+        Some("3.58.0"),
+        Some("3.188.0"),
+    ),
+    row(
+        "aws-sdk-php",
+        None,
+        "aws-sdk-php",
+        Some("3.110.7"),
+        Some("3.287.1"),
+    ),
+    row(
+        "aws-sdk-dotnet-*",
+        None,
+        "aws-sdk-dotnet",
+        Some("3.3.659.1"),
+        Some("3.7.734.0"),
+    ),
+    row(
+        "aws-sdk-cpp",
+        None,
+        "aws-sdk-cpp",
+        Some("1.7.174"),
+        Some("1.11.263"),
+    ),
 ];
 
 const fn row(
@@ -207,7 +273,10 @@ fn matches(m: &Minimum, name: &str, version: &str) -> bool {
         None => name.eq_ignore_ascii_case(m.product),
     };
     let length_ok = version.len() <= MAX_TOKEN;
-    named && length_ok && m.major.is_none_or(|major| numbers(version).first() == Some(&major))
+    named
+        && length_ok
+        && m.major
+            .is_none_or(|major| numbers(version).first() == Some(&major))
 }
 
 /// The numeric components of a version (`1.34.0rc1` → 1, 34, 0); stops at the first that

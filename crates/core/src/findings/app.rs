@@ -84,7 +84,9 @@ fn times(n: u64) -> String {
 }
 
 fn access_denied(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    let Some((app, eval)) = parts(ctx) else { return };
+    let Some((app, eval)) = parts(ctx) else {
+        return;
+    };
     let mut recent_denials: Vec<_> = app
         .denials
         .iter()
@@ -125,7 +127,9 @@ fn access_denied(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
 }
 
 fn not_using_pod_identity(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    let Some((app, eval)) = parts(ctx) else { return };
+    let Some((app, eval)) = parts(ctx) else {
+        return;
+    };
     let Some(mechanism) = mechanism(ctx) else {
         return;
     };
@@ -178,7 +182,9 @@ fn client(id: &str) -> String {
 }
 
 fn sdk_too_old(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    let Some((app, eval)) = parts(ctx) else { return };
+    let Some((app, eval)) = parts(ctx) else {
+        return;
+    };
     let Some(mechanism) = mechanism(ctx) else {
         return;
     };
