@@ -591,3 +591,152 @@ fn a_non_loopback_csm_listen_exits_2_with_one_line() {
     let server = serve(&env, &[]);
     assert_eq!(server.report()["app"], Value::Null);
 }
+
+/// Where `.ci/run` puts the venv with botocore 1.12.100 / boto3 1.9.100 (older than web identity).
+fn old_botocore_python() -> Option<std::path::PathBuf> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/peers/old-botocore/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the old-botocore venv is required in CI (.ci/run creates it)"
+    );
+    eprintln!(
+        "skipping: no {} (python3 -m venv target/peers/old-botocore && target/peers/old-botocore/bin/pip install botocore==1.12.100 boto3==1.9.100)",
+        python.display()
+    );
+    None
+}
+
+/// botocore 1.12.100 ignores `AWS_WEB_IDENTITY_TOKEN_FILE` and asks IMDS at 169.254.169.254
+/// (it has no endpoint override), so the test runs in a network namespace of its own where
+/// that address is on `lo`: re-run inside `unshare -n` unless already there.
+#[test]
+fn old_botocore_falls_back_to_the_node_role() {
+    let Some(old_python) = old_botocore_python() else {
+        return;
+    };
+    if std::env::var_os("IRSA_DOCTOR_TEST_IN_NETNS").is_none() {
+        if start_moto().is_none() {
+            return;
+        }
+        let isolated = Command::new("unshare")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !isolated {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root, where unshare -n works"
+            );
+            eprintln!("skipping: unshare -n is not permitted here");
+            return;
+        }
+        let me = std::env::current_exe().unwrap();
+        let out = Command::new("unshare")
+            .args([
+                "-n",
+                &me.display().to_string(),
+                "--exact",
+                "old_botocore_falls_back_to_the_node_role",
+                "--nocapture",
+            ])
+            .env("IRSA_DOCTOR_TEST_IN_NETNS", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "in the network namespace:\n{text}"
+        );
+        return;
+    }
+    for args in [
+        &["link", "set", "lo", "up"][..],
+        &["addr", "add", "169.254.169.254/32", "dev", "lo"],
+    ] {
+        let ok = Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip {args:?}");
+    }
+    let moto = start_moto().unwrap();
+    python(&[&peer("csm_app.py"), "setup", &moto.endpoint]);
+    let pod = Pod::new();
+    pod.write_token(&TokenSpec::default());
+    // IMDS where old SDKs look: a forwarder from 169.254.169.254:80 to the fake.
+    let imds = pod.peers.imds.local_addr();
+    let forwarder = TcpListener::bind("169.254.169.254:80").expect("bind 169.254.169.254:80");
+    std::thread::spawn(move || {
+        for client in forwarder.incoming().flatten() {
+            let Ok(upstream) = std::net::TcpStream::connect(imds) else {
+                continue;
+            };
+            let (mut a, b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut a, &mut b.try_clone().unwrap());
+                let _ = b.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut c, mut d) = (upstream, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c, &mut d);
+                let _ = d.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    let server = serve(&pod.env_with_imds(), &["--csm-listen", "127.0.0.1:0"]);
+    server.wait_ready(Duration::from_secs(30));
+    let port = csm_addr(&server).port();
+    // Old botocore needs collections.Mapping and friends, gone since Python 3.10.
+    let shim = pod.home().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    std::fs::write(
+        shim.join("sitecustomize.py"),
+        "import collections, collections.abc\nfor n in ('Mapping', 'MutableMapping', 'Sequence', 'MutableSequence', 'Set', 'MutableSet', 'Callable', 'Iterable', 'Iterator', 'Hashable'):\n    if not hasattr(collections, n):\n        setattr(collections, n, getattr(collections.abc, n))\n",
+    )
+    .unwrap();
+    let mut app = app_env(&pod, port);
+    unset(&mut app, "AWS_EC2_METADATA_DISABLED");
+    set(&mut app, "AWS_ROLE_ARN", &StsConfigRole::role());
+    set(&mut app, "PYTHONPATH", &shim.display().to_string());
+    let out = Command::new(&old_python)
+        .args([&peer("csm_app.py"), "run", &moto.endpoint, "put-allowed"])
+        .env_clear()
+        .envs(app.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "old boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = wait_for("the old SDK's findings", Duration::from_secs(60), || {
+        let r = server.report();
+        (app_codes(&r).len() == 2).then_some(r)
+    });
+    assert_eq!(
+        app_codes(&r),
+        ["APP_NOT_USING_POD_IDENTITY", "APP_SDK_TOO_OLD"],
+        "{:#}",
+        r["findings"]
+    );
+    let sdk = &r["app"]["sdks"][0];
+    assert_eq!(sdk["sdk"], "boto3", "{sdk:#}");
+    assert_eq!(sdk["version"], "1.9.100");
+    assert_eq!(sdk["credential_source"], "imds");
+    assert_eq!(sdk["minimum_version"], "1.9.220");
+    assert!(
+        sdk["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("node role's current key"),
+        "{sdk:#}"
+    );
+}

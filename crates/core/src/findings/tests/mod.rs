@@ -8,6 +8,7 @@ use crate::token::MalformedToken;
 use crate::token::ReadError;
 
 mod access;
+mod app;
 mod chain;
 mod pod_identity;
 mod sts;
