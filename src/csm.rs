@@ -22,31 +22,7 @@ use irsa_doctor_core::app::csm::{self, MAX_DATAGRAM};
 /// How often a changed snapshot is published while datagrams arrive.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
-/// `--csm-listen`: a loopback address, or `None` for `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Listen(pub Option<SocketAddr>);
-
-/// clap's parser for `--csm-listen`.
-pub fn parse_flag(value: &str) -> Result<Listen, String> {
-    parse_listen(value).map(Listen)
-}
-
-/// Parses `--csm-listen`: `off`, or a loopback `ADDR:PORT`.
-pub fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
-    if value.trim().eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let addr: SocketAddr = value
-        .trim()
-        .parse()
-        .map_err(|e| format!("{value:?} is not ADDR:PORT or off ({e})"))?;
-    if !addr.ip().is_loopback() {
-        return Err(format!(
-            "{addr} is not a loopback address: client-side monitoring is unauthenticated and carries session tokens, so it is only ever received on the pod's loopback (127.0.0.1:31000, the SDKs' default)"
-        ));
-    }
-    Ok(Some(addr))
-}
+pub use crate::config::{Listen, parse_flag, parse_listen};
 
 /// The kernel receive buffer asked for: a burst of thousands of datagrams queues while the
 /// task parses instead of being dropped (the kernel caps it at `net.core.rmem_max`).
