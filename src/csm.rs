@@ -69,10 +69,9 @@ pub async fn run(state: Arc<State>, addr: SocketAddr) {
     let mut next_publish = tokio::time::Instant::now() + PUBLISH_EVERY;
     loop {
         let received = if dirty {
-            match tokio::time::timeout_at(next_publish, socket.recv_from(&mut buf)).await {
-                Ok(r) => Some(r),
-                Err(_) => None,
-            }
+            tokio::time::timeout_at(next_publish, socket.recv_from(&mut buf))
+                .await
+                .ok()
         } else {
             Some(socket.recv_from(&mut buf).await)
         };

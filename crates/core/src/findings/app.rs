@@ -93,7 +93,7 @@ fn access_denied(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         .zip(&eval.denials)
         .filter(|(d, _)| recent(d.last_seen, ctx.now))
         .collect();
-    recent_denials.sort_by(|a, b| b.0.last_seen.cmp(&a.0.last_seen));
+    recent_denials.sort_by_key(|d| std::cmp::Reverse(d.0.last_seen));
     for (d, v) in recent_denials.into_iter().take(MAX_DENIAL_FINDINGS) {
         let on = d
             .resource
