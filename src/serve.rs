@@ -49,6 +49,9 @@ pub async fn run_with(
         )
     });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
+    let csm = state
+        .csm_listen
+        .map(|addr| tokio::spawn(crate::csm::run(Arc::clone(&state), addr)));
     http::serve_with(listener, app, web, shutdown).await;
     for w in watchers {
         w.abort();
@@ -57,6 +60,9 @@ pub async fn run_with(
         w.abort();
     }
     supervisor.abort();
+    if let Some(c) = csm {
+        c.abort();
+    }
     tracing::info!("irsa-doctor stopped");
 }
 

@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+    /// The application's own calls (client-side monitoring); `None` with `--csm-listen off`.
+    pub app: Option<crate::app::AppSnapshot>,
 }
 
 /// The region the SDK resolved from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile or IMDS.

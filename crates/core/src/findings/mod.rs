@@ -19,6 +19,7 @@ use crate::snapshot::Snapshot;
 use crate::time;
 
 mod access;
+mod app;
 mod chain;
 mod identity;
 mod links;
@@ -28,6 +29,7 @@ mod tokens;
 mod trust;
 
 pub use access::{AccessEvaluation, access_evaluation};
+pub use app::app_evaluation;
 pub use sts::sts_remediation;
 pub use tokens::{
     REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
@@ -168,6 +170,14 @@ codes! {
         "an --expect-access action and resource is not allowed by the role's identity policies and permissions boundary";
     AccessUnverified => "ACCESS_UNVERIFIED", Info,
         "the role's policies could not be read (IAM refused or unreachable), so --expect-access was not checked";
+    AppAccessDenied => "APP_ACCESS_DENIED", Warning,
+        "the application's own call was denied in the last 15 minutes; says what the role's policies make of it (not allowed anywhere, only on other resources, explicitly denied, cut by the boundary, or allowed so another policy denied it)";
+    AppNotUsingPodIdentity => "APP_NOT_USING_POD_IDENTITY", Critical,
+        "the application's calls are signed with credentials that are not the pod's web identity or Pod Identity (the node role, environment keys, a profile, a long-term key)";
+    AppSdkTooOld => "APP_SDK_TOO_OLD", Critical,
+        "the application's SDK version predates web identity (IRSA pod) or container-credential (Pod Identity pod) support";
+    AppCredentialsFailing => "APP_CREDENTIALS_FAILING", Critical,
+        "in the last 15 minutes the application's own credential provider failed (its AssumeRoleWithWebIdentity errored) or its calls were refused as expired (ExpiredToken)";
 }
 
 impl Serialize for Code {
@@ -366,6 +376,8 @@ pub struct Inputs<'a> {
     pub trust: Option<&'a crate::policy::trust::Evaluation>,
     /// Every `--expect-access` entry judged against the role's policies as last read.
     pub access: &'a AccessEvaluation,
+    /// The application's calls judged (SDKs, denials); `None` without client-side monitoring.
+    pub app: Option<&'a crate::app::explain::AppEvaluation>,
 }
 
 impl<'a> Inputs<'a> {
@@ -375,7 +387,18 @@ impl<'a> Inputs<'a> {
         trust: Option<&'a crate::policy::trust::Evaluation>,
         access: &'a AccessEvaluation,
     ) -> Inputs<'a> {
-        Inputs { ctx, trust, access }
+        Inputs {
+            ctx,
+            trust,
+            access,
+            app: None,
+        }
+    }
+
+    /// The same inputs with the application's calls judged.
+    pub fn with_app(mut self, app: Option<&'a crate::app::explain::AppEvaluation>) -> Inputs<'a> {
+        self.app = app;
+        self
     }
 }
 
@@ -398,13 +421,15 @@ const FAMILIES: &[&[Check]] = &[
     trust::CHECKS,
     pod_identity::CHECKS,
     access::CHECKS,
+    app::CHECKS,
 ];
 
 /// Computes all findings, worst first (then in `Code::ALL` order), evaluating the policies itself.
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access))
+    let app = app_evaluation(ctx);
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::findings::{Finding, Status};
 use crate::policy::trust;
 
+pub mod app;
 mod build;
 mod text;
 
@@ -40,6 +41,8 @@ pub struct Report {
     pub trust_policy: TrustPolicySection,
     /// `--expect-access` checked against the role's own policies; null without it.
     pub access: Option<AccessSection>,
+    /// The application's own calls (client-side monitoring); null with `--csm-listen off`.
+    pub app: Option<app::AppSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }

@@ -8,6 +8,7 @@ use crate::token::MalformedToken;
 use crate::token::ReadError;
 
 mod access;
+mod app;
 mod chain;
 mod pod_identity;
 mod sts;
@@ -294,7 +295,24 @@ fn sources_in(dir: &str) -> String {
 
 /// Codes that no `check --format json` run can raise, so `tests/field.rs` has no row for
 /// them; each says where its real-binary test is instead.
-const NOT_IN_THE_FIELD_SUITE: &[(Code, &str)] = &[];
+const NOT_IN_THE_FIELD_SUITE: &[(Code, &str)] = &[
+    (
+        Code::AppAccessDenied,
+        "raised by `serve` from the application's client-side monitoring; `check` listens for none (tests/csm.rs)",
+    ),
+    (
+        Code::AppNotUsingPodIdentity,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppSdkTooOld,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppCredentialsFailing,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+];
 
 /// ARCHITECTURE.md's recipe for a new finding, checked: a code raised by no check, asserted
 /// by no row of its family's table, run by no realistic pod, or explained by no runbook
