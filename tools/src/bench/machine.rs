@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use irsa_doctor_emulator::harness::{Client, Daemon, Pod, ProcSample, sample};
-use serde_json::Value;
+use irsa_doctor_tools::warnings_and_errors;
 
 use crate::options::Plan;
 
@@ -62,13 +62,7 @@ pub fn run_notes(daemon: &Daemon, pod: &Pod, plan: &Plan) -> Vec<String> {
     let threads = ProcSample::of(daemon.pid())
         .map_or_else(|_| "unknown".to_owned(), |s| s.threads.to_string());
     let logs = daemon.log_lines();
-    let loud = logs
-        .iter()
-        .filter(|line| {
-            serde_json::from_str::<Value>(line)
-                .is_ok_and(|v| v["level"] == "WARN" || v["level"] == "ERROR")
-        })
-        .count();
+    let loud = warnings_and_errors(&logs);
     vec![
         format!("run: {}", plan.describe()),
         format!("last STS test-assume succeeded: {assumed}"),

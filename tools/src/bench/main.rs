@@ -70,18 +70,19 @@ fn main() {
     let options = Options::from_args();
     kill_daemons_on_panic();
     let plan = Plan::new(&options);
-    let facts = machine::facts(&options.binary);
+    let binary = options.binary.path.as_path();
+    let facts = machine::facts(binary);
 
     progress("starting the fake STS and OIDC issuer; writing the first token");
     let pod = daemon::pod();
     if options.tls {
-        tls::tls_only(&options.binary, &pod, &plan, &facts);
+        tls::tls_only(binary, &pod, &plan, &facts);
         return;
     }
-    let mut rows = vec![daemon::binary_size(&options.binary)];
+    let mut rows = vec![daemon::binary_size(binary)];
 
     progress("starting irsa-doctor serve");
-    let daemon = daemon::spawn(&options.binary, &pod, &[]);
+    let daemon = daemon::spawn(binary, &pod, &[]);
     rows.push(daemon::startup_to_ready(&daemon));
     let exporters = Exporter::start_all(&options);
 
@@ -107,18 +108,13 @@ fn main() {
     ));
     let mut notes = machine::run_notes(&daemon, &pod, &plan);
     drop(daemon);
-    rows.extend(tls::tls_rows(
-        &options.binary,
-        &pod,
-        &ours_load[..2],
-        plan.window,
-    ));
+    rows.extend(tls::tls_rows(binary, &pod, &ours_load[..2], plan.window));
 
     let peers_load = exporters::load_each(&exporters, &plan);
     notes.extend(exporters::notes(&exporters, &options));
     drop(exporters);
 
-    rows.extend(probes::figures(&options.binary, &plan));
+    rows.extend(probes::figures(binary, &plan));
 
     print_report(&facts, &rows, &notes);
     exporters::print_comparison(

@@ -3,77 +3,46 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: bench [--quick | --long | --tls] [--binary PATH] [--node-exporter PATH] [--blackbox-exporter PATH]
-  --quick                   short windows, few probes (smoke-tests the bench; not for the README)
-  --tls                     only /metrics plain beside TLS + basic auth (--web-config-file)
-  --long                    measure RSS after 1,000 probes instead of 100 (adds ~15 minutes)
-  --binary PATH             the irsa-doctor to measure [default: target/release/irsa-doctor]
-  --node-exporter PATH      prometheus-node-exporter to compare with [default: /usr/bin/prometheus-node-exporter if present]
-  --blackbox-exporter PATH  prometheus-blackbox-exporter to compare with [default: /usr/bin/prometheus-blackbox-exporter if present]";
+use clap::Parser;
+use irsa_doctor_tools::Binary;
 
-/// Command-line options.
+/// Performance figures for the README, measured on the release binary (run it
+/// through scripts/bench).
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
 pub struct Options {
-    pub binary: PathBuf,
+    /// Short windows, few probes (smoke-tests the bench; not for the README).
+    #[arg(long, conflicts_with = "long")]
     pub quick: bool,
-    pub long: bool,
+    /// Only /metrics plain beside TLS + basic auth (--web-config-file).
+    #[arg(long)]
     pub tls: bool,
+    /// Measure RSS after 1,000 probes instead of 100 (adds ~15 minutes).
+    #[arg(long)]
+    pub long: bool,
+    #[command(flatten)]
+    pub binary: Binary,
+    /// prometheus-node-exporter to compare with [default: /usr/bin/prometheus-node-exporter if present].
+    #[arg(long, value_name = "PATH")]
     pub node_exporter: Option<PathBuf>,
+    /// prometheus-blackbox-exporter to compare with [default: /usr/bin/prometheus-blackbox-exporter if present].
+    #[arg(long, value_name = "PATH")]
     pub blackbox_exporter: Option<PathBuf>,
 }
 
 impl Options {
-    /// The process's arguments; exits 2 with the usage on a bad one, 0 after `--help`.
+    /// The process's arguments; clap exits 2 with the usage on a bad one, 0 after `--help`.
     pub fn from_args() -> Options {
         let installed = |path: &str| Some(PathBuf::from(path)).filter(|p| p.is_file());
-        let mut options = Options {
-            binary: PathBuf::from("target/release/irsa-doctor"),
-            quick: false,
-            long: false,
-            tls: false,
-            node_exporter: installed("/usr/bin/prometheus-node-exporter"),
-            blackbox_exporter: installed("/usr/bin/prometheus-blackbox-exporter"),
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "--long" => options.long = true,
-                "--tls" => options.tls = true,
-                "--node-exporter" => match args.next() {
-                    Some(path) => options.node_exporter = Some(PathBuf::from(path)),
-                    None => usage_error("--node-exporter needs a path"),
-                },
-                "--blackbox-exporter" => match args.next() {
-                    Some(path) => options.blackbox_exporter = Some(PathBuf::from(path)),
-                    None => usage_error("--blackbox-exporter needs a path"),
-                },
-                "--binary" => match args.next() {
-                    Some(path) => options.binary = PathBuf::from(path),
-                    None => usage_error("--binary needs a path"),
-                },
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => usage_error(&format!("unknown argument {other:?}")),
-            }
-        }
-        if options.quick && options.long {
-            usage_error("--quick and --long do not mix");
-        }
-        if !options.binary.is_file() {
-            usage_error(&format!(
-                "no binary at {} (scripts/bench builds it)",
-                options.binary.display()
-            ));
-        }
+        let mut options = Options::parse();
+        options.node_exporter = options
+            .node_exporter
+            .or_else(|| installed("/usr/bin/prometheus-node-exporter"));
+        options.blackbox_exporter = options
+            .blackbox_exporter
+            .or_else(|| installed("/usr/bin/prometheus-blackbox-exporter"));
         options
     }
-}
-
-fn usage_error(message: &str) -> ! {
-    eprintln!("bench: {message}\n{USAGE}");
-    std::process::exit(2);
 }
 
 /// How long and how much to measure.

@@ -31,25 +31,21 @@ mod kubelet;
 mod scrape;
 mod settle;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use irsa_doctor_emulator::harness::{
     Daemon, PATIENCE, Pod, ProcSample, kill_daemons_on_panic, shared_issuer,
 };
-use serde_json::Value;
+use irsa_doctor_tools::{Binary, warnings_and_errors};
 
 use faults::flip;
 use kubelet::{Volume, rotate};
 use scrape::scrape;
 use settle::settle;
-
-const USAGE: &str = "usage: soak [--minutes N] [--binary PATH]
-  --minutes N    how long to run (fractions allowed) [default: 10]
-  --binary PATH  the irsa-doctor to soak [default: target/release/irsa-doctor]";
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// Allowed growth: fds (end ≤ start + 2) and RSS after warm-up (< 1 MiB).
@@ -57,7 +53,8 @@ const FD_SLACK: i64 = 2;
 const RSS_SLACK: u64 = 1024 * 1024;
 
 fn main() {
-    let options = Options::from_args();
+    let options = Options::parse();
+    let binary = options.binary.path.as_path();
     kill_daemons_on_panic();
     let duration = Duration::from_secs_f64(options.minutes * 60.0);
     let warm_up = Duration::from_secs(60).min(duration / 2);
@@ -69,12 +66,12 @@ fn main() {
 
     progress(&format!(
         "soaking {} for {:.1} min (warm-up {} s)",
-        options.binary.display(),
+        binary.display(),
         options.minutes,
         warm_up.as_secs()
     ));
     let daemon = Daemon::spawn(
-        &options.binary,
+        binary,
         &pod.env(),
         &["--probe-interval", "10s", "--probe-timeout", "2s"],
     );
@@ -180,13 +177,7 @@ fn main() {
         None => {}
     }
 
-    let warn_lines = logs
-        .iter()
-        .filter(|l| {
-            serde_json::from_str::<Value>(l)
-                .is_ok_and(|v| v["level"] == "WARN" || v["level"] == "ERROR")
-        })
-        .count();
+    let warn_lines = warnings_and_errors(&logs);
     let facts = vec![
         ("ran for", format!("{:.1} min", soaked.as_secs_f64() / 60.0)),
         (
@@ -260,48 +251,23 @@ fn main() {
     }
 }
 
+/// Soak test of the release binary (run it through scripts/soak).
+#[derive(Debug, Parser)]
+#[command(name = "soak")]
 struct Options {
-    binary: PathBuf,
+    /// How long to run, in minutes (fractions allowed).
+    #[arg(long, value_name = "N", default_value_t = 10.0, value_parser = positive_minutes)]
     minutes: f64,
+    #[command(flatten)]
+    binary: Binary,
 }
 
-impl Options {
-    fn from_args() -> Options {
-        let mut options = Options {
-            binary: PathBuf::from("target/release/irsa-doctor"),
-            minutes: 10.0,
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--minutes" => match args.next().and_then(|m| m.parse().ok()) {
-                    Some(m) if m > 0.0 => options.minutes = m,
-                    _ => usage_error("--minutes needs a positive number"),
-                },
-                "--binary" => match args.next() {
-                    Some(path) => options.binary = PathBuf::from(path),
-                    None => usage_error("--binary needs a path"),
-                },
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => usage_error(&format!("unknown argument {other:?}")),
-            }
-        }
-        if !options.binary.is_file() {
-            usage_error(&format!(
-                "no binary at {} (scripts/soak builds it)",
-                options.binary.display()
-            ));
-        }
-        options
+/// A positive number of minutes, or why not.
+fn positive_minutes(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(m) if m > 0.0 && m.is_finite() => Ok(m),
+        _ => Err("not a positive number of minutes".into()),
     }
-}
-
-fn usage_error(message: &str) -> ! {
-    eprintln!("soak: {message}\n{USAGE}");
-    std::process::exit(2);
 }
 
 /// What the soak's threads did, counted as they go.
