@@ -115,6 +115,8 @@ fn main() {
     drop(exporters);
 
     rows.extend(probes::figures(binary, &plan));
+    // A new concern's rows go here (a module of its own, a daemon of its own): see the
+    // module docs above.
 
     print_report(&facts, &rows, &notes);
     exporters::print_comparison(
