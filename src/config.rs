@@ -1,4 +1,4 @@
-//! Command line and resolved configuration (SPEC section 2).
+//! Command line and resolved configuration (docs/reference.md#flags is generated from it).
 //!
 //! Every flag also reads an environment variable. `Cli` is what clap parses;
 //! `Config` is the validated, plain-data result the rest of the crate uses.
@@ -44,7 +44,7 @@ pub enum Command {
     /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
     Demo {
         /// How long each scripted step lasts; above 12s, since probes run at most every 10 s.
-        #[arg(long, default_value = "45s", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "45s", value_parser = parse_duration)]
         step: Duration,
     },
     /// Print a token's header and claims as JSON (never its signature).
@@ -59,7 +59,7 @@ pub enum Command {
 pub enum Format {
     /// Aligned text for humans.
     Text,
-    /// The SPEC section 4 JSON document.
+    /// The JSON report (docs/reference.md#report).
     Json,
 }
 
@@ -94,24 +94,40 @@ pub struct Opts {
     #[arg(long, global = true, action = ArgAction::Append, value_name = "[NAME=]PATH")]
     pub token_file: Vec<String>,
     /// The IAM role the pod should assume [env: AWS_ROLE_ARN].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// The EKS Pod Identity agent URI [default: $AWS_CONTAINER_CREDENTIALS_FULL_URI].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_POD_IDENTITY_ENDPOINT")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_POD_IDENTITY_ENDPOINT",
+        value_name = "URI"
+    )]
     pub pod_identity_endpoint: Option<String>,
     /// The audience the token must carry.
     #[arg(
         long,
         global = true,
         env = "IRSA_DOCTOR_EXPECTED_AUDIENCE",
+        value_name = "AUDIENCE",
         default_value = "sts.amazonaws.com"
     )]
     pub expected_audience: String,
     /// The subject the token must carry [default: system:serviceaccount:$POD_NAMESPACE:$SERVICE_ACCOUNT_NAME when both are set].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPECTED_SUBJECT")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_EXPECTED_SUBJECT",
+        value_name = "SUBJECT"
+    )]
     pub expected_subject: Option<String>,
     /// A JSON trust policy to evaluate offline.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_TRUST_POLICY_FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_TRUST_POLICY_FILE",
+        value_name = "FILE"
+    )]
     pub trust_policy_file: Option<PathBuf>,
     /// Also read the role's trust policy with iam:GetRole (with the test-assumed credentials).
     #[arg(long, global = true, env = "IRSA_DOCTOR_FETCH_TRUST_POLICY", default_value_t = false,
@@ -123,25 +139,31 @@ pub struct Opts {
           action = ArgAction::Append, value_name = "ACTION[=RESOURCE]")]
     pub expect_access: Vec<String>,
     /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL",
+        value_name = "URL"
+    )]
     pub oidc_discovery_url: Option<String>,
     /// Address the HTTP server listens on.
     #[arg(
         long,
         global = true,
         env = "IRSA_DOCTOR_LISTEN",
+        value_name = "ADDR",
         default_value = "0.0.0.0:9911"
     )]
     pub listen: SocketAddr,
     /// How often to test-assume the role (±10% jitter).
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_INTERVAL", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub probe_interval: Duration,
     /// How long one STS probe may take [default: 10s, or the probe interval when shorter].
     // No clap default: an absent timeout follows the interval (Prometheus' scrape_timeout rule).
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub probe_timeout: Option<Duration>,
     /// Warn when the token expires within this long.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPIRY_WARNING", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPIRY_WARNING", value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub expiry_warning: Duration,
     /// Check whether the pod can reach IMDS (node-role credentials).
     #[arg(long, global = true, env = "IRSA_DOCTOR_IMDS_CHECK", default_value_t = true,
@@ -152,10 +174,10 @@ pub struct Opts {
     #[arg(long, global = true, action = ArgAction::SetTrue, overrides_with = "imds_check")]
     pub no_imds_check: bool,
     /// Log format.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Log level.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
     // --- web config hook (src/web_config/); loaded by `serve` only, so not in `Config`.
     /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.

@@ -1,4 +1,4 @@
-//! The HTTP admin server (hyper 1, HTTP/1.1). Endpoints (SPEC section 3):
+//! The HTTP admin server (hyper 1, HTTP/1.1). Endpoints (docs/reference.md#http-endpoints):
 //!
 //! - `GET /`             landing page linking the endpoints
 //! - `GET /metrics`      Prometheus text exposition

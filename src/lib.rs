@@ -13,6 +13,7 @@ pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod probes;
+pub mod reference;
 pub mod serve;
 pub mod state;
 pub mod target;

@@ -191,7 +191,7 @@ async fn demo(_port: u16, _step: std::time::Duration) -> ExitCode {
 }
 
 /// Logs to stderr. Only irsa-doctor's own events follow `--log-level`: the AWS SDK's debug
-/// events print resolved identities (access key ids), so third-party crates stay at WARN (SPEC 7).
+/// events print resolved identities (access key ids), so third-party crates stay at WARN: secrets never leave the process.
 fn init_logging(format: LogFormat, level: LogLevel) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC section 6).
+//! Prometheus metrics (docs/reference.md#metrics is generated from the table here).
 //!
 //! Counters are bumped by the shell when events happen (a token read, an STS
 //! attempt); gauges are set from the latest snapshot at scrape time, so a
@@ -101,7 +101,7 @@ const TOKEN: &[&str] = &["token"];
 const STS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const AGENT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// Every metric irsa-doctor exports (SPEC 6), one row each.
+/// Every metric irsa-doctor exports, one row each.
 #[rustfmt::skip]
 const METRICS: &[Def] = &[
     def(Kind::Gauge(G::TokenExpiry), "irsa_token_expiry_timestamp_seconds", "Expiry (exp) of the token, Unix seconds.", TOKEN),
@@ -131,6 +131,30 @@ const METRICS: &[Def] = &[
     def(Kind::Gauge(G::PiCredentialsExpiry), "irsa_pod_identity_credentials_expiry_timestamp_seconds", "Expiry of the agent's last credentials, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::AccessAllowed), "irsa_access_allowed", "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.", &["action", "resource"]),
 ];
+
+/// The metrics table as the reference documents it (`docs/reference.md#metrics`): one
+/// markdown row per metric with its type, labels and help, generated so it cannot drift.
+pub fn reference_markdown() -> String {
+    let mut out = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
+    for d in METRICS {
+        let kind = match d.kind {
+            Kind::Gauge(_) => "gauge",
+            Kind::Counter(_) => "counter",
+            Kind::Histogram(..) => "histogram",
+        };
+        let labels = d
+            .labels
+            .iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| `{}` | {kind} | {labels} | {} |\n",
+            d.name, d.help
+        ));
+    }
+    out
+}
 
 /// Every metric irsa-doctor exports, in its own registry.
 pub struct Metrics {
@@ -556,7 +580,7 @@ mod tests {
     fn sts_error_codes_are_bounded() {
         let m = Metrics::new(&["irsa"]).unwrap();
         m.sts_attempt(0.2, Some("AccessDenied"));
-        // Issue 11: labelled Other before the one table.
+        // Labelled Other before the one table.
         m.sts_attempt(0.2, Some("ThrottlingException"));
         m.sts_attempt(0.2, Some("arn:aws:iam::secret"));
         m.sts_attempt(0.1, None);
@@ -572,7 +596,7 @@ mod tests {
         }
     }
 
-    /// Issue 11: with a valid nbf and a future iat the gauge said 1 while TOKEN_NOT_YET_VALID fired.
+    /// With a valid nbf and a future iat the gauge once said 1 while TOKEN_NOT_YET_VALID fired.
     #[test]
     fn token_valid_agrees_with_the_findings() {
         let m = Metrics::new(&["irsa"]).unwrap();

@@ -256,7 +256,7 @@ fn demo_walks_through_failures_and_back() {
     );
 }
 
-/// SPEC 2: an absent --probe-timeout follows a short --probe-interval (Prometheus' rule);
+/// An absent --probe-timeout follows a short --probe-interval (Prometheus' rule);
 /// only an explicit timeout above the interval, by flag or env, is an error.
 #[test]
 fn probe_timeout_follows_a_short_interval() {

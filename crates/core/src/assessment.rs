@@ -216,7 +216,7 @@ mod tests {
         assert!(a.trust.is_none(), "no trust policy configured");
     }
 
-    /// Issue 11: with a valid `nbf` and a future `iat`, the gauge said 1 while the finding fired.
+    /// With a valid `nbf` and a future `iat`, the gauge once said 1 while the finding fired.
     #[test]
     fn token_validity_is_one_judgement_for_metric_and_finding() {
         let mut fx = healthy();

@@ -77,7 +77,7 @@ fn region(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
 }
 
 fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    // Issue 12: `static_sources` holds only what the SDK's chain really answers with before web
+    // `static_sources` holds only what the SDK's chain really answers with before web
     // identity (a region-only or web-identity profile is not there); and with no web identity or
     // Pod Identity configured there is nothing to shadow (IRSA_ENV_MISSING says what is wrong).
     if ctx.env.static_sources.is_empty() || !(ctx.env.uses_irsa() || ctx.env.uses_pod_identity()) {
@@ -123,7 +123,7 @@ fn global_sts_endpoint(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if value.is_some_and(|v| v.eq_ignore_ascii_case("regional")) {
         return;
     }
-    // Issue 12: only the aws partition has a global STS endpoint (sts.amazonaws.com).
+    // Only the aws partition has a global STS endpoint (sts.amazonaws.com).
     let Some(global) = partition_known(ctx).and_then(Partition::global_sts_host) else {
         return;
     };
@@ -203,7 +203,7 @@ fn proxy_intercepts_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if ctx.env.proxy_vars.is_empty() {
         return;
     }
-    // Issue 12: only the endpoints this pod's SDK really calls.
+    // Only the endpoints this pod's SDK really calls: a proxy in front of one it never uses is no problem.
     let endpoints = no_proxy::credential_endpoints(&no_proxy::EndpointUse {
         pod_identity_uri: ctx
             .env

@@ -6,11 +6,20 @@ use super::{
     partition,
 };
 use crate::arn::role_identity;
-use crate::failure;
+use crate::outcome::StsFailure;
 use crate::partition::Partition;
-use crate::snapshot::{StsFailure, StsResult};
+use crate::snapshot::StsResult;
 
 pub(super) const CHECKS: &[Check] = &[sts_probe, role_mismatch, clock_skew];
+
+/// The finding a failed test-assume raises, by what happened (the `failure` table's class).
+pub(super) fn finding_code(class: StsFailure) -> Code {
+    match class {
+        StsFailure::Rejected => Code::StsAssumeFailed,
+        StsFailure::Throttled => Code::StsThrottled,
+        StsFailure::Unreachable => Code::StsUnreachable,
+    }
+}
 
 /// Remediation for an STS error, by code and the message variants research rows 6-11 and
 /// f1/f13 list; ARNs follow `partition` (of `AWS_ROLE_ARN`), the role named is `role`.
@@ -88,7 +97,7 @@ fn sts_probe(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         // (REGION_MISSING), not the network.
         Some(StsFailure::Unreachable | StsFailure::Rejected) if region_missing(ctx) => {
             Finding::new(
-                failure::sts_finding(sts.failure.unwrap_or(StsFailure::Rejected)),
+                finding_code(sts.failure.unwrap_or(StsFailure::Rejected)),
                 format!(
                     "could not call STS: no region is configured, so the SDK has no regional endpoint to send AssumeRoleWithWebIdentity to ({code}: {message}); {failures} attempt(s) in a row"
                 ),

@@ -8,13 +8,13 @@ use crate::token::{Claims, ReadError};
 
 pub(super) const CHECKS: &[Check] = &[token_files, token_lifetimes, stale_warnafter];
 
-/// Allowed clock difference for `nbf`/`iat` and for STS's `Date` (SPEC 5).
+/// Allowed clock difference for `nbf`/`iat` and for STS's `Date`.
 pub const SKEW_ALLOWANCE_SECS: i64 = 60;
-/// How long past the kubelet's refresh point before rotation counts as stalled (SPEC 5).
+/// How long past the kubelet's refresh point before rotation counts as stalled.
 pub const ROTATION_GRACE_SECS: i64 = 600;
 /// The kubelet refreshes when a token is older than 80% of its TTL or 24 h (research row 12).
 const MAX_REFRESH_AGE_SECS: i64 = 24 * 3600;
-/// How long after its refresh point the kubelet may take to write the new token (SPEC 5): it
+/// How long after its refresh point the kubelet may take to write the new token: it
 /// rewrites projected volumes at the next pod sync (`--sync-frequency` 1 min, jittered up to
 /// 50%) plus the token manager's 10 s, so up to about 100 s; allow 2 minutes.
 pub const REFRESH_LAG_SECS: i64 = 120;

@@ -1,8 +1,8 @@
-//! The `/debug` and `check` report (SPEC section 4): the model here, built by
+//! The `/debug` and `check` report (docs/reference.md#report): the model here, built by
 //! one pure function from an `Assessment` (`build`), rendered as JSON or as a
 //! short aligned text an SRE reads in five seconds (`text`).
 //!
-//! Every field of SPEC section 4 is always present; unknown values are
+//! Every documented field is always present; unknown values are
 //! `null`. Nothing here can carry the raw token, its signature or a key.
 
 use serde::Serialize;
@@ -252,7 +252,7 @@ pub struct ImdsSection {
 }
 
 impl Report {
-    /// Pretty JSON (the SPEC section 4 document).
+    /// Pretty JSON (the documented report).
     pub fn to_json(&self) -> String {
         // Serialising plain structs of strings and numbers cannot fail; stay total anyway.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

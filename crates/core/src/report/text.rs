@@ -36,6 +36,13 @@ impl Report {
                     f.message
                 );
                 let _ = writeln!(o, "  {:<8}  {:<width$}  fix: {}", "", "", f.remediation);
+                let _ = writeln!(
+                    o,
+                    "  {:<8}  {:<width$}  see: {}",
+                    "",
+                    "",
+                    f.code.runbook_url()
+                );
             }
         }
         let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();

@@ -234,3 +234,17 @@ fn remediation_cases() {
         );
     }
 }
+
+/// What happened (the `failure` table's class) decides the code here, and only here.
+#[test]
+fn each_failure_class_raises_one_code() {
+    use crate::findings::sts::finding_code;
+    let cases = [
+        (StsFailure::Rejected, Code::StsAssumeFailed),
+        (StsFailure::Throttled, Code::StsThrottled),
+        (StsFailure::Unreachable, Code::StsUnreachable),
+    ];
+    for (class, code) in cases {
+        assert_eq!(finding_code(class), code, "{class:?}");
+    }
+}

@@ -1,5 +1,5 @@
 //! Would the role's own policies allow this action on this resource?
-//! (`--expect-access`, SPEC 2 and 4.)
+//! (`--expect-access`; the report's `access` section.)
 //!
 //! Replays IAM's evaluation of one request against the role's identity
 //! policies (inline and attached managed) and its permissions boundary, with
@@ -177,7 +177,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The SPEC 4 name.
+    /// The report's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
@@ -237,7 +237,7 @@ impl Judged<'_> {
     }
 }
 
-/// Evaluates `want` against the role's policies (SPEC 4 `access.checks[]`).
+/// Evaluates `want` against the role's policies (the report's `access.checks[]`).
 pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess) -> AccessCheck {
     let identity: Vec<Judged<'_>> = policies
         .identity
