@@ -51,7 +51,7 @@ pub async fn run_with(
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
     let csm = state
         .csm_listen
-        .map(|addr| tokio::spawn(crate::csm::run(Arc::clone(&state), addr)));
+        .map(|addr| crate::csm::spawn(Arc::clone(&state), addr));
     http::serve_with(listener, app, web, shutdown).await;
     for w in watchers {
         w.abort();
@@ -61,7 +61,7 @@ pub async fn run_with(
     }
     supervisor.abort();
     if let Some(c) = csm {
-        c.abort();
+        c.stop();
     }
     tracing::info!("irsa-doctor stopped");
 }
