@@ -36,6 +36,7 @@
 //! | `load` | the load generator; `/metrics` and `/debug` under 1, 50, 500 clients |
 //! | `tls` | `/metrics` over TLS + basic auth beside plain (`--tls` runs only this) |
 //! | `probes` | STS calls per probe (scaled to an hour), RSS growth over many probes |
+//! | `csm` | client-side monitoring: ingest rate, loss at 10,000/s, CPU at 1,000 calls/s, RSS after a random flood (`--csm` runs only this) |
 //! | `exporters` | node_exporter and blackbox_exporter: starting them, the comparison table |
 //! | `machine` | facts about the machine and the run that say whether figures can be trusted |
 //! | `report` | the rows, the Markdown table, number formats |
@@ -48,6 +49,7 @@
 //! goes in `options` beside `--tls`.
 #![allow(clippy::disallowed_methods)] // drives the real binary: real clocks, a chosen environment
 
+mod csm;
 mod daemon;
 mod exporters;
 mod idle;
@@ -77,6 +79,10 @@ fn main() {
     let pod = daemon::pod();
     if options.tls {
         tls::tls_only(binary, &pod, &plan, &facts);
+        return;
+    }
+    if options.csm {
+        print_report(&facts, &csm::figures(binary, &plan), &[plan.describe()]);
         return;
     }
     let mut rows = vec![daemon::binary_size(binary)];
@@ -115,6 +121,7 @@ fn main() {
     drop(exporters);
 
     rows.extend(probes::figures(binary, &plan));
+    rows.extend(csm::figures(binary, &plan));
     // A new concern's rows go here (a module of its own, a daemon of its own): see the
     // module docs above.
 

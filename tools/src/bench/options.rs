@@ -17,6 +17,9 @@ pub struct Options {
     /// Only /metrics plain beside TLS + basic auth (--web-config-file).
     #[arg(long)]
     pub tls: bool,
+    /// Only the client-side monitoring (CSM) ingest figures.
+    #[arg(long, conflicts_with = "tls")]
+    pub csm: bool,
     /// Measure RSS after 1,000 probes instead of 100 (adds ~15 minutes).
     #[arg(long)]
     pub long: bool,
