@@ -185,6 +185,10 @@ pub struct Opts {
     /// Log level.
     #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+    /// Where to receive the application's client-side monitoring (loopback `ADDR:PORT`, or `off`).
+    #[arg(long, global = true, env = "IRSA_DOCTOR_CSM_LISTEN", default_value = "127.0.0.1:31000",
+          value_name = "ADDR|off", value_parser = parse_flag)]
+    pub csm_listen: Listen,
     // --- web config hook (src/web_config/); loaded by `serve` only, so not in `Config`.
     /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.
     #[arg(
@@ -213,6 +217,32 @@ pub fn probe_timeout(
         }),
         Some(timeout) => Ok(timeout),
     }
+}
+
+/// `--csm-listen`: a loopback address, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
+/// clap's parser for `--csm-listen`.
+pub fn parse_flag(value: &str) -> Result<Listen, String> {
+    parse_listen(value).map(Listen)
+}
+
+/// Parses `--csm-listen`: `off`, or a loopback `ADDR:PORT`.
+pub fn parse_listen(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = value
+        .trim()
+        .parse()
+        .map_err(|e| format!("{value:?} is not ADDR:PORT or off ({e})"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address: client-side monitoring is unauthenticated and carries session tokens, so it is only ever received on the pod's loopback (127.0.0.1:31000, the SDKs' default)"
+        ));
+    }
+    Ok(Some(addr))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -88,11 +88,12 @@ enum Step {
     StsDown,
     ImdsOpen,
     AccessLost,
+    AppDenied,
     RoleChanged,
 }
 
 impl Step {
-    const CYCLE: [Step; 9] = [
+    const CYCLE: [Step; 10] = [
         Step::Healthy,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
@@ -101,6 +102,7 @@ impl Step {
         Step::ImdsOpen,
         Step::AccessLost,
         Step::RoleChanged,
+        Step::AppDenied,
         Step::Healthy,
     ];
 
@@ -125,6 +127,9 @@ impl Step {
             Step::AccessLost => {
                 "the role's policy lost s3:PutObject, which --expect-access says the workload needs (ACCESS_NOT_ALLOWED names the nearest statement; irsa_access_allowed 0)"
             }
+            Step::AppDenied => {
+                "the application's own s3:PutObject to another bucket is denied (its SDK reports it over client-side monitoring): APP_ACCESS_DENIED says the role allows it only on demo-backups; curl /debug/policy"
+            }
             Step::RoleChanged => {
                 "the ServiceAccount's eks.amazonaws.com/role-arn changed under the running pod, which keeps the old role until recreated (ROLE_ANNOTATION_CHANGED names the restart command)"
             }
@@ -135,7 +140,12 @@ impl Step {
     fn rotates(self) -> bool {
         matches!(
             self,
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::RoleChanged
+            Step::Healthy
+                | Step::StsDown
+                | Step::ImdsOpen
+                | Step::AccessLost
+                | Step::AppDenied
+                | Step::RoleChanged
         )
     }
 }
@@ -149,6 +159,8 @@ struct Pod {
     oidc: FakeOidc,
     kube: FakeKubeApi,
     root: PathBuf,
+    /// Where the sidecar listens for the simulated application's client-side monitoring.
+    csm: SocketAddr,
 }
 
 impl Pod {
@@ -195,7 +207,12 @@ impl Pod {
                 std::fs::write(root.join("kubeconfig"), config)
             })
             .map_err(setup("kubeconfig"))?;
+        // A free loopback UDP port for the sidecar's --csm-listen.
+        let csm = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|s| s.local_addr())
+            .map_err(setup("client-side monitoring port"))?;
         Ok(Pod {
+            csm,
             kube,
             oidc: FakeOidc::start(&issuer)
                 .await
@@ -269,6 +286,7 @@ impl Pod {
             | Step::StsDown
             | Step::ImdsOpen
             | Step::AccessLost
+            | Step::AppDenied
             | Step::RoleChanged => self.write_token(|_| {}),
         }
         false
@@ -311,6 +329,32 @@ impl Pod {
             ("IRSA_DOCTOR_POD_SPEC_INTERVAL", "5s".into()),
             ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
             ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
+            ("IRSA_DOCTOR_CSM_LISTEN", self.csm.to_string()),
+        ]
+    }
+
+    /// What the simulated application's SDK sends for one `s3:PutObject` to a bucket the role
+    /// does not cover: the attempt and the call, shaped as botocore's client-side monitoring
+    /// writes them (the demo has no Python to run a real SDK).
+    fn app_put_denied(&self) -> [String; 2] {
+        let ua = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.1 os/linux#6.1 lang/python#3.11.7 m/h,b Botocore/1.34.0";
+        let session = format!(
+            "arn:aws:sts::{}:assumed-role/{}/botocore-session-1",
+            self.sts.config().account_id,
+            self.sts.config().role_name
+        );
+        let resource = "arn:aws:s3:::demo-archive/db/dump.sql";
+        let message = format!(
+            "User: {session} is not authorized to perform: s3:PutObject on resource: \"{resource}\" because no identity-based policy allows the s3:PutObject action"
+        );
+        [
+            serde_json::json!({"Version": 1, "ClientId": "", "Type": "ApiCallAttempt", "Service": "S3",
+                "Api": "PutObject", "UserAgent": ua, "AccessKey": "ASIADEMOAPPEXAMPLE01", "HttpStatusCode": 403})
+            .to_string(),
+            serde_json::json!({"Version": 1, "ClientId": "", "Type": "ApiCall", "Service": "S3", "Api": "PutObject",
+                "UserAgent": ua, "AttemptCount": 1, "FinalHttpStatusCode": 403,
+                "FinalAwsException": "AccessDenied", "FinalAwsExceptionMessage": message})
+            .to_string(),
         ]
     }
 }
@@ -376,7 +420,15 @@ pub async fn run(
             previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());
             let mut elapsed = Duration::ZERO;
+            let app = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok();
             while elapsed < step_duration {
+                if *step == Step::AppDenied
+                    && let Some(socket) = &app
+                {
+                    for datagram in pod.app_put_denied() {
+                        let _ = socket.send_to(datagram.as_bytes(), pod.csm);
+                    }
+                }
                 if reread {
                     reread = !request_probe(addr).await;
                 }

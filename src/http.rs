@@ -4,6 +4,7 @@
 //! - `GET /metrics`      Prometheus text exposition
 //! - `GET /debug`        the report: text, or JSON with `?format=json` / `Accept: application/json`
 //! - `POST /debug/probe` run the live checks now, answer the fresh JSON report (429 within 10 s of the last probe)
+//! - `GET /debug/policy` the least-privilege identity policy of the application's calls so far
 //! - `GET /healthz`      `200 ok` while the process and its loops are alive
 //! - `GET /readyz`       `200` once the first token read and first probe attempt are done, else `503`
 //! - `GET /startupz`     the start gate: `503` until a test-assume or agent call succeeded, then
@@ -211,6 +212,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 "live probing is not available in this mode\n",
             ),
         },
+        "/debug/policy" if is_get => json(StatusCode::OK, state.policy_document()),
         "/healthz" if is_get => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" if is_get => {
             if state.is_ready() {
@@ -235,7 +237,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 "closed: waiting for a test-assume or agent call to succeed\n",
             ),
         },
-        "/" | "/metrics" | "/debug" | "/healthz" | "/readyz" | "/startupz" => {
+        "/" | "/metrics" | "/debug" | "/debug/policy" | "/healthz" | "/readyz" | "/startupz" => {
             method_not_allowed("GET, HEAD")
         }
         "/debug/probe" => method_not_allowed("POST"),
@@ -309,6 +311,7 @@ const LANDING: &str = r#"<!doctype html>
 <li><a href="/debug">/debug</a> (report; <a href="/debug?format=json">JSON</a>)</li>
 <li><a href="/metrics">/metrics</a></li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/startupz">/startupz</a></li>
+<li><a href="/debug/policy">/debug/policy</a> (least-privilege policy of the application's calls)</li>
 <li><code>POST /debug/probe</code> runs the live checks now</li>
 </ul></body></html>
 "#;

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod csm;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod environment;

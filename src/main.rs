@@ -110,8 +110,13 @@ fn main() -> ExitCode {
             (Some(vars), Some(pid)) => environment::for_process(vars, target::root(pid)).await,
             _ => environment::from_process().await,
         };
+        // Only `serve` listens for the application's client-side monitoring.
+        let csm = match cli.command {
+            None | Some(Command::Serve) => cli.opts.csm_listen.0,
+            _ => None,
+        };
         let state = match State::new(config, env) {
-            Ok(s) => Arc::new(s),
+            Ok(s) => Arc::new(s.with_csm_listen(csm)),
             Err(e) => {
                 eprintln!("irsa-doctor: {e}");
                 return ExitCode::FAILURE;

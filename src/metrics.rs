@@ -42,6 +42,8 @@ enum G {
     ImdsReachable,
     FindingActive,
     AccessAllowed,
+    AppSdkInfo,
+    AppLastEvent,
     BuildInfo,
 }
 const GAUGES: usize = G::BuildInfo as usize + 1;
@@ -55,8 +57,10 @@ enum C {
     StsErrors,
     PiAttempts,
     PiErrors,
+    AppCalls,
+    AppEvents,
 }
-const COUNTERS: usize = C::PiErrors as usize + 1;
+const COUNTERS: usize = C::AppEvents as usize + 1;
 
 /// The histograms, by position in `Metrics::histograms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,8 @@ const fn def(
 }
 
 const TOKEN: &[&str] = &["token"];
+/// Every `irsa_app_events_total{result}` value, zeroed at start.
+const APP_EVENT_RESULTS: [&str; 4] = ["accepted", "malformed", "oversized", "dropped"];
 const STS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const AGENT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
@@ -129,6 +135,10 @@ const METRICS: &[Def] = &[
     def(Kind::Gauge(G::PiSuccess), "irsa_pod_identity_success", "1 when the last agent call returned credentials (cached: calls run on the probe interval).", NO_LABELS),
     def(Kind::Gauge(G::PiLastSuccess), "irsa_pod_identity_last_success_timestamp_seconds", "When an agent call last succeeded, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::PiCredentialsExpiry), "irsa_pod_identity_credentials_expiry_timestamp_seconds", "Expiry of the agent's last credentials, Unix seconds.", NO_LABELS),
+    def(Kind::Counter(C::AppCalls), "irsa_app_api_calls_total", "The application's own AWS calls (client-side monitoring), by IAM prefix, action and outcome; at most 512 series, beyond that folded into action=\"other\".", &["service", "action", "outcome"]),
+    def(Kind::Gauge(G::AppSdkInfo), "irsa_app_sdk_info", "The application's SDKs and where their credentials come from (value always 1; at most 64).", &["sdk", "version", "credential_source"]),
+    def(Kind::Counter(C::AppEvents), "irsa_app_events_total", "Client-side monitoring datagrams received, by result: accepted, malformed, oversized, dropped (beyond a cap).", &["result"]),
+    def(Kind::Gauge(G::AppLastEvent), "irsa_app_last_event_timestamp_seconds", "When the latest client-side monitoring datagram arrived, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::AccessAllowed), "irsa_access_allowed", "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.", &["action", "resource"]),
 ];
 
@@ -252,6 +262,9 @@ impl Metrics {
         for code in STS_LABELS {
             m.c(C::StsErrors).with_label_values(&[code]).reset();
         }
+        for result in APP_EVENT_RESULTS {
+            m.c(C::AppEvents).with_label_values(&[result]).reset();
+        }
         m.c(C::PiAttempts).with_label_values(NO_LABELS).reset();
         for code in AGENT_LABELS {
             m.c(C::PiErrors).with_label_values(&[code]).reset();
@@ -293,6 +306,21 @@ impl Metrics {
         if let Some(code) = error_code {
             self.c(C::PiErrors).with_label_values(&[code]).inc();
         }
+    }
+
+    /// Counts one client-side monitoring datagram by result (`accepted`, `malformed`, ...).
+    pub fn app_event(&self, result: &str, at: std::time::SystemTime) {
+        self.c(C::AppEvents).with_label_values(&[result]).inc();
+        self.g(G::AppLastEvent)
+            .with_label_values(NO_LABELS)
+            .set(time::unix_f64(at));
+    }
+
+    /// Counts one application call; the core's snapshot bounds the label sets it passes.
+    pub fn app_call(&self, service: &str, action: &str, outcome: &str) {
+        self.c(C::AppCalls)
+            .with_label_values(&[service, action, outcome])
+            .inc();
     }
 
     /// Counts one STS test-assume request; `error_code` is `None` on success.
@@ -377,6 +405,23 @@ impl Metrics {
                 .set(f64::from(u8::from(assessment.is_active(*code))));
         }
         self.set_access(&assessment.access);
+        self.set_app(snap, assessment);
+    }
+
+    /// `irsa_app_sdk_info` from the snapshot's (bounded) SDK identities.
+    fn set_app(&self, snap: &irsa_doctor_core::snapshot::Snapshot, assessment: &Assessment) {
+        let g = self.g(G::AppSdkInfo);
+        g.reset();
+        let Some(app) = &snap.app else { return };
+        for (i, e) in app.sdks.iter().enumerate() {
+            let source = assessment
+                .app
+                .as_ref()
+                .and_then(|a| a.sdks.get(i))
+                .map_or("unknown", |v| v.source.as_str());
+            g.with_label_values(&[&e.sdk.name, &e.sdk.version, source])
+                .set(1.0);
+        }
     }
 
     /// 1 allowed, 0 denied; absent while unknown or unread (a 0 would page for nothing).

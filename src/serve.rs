@@ -49,6 +49,9 @@ pub async fn run_with(
         )
     });
     let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
+    let csm = state
+        .csm_listen
+        .map(|addr| crate::csm::spawn(Arc::clone(&state), addr));
     // Its own task: an absent, refusing or slow API server never delays anything else.
     let pod_spec = tokio::spawn(crate::kubernetes::run(Arc::clone(&state)));
     http::serve_with(listener, app, web, shutdown).await;
@@ -59,6 +62,9 @@ pub async fn run_with(
         w.abort();
     }
     supervisor.abort();
+    if let Some(c) = csm {
+        c.stop();
+    }
     pod_spec.abort();
     tracing::info!("irsa-doctor stopped");
 }

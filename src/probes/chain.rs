@@ -187,6 +187,60 @@ pub async fn probe_imds(endpoint: &str) -> ImdsReach {
     }
 }
 
+/// The node role's current access key id as IMDS serves it (v2, else v1), the way the SDK
+/// reads it: the role name, then its credentials. The secret key and the session token in the
+/// same answer are never kept; only the key id is returned, and the caller keeps only its
+/// fingerprint.
+pub async fn imds_access_key_id(endpoint: &str) -> Option<String> {
+    let token = request(
+        endpoint,
+        "PUT",
+        "/latest/api/token",
+        &[("x-aws-ec2-metadata-token-ttl-seconds", "60")],
+        IMDS_TIMEOUT,
+    )
+    .await
+    .ok()
+    .filter(|(status, _)| *status == 200)
+    .and_then(|(_, body)| String::from_utf8(body.to_vec()).ok());
+    let headers: Vec<(&str, &str)> = token
+        .as_deref()
+        .map(|t| ("x-aws-ec2-metadata-token", t.trim()))
+        .into_iter()
+        .collect();
+    let get = |path: String| {
+        let headers = headers.clone();
+        async move {
+            request(endpoint, "GET", &path, &headers, IMDS_TIMEOUT)
+                .await
+                .ok()
+                .filter(|(status, _)| *status == 200)
+                .map(|(_, body)| body)
+        }
+    };
+    let roles = get(CREDENTIALS_PATH.to_owned()).await?;
+    let role = String::from_utf8_lossy(&roles)
+        .lines()
+        .next()?
+        .trim()
+        .to_owned();
+    if role.is_empty() || role.contains('/') {
+        return None;
+    }
+    let body = get(format!("{CREDENTIALS_PATH}{role}")).await?;
+    #[derive(serde::Deserialize)]
+    struct KeyId {
+        #[serde(rename = "AccessKeyId")]
+        access_key_id: String,
+    }
+    serde_json::from_slice::<KeyId>(&body)
+        .ok()
+        .map(|k| k.access_key_id)
+}
+
+/// The path IMDS lists the instance role under.
+const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
+
 /// One plain-HTTP request; the status, or `None` for any failure or timeout.
 async fn status(
     endpoint: &str,

@@ -159,6 +159,18 @@ impl LiveProbe {
         } else {
             None
         };
+        // With the application's calls observed, the node role's current key id tells whether
+        // they are signed with it; only its fingerprint is kept.
+        if self.state.csm_listen.is_some() && imds.is_some_and(|i| i.v2 || i.v1) {
+            let key = chain::imds_access_key_id(&self.imds_endpoint)
+                .await
+                .map(|k| irsa_doctor_core::app::csm::KeyEvidence::of(&k, &self.state.key_hasher));
+            self.state.update(|s| {
+                if let Some(app) = s.app.as_mut() {
+                    app.node_key = key.map(|k| k.fingerprint);
+                }
+            });
+        }
         self.state.update(|s| {
             s.chain.provider = chain.provider;
             s.chain.caller_arn = chain.caller_arn;
@@ -187,7 +199,13 @@ impl LiveProbe {
     /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s). `role` is
     /// the IRSA role, or on a Pod Identity pod the agent's (empty before it is known).
     fn access_read_due(&self, role: &str) -> bool {
-        if self.state.config.expect_access.is_empty() {
+        // The application's denials are explained against the same policies (no flag needed).
+        let app_denied = self
+            .state
+            .snapshot()
+            .app
+            .is_some_and(|a| !a.denials.is_empty());
+        if self.state.config.expect_access.is_empty() && !app_denied {
             return false;
         }
         let forced = self.access_forced.swap(false, Ordering::Relaxed);
@@ -377,10 +395,23 @@ impl LiveProbe {
                 .backoff()
                 .next_delay(self.state.config.probe_interval, fastrand::f64());
             let deadline = tokio::time::Instant::now() + delay;
-            // Wait for the schedule, or for a refreshed token worth confirming early.
+            // Wait for the schedule, for a refreshed token worth confirming early, or for the
+            // application's first denial of an action (its policies are read to explain it).
             loop {
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => break,
+                    () = self.state.app_policy_wanted.notified() => {
+                        let last = self
+                            .last_access_read
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .as_ref()
+                            .map(|(at, _)| *at);
+                        tokio::time::sleep(schedule::app_policy_read_delay(last, crate::host::instant())).await;
+                        self.access_forced.store(true, Ordering::Relaxed);
+                        tracing::debug!("the application was denied: reading the role's policies");
+                        break;
+                    }
                     r = changes.changed() => {
                         if r.is_err() { return; }
                         let reloads = changes.borrow_and_update().token.reloads;

@@ -141,6 +141,17 @@ impl Backoff {
     }
 }
 
+/// The shortest time between two reads of the role's policies that the application's
+/// denials trigger: the first denial of an action reads them at once, at most once a minute.
+pub const APP_POLICY_READ_MIN_GAP: Duration = Duration::from_secs(60);
+
+/// How long to wait before reading the role's policies for a new denial, given the last read.
+pub fn app_policy_read_delay(last_read: Option<Instant>, now: Instant) -> Duration {
+    last_read.map_or(Duration::ZERO, |at| {
+        APP_POLICY_READ_MIN_GAP.saturating_sub(now.saturating_duration_since(at))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+    /// The application's own calls (client-side monitoring); `None` with `--csm-listen off`.
+    pub app: Option<crate::app::AppSnapshot>,
     /// The pod's own Pod and ServiceAccount, read from the Kubernetes API.
     pub pod_spec: crate::pod::PodSpecSnapshot,
 }

@@ -4,6 +4,8 @@
 //! latest snapshot, now). The checks live in one file per family, each with
 //! its own `CHECKS` list. How to add one: ARCHITECTURE.md, "Adding to it" (the
 //! one recipe; `tests::every_code_follows_the_recipe` holds it).
+//! Remediations say the fix itself and, where a page helps, end with a public URL from
+//! `links` (AWS and Kubernetes documentation); `docs/failure-modes.md` explains each mode.
 
 use std::ops::Deref;
 use std::time::SystemTime;
@@ -17,8 +19,10 @@ use crate::snapshot::Snapshot;
 use crate::time;
 
 mod access;
+mod app;
 mod chain;
 mod identity;
+mod links;
 pub(crate) mod pod;
 mod pod_identity;
 mod sts;
@@ -26,6 +30,7 @@ mod tokens;
 mod trust;
 
 pub use access::{AccessEvaluation, access_evaluation};
+pub use app::app_evaluation;
 pub use sts::sts_remediation;
 pub use tokens::{
     REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
@@ -166,6 +171,14 @@ codes! {
         "an --expect-access action and resource is not allowed by the role's identity policies and permissions boundary";
     AccessUnverified => "ACCESS_UNVERIFIED", Info,
         "the role's policies could not be read (IAM refused or unreachable), so --expect-access was not checked";
+    AppAccessDenied => "APP_ACCESS_DENIED", Warning,
+        "the application's own call was denied in the last 15 minutes; says what the role's policies make of it (not allowed anywhere, only on other resources, explicitly denied, cut by the boundary, or allowed so another policy denied it)";
+    AppNotUsingPodIdentity => "APP_NOT_USING_POD_IDENTITY", Critical,
+        "the application's calls are signed with credentials that are not the pod's web identity or Pod Identity (the node role, environment keys, a profile, a long-term key)";
+    AppSdkTooOld => "APP_SDK_TOO_OLD", Critical,
+        "the application's SDK version predates web identity (IRSA pod) or container-credential (Pod Identity pod) support";
+    AppCredentialsFailing => "APP_CREDENTIALS_FAILING", Critical,
+        "in the last 15 minutes the application's own credential provider failed (its AssumeRoleWithWebIdentity errored) or its calls were refused as expired (ExpiredToken)";
     KubernetesApiUnavailable => "KUBERNETES_API_UNAVAILABLE", Info,
         "the pod's own spec could not be read from the Kubernetes API (no API, RBAC refused, not found); the message names the missing permission";
     RoleAnnotationChanged => "ROLE_ANNOTATION_CHANGED", Critical,
@@ -376,6 +389,8 @@ pub struct Inputs<'a> {
     pub trust: Option<&'a crate::policy::trust::Evaluation>,
     /// Every `--expect-access` entry judged against the role's policies as last read.
     pub access: &'a AccessEvaluation,
+    /// The application's calls judged (SDKs, denials); `None` without client-side monitoring.
+    pub app: Option<&'a crate::app::explain::AppEvaluation>,
 }
 
 impl<'a> Inputs<'a> {
@@ -385,7 +400,18 @@ impl<'a> Inputs<'a> {
         trust: Option<&'a crate::policy::trust::Evaluation>,
         access: &'a AccessEvaluation,
     ) -> Inputs<'a> {
-        Inputs { ctx, trust, access }
+        Inputs {
+            ctx,
+            trust,
+            access,
+            app: None,
+        }
+    }
+
+    /// The same inputs with the application's calls judged.
+    pub fn with_app(mut self, app: Option<&'a crate::app::explain::AppEvaluation>) -> Inputs<'a> {
+        self.app = app;
+        self
     }
 }
 
@@ -408,6 +434,7 @@ const FAMILIES: &[&[Check]] = &[
     trust::CHECKS,
     pod_identity::CHECKS,
     access::CHECKS,
+    app::CHECKS,
     pod::CHECKS,
 ];
 
@@ -415,7 +442,8 @@ const FAMILIES: &[&[Check]] = &[
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access))
+    let app = app_evaluation(ctx);
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.

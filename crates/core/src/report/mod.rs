@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::findings::{Finding, Status};
 use crate::policy::trust;
 
+pub mod app;
 mod build;
 mod pod;
 mod text;
@@ -42,6 +43,8 @@ pub struct Report {
     pub trust_policy: TrustPolicySection,
     /// `--expect-access` checked against the role's own policies; null without it.
     pub access: Option<AccessSection>,
+    /// The application's own calls (client-side monitoring); null with `--csm-listen off`.
+    pub app: Option<app::AppSection>,
     /// The pod's own Pod and ServiceAccount from the Kubernetes API; null until read.
     pub pod: Option<PodSection>,
     /// Every finding, worst first.

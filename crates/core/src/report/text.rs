@@ -191,6 +191,9 @@ impl Report {
         if let Some(a) = &self.access {
             a.write_text(&mut o);
         }
+        if let Some(a) = &self.app {
+            a.write_text(&mut o);
+        }
         if let Some(p) = &self.pod {
             p.write_text(&mut o);
         }

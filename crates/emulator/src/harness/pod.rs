@@ -158,6 +158,8 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
         ),
         ("AWS_ROLE_ARN".into(), StsConfig::default().role_arn()),
         ("IRSA_DOCTOR_LOG_FORMAT".into(), "json".into()),
+        // Every daemon its own client-side monitoring port: tests run side by side.
+        ("IRSA_DOCTOR_CSM_LISTEN".into(), "127.0.0.1:0".into()),
     ];
     // Coverage runs need their profile path in the child too.
     if let Ok(v) = std::env::var("LLVM_PROFILE_FILE") {

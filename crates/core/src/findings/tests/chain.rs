@@ -428,7 +428,11 @@ fn region_cases() {
         no_region,
         &[(
             Code::RegionMissing,
-            &["AWS_REGION", "--aws-default-region", "[f12]"],
+            &[
+                "AWS_REGION",
+                "--aws-default-region",
+                "sdkref/latest/guide/feature-region.html",
+            ],
         )],
     );
     check(

@@ -8,6 +8,7 @@ use crate::token::MalformedToken;
 use crate::token::ReadError;
 
 mod access;
+mod app;
 mod chain;
 mod pod;
 mod pod_identity;
@@ -26,6 +27,12 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
     for (finding, (_, fragments)) in got.iter().zip(expect) {
         assert_eq!(finding.severity, finding.code.severity(), "case {name}");
         assert!(!finding.remediation.is_empty(), "case {name}");
+        assert!(
+            !cites_outside_the_repository(&finding.remediation),
+            "case {name}: {:?} cites a catalogue users cannot open: {}",
+            finding.code,
+            finding.remediation
+        );
         for fragment in *fragments {
             assert!(
                 finding.message.contains(fragment) || finding.remediation.contains(fragment),
@@ -35,6 +42,42 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
                 finding.remediation
             );
         }
+    }
+}
+
+/// A bracketed row-number citation (`[` + `r` or `f` + digits + `]`, of a catalogue outside
+/// the repository) or a `shared/` path: remediations name the fix and public URLs only.
+fn cites_outside_the_repository(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let citation = bytes.windows(3).enumerate().any(|(i, w)| {
+        w[0] == b'['
+            && (w[1] == b'r' || w[1] == b'f')
+            && w[2].is_ascii_digit()
+            && bytes[i + 3..]
+                .iter()
+                .find(|b| !b.is_ascii_digit())
+                .is_some_and(|b| *b == b']')
+    });
+    citation || text.contains("shared/")
+}
+
+#[test]
+fn citation_guard_sees_citations() {
+    assert!(cites_outside_the_repository(&format!("fix it [r{}]", 8)));
+    assert!(cites_outside_the_repository(&format!(
+        "fix it [f{}][r{}]",
+        12, 20
+    )));
+    assert!(cites_outside_the_repository(&format!(
+        "see {}/research/x.md",
+        "shared"
+    )));
+    assert!(!cites_outside_the_repository(
+        "fix it; see https://docs.aws.amazon.com/eks/latest/userguide/pod-configuration.html"
+    ));
+    // Brackets that are not citations: IPv6 literals, `[irsa token]` prefixes, `[r]` alone.
+    for text in ["[fd00:ec2::23]", "[irsa token] expired", "[r] [f]", "[r8x]"] {
+        assert!(!cites_outside_the_repository(text), "{text}");
     }
 }
 
@@ -253,7 +296,24 @@ fn sources_in(dir: &str) -> String {
 
 /// Codes that no `check --format json` run can raise, so `tests/field.rs` has no row for
 /// them; each says where its real-binary test is instead.
-const NOT_IN_THE_FIELD_SUITE: &[(Code, &str)] = &[];
+const NOT_IN_THE_FIELD_SUITE: &[(Code, &str)] = &[
+    (
+        Code::AppAccessDenied,
+        "raised by `serve` from the application's client-side monitoring; `check` listens for none (tests/csm.rs)",
+    ),
+    (
+        Code::AppNotUsingPodIdentity,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppSdkTooOld,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppCredentialsFailing,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+];
 
 /// ARCHITECTURE.md's recipe for a new finding, checked: a code raised by no check, asserted
 /// by no row of its family's table, run by no realistic pod, or explained by no runbook

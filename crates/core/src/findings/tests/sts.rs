@@ -157,7 +157,7 @@ fn remediation_cases() {
             &[
                 "create the IAM OIDC provider",
                 "deactivated STS in this region",
-                "[f1]",
+                "IAM/latest/UserGuide/id_credentials_temp_enable-regions.html",
             ],
         )],
     );
@@ -200,7 +200,7 @@ fn remediation_cases() {
             &[
                 "meant for EKS Pod Identity",
                 "create-pod-identity-association",
-                "[f5]",
+                "eks/latest/userguide/pod-id-association.html",
             ],
         )],
     );

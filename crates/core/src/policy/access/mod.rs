@@ -386,8 +386,27 @@ fn judge<'p>(
 }
 
 /// Action names are case-insensitive; `*` and `?` work as in `StringLike`.
-fn action_matches(pattern: &str, action: &str) -> bool {
+pub fn action_matches(pattern: &str, action: &str) -> bool {
     string_like(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// The resources the role's identity policies allow `action` on: every `Resource` of an
+/// Allow statement whose `Action` covers it (conditions aside), in policy order, each once.
+/// An application denied on one resource learns where the role does allow the action.
+pub fn allowing_resources(policies: &RolePolicies, action: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let statements = policies.identity.iter().flat_map(|p| &p.policy.statements);
+    for s in statements.filter(|s| s.effect == Effect::Allow && !s.not_resource) {
+        let covers = s.actions.iter().any(|a| action_matches(a, action)) != s.not_action;
+        if covers {
+            for r in &s.resources {
+                if !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `Resource`/`NotResource` against the request's resource; policy variables cannot be substituted.
