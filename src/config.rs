@@ -166,6 +166,25 @@ pub struct Opts {
         value_name = "FILE"
     )]
     pub web_config_file: Option<PathBuf>,
+    // --- verdict hook (src/verdict.rs): where `serve` leaves its verdict; not in `Config`.
+    /// Where `serve` writes its verdict when it stops (Kubernetes' terminationMessagePath), or `off` [default: /dev/termination-log].
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_TERMINATION_LOG",
+        value_name = "PATH|off"
+    )]
+    pub termination_log: Option<String>,
+    /// A Prometheus Pushgateway to push the irsa_* series to; user info (https://USER:PASSWORD@HOST) is sent as basic auth.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_GATEWAY", value_name = "URL",
+          hide_env_values = true, value_parser = crate::push::SecretUrl::new)]
+    pub push_gateway: Option<crate::push::SecretUrl>,
+    /// How often to push to the Pushgateway (±10% jitter), and once more on exit.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub push_interval: Duration,
+    /// The workload's name in the pushed group [default: the pod's owner, else POD_NAME without its generated suffixes].
+    #[arg(long, global = true, env = "IRSA_DOCTOR_WORKLOAD", value_name = "NAME")]
+    pub workload: Option<String>,
 }
 
 /// The probe timeout when none is given: Prometheus' `scrape_timeout` default.

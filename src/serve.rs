@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::http::{self, App};
 use crate::state::State;
+use crate::verdict::Verdict;
 use crate::watch;
 use crate::web_config::Web;
 use irsa_doctor_core::assessment::{self, Transition};
@@ -27,6 +28,17 @@ pub async fn run_with(
     app: App,
     listener: TcpListener,
     web: Option<Arc<Web>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    run_with_verdict(app, listener, web, Verdict::none(), shutdown).await
+}
+
+/// `run_with`, leaving the verdict where `verdict` says (termination log, Pushgateway).
+pub async fn run_with_verdict(
+    app: App,
+    listener: TcpListener,
+    web: Option<Arc<Web>>,
+    verdict: Verdict,
     shutdown: impl Future<Output = ()>,
 ) {
     let state = Arc::clone(&app.state);
@@ -48,8 +60,20 @@ pub async fn run_with(
             async move { watch::watch_file(&path, || state.reload_trust_policy(&path)).await },
         )
     });
-    let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
-    http::serve_with(listener, app, web, shutdown).await;
+    let verdict = Arc::new(verdict);
+    let supervisor = tokio::spawn(supervise(Arc::clone(&state), Arc::clone(&verdict)));
+    let pushes = verdict.spawn_pushes(&state);
+    // At the signal the final verdict is written and pushed while the server drains, so
+    // both fit in the second a sidecar has to stop.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = http::serve_with(listener, app, web, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(server);
+    let server_ended = tokio::select! {
+        () = shutdown => false,
+        () = &mut server => true,
+    };
     for w in watchers {
         w.abort();
     }
@@ -57,6 +81,15 @@ pub async fn run_with(
         w.abort();
     }
     supervisor.abort();
+    if let Some(p) = pushes {
+        p.abort();
+    }
+    let _ = stop.send(());
+    if server_ended {
+        verdict.finish(&state).await;
+    } else {
+        tokio::join!(server, verdict.finish(&state));
+    }
     tracing::info!("irsa-doctor stopped");
 }
 
@@ -82,14 +115,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Re-reads the assessment when the snapshot changes or time passes, and logs each raise
-/// and clear once per (token, code).
-async fn supervise(state: Arc<State>) {
+/// Re-reads the assessment when the snapshot changes or time passes, logs each raise
+/// and clear once per (token, code), and keeps the termination log's verdict current.
+async fn supervise(state: Arc<State>, verdict: Arc<Verdict>) {
     let mut changes = state.subscribe();
     let mut active: Vec<Finding> = Vec::new();
     loop {
         let now = state.assessment(crate::host::now());
         log_transitions(&active, &now.findings);
+        verdict.record(&state, &now);
         active = now.findings.clone();
         tokio::select! {
             r = changes.changed() => if r.is_err() { return },
