@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod moto;
+pub mod pushgateway;
 
 use irsa_doctor_emulator::harness::{self, Daemon};
 pub use irsa_doctor_emulator::harness::{
