@@ -9,7 +9,11 @@
 //! with a clean environment aimed at those peers: it runs exactly as in a
 //! pod, and the demo never mutates its own environment. A timer walks
 //! through failure modes and back to healthy. The fake STS also answers the
-//! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`.
+//! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`. A fake
+//! Pushgateway receives the sidecar's pushes, and one step runs a short-lived backup job
+//! whose failed run outlives its pod (`job`).
+
+mod job;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
 use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
 use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::pushgateway::FakePushgateway;
 use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
 
 /// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
@@ -27,6 +32,8 @@ const TOKEN_TTL_SECS: i64 = 60;
 const TRUST_POLICY_FILE: &str = "trust-policy.json";
 /// The sidecar's probe interval in the demo, so failures show within seconds.
 const PROBE_INTERVAL: &str = "15s";
+/// How often the sidecar pushes to the demo's Pushgateway.
+const PUSH_INTERVAL: &str = "10s";
 /// The role's inline policy the demo edits, and what `--expect-access` asks of it.
 const POLICY_NAME: &str = "backup";
 const EXPECT_ACCESS: &str = "s3:PutObject=arn:aws:s3:::demo-backups/db/*";
@@ -76,11 +83,13 @@ enum Step {
     StsDown,
     ImdsOpen,
     AccessLost,
+    BackupJob,
 }
 
 impl Step {
-    const CYCLE: [Step; 8] = [
+    const CYCLE: [Step; 9] = [
         Step::Healthy,
+        Step::BackupJob,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
         Step::WrongAudience,
@@ -111,6 +120,9 @@ impl Step {
             Step::AccessLost => {
                 "the role's policy lost s3:PutObject, which --expect-access says the workload needs (ACCESS_NOT_ALLOWED names the nearest statement; irsa_access_allowed 0)"
             }
+            Step::BackupJob => {
+                "a backup CronJob's pod runs as a ServiceAccount the role does not trust, fails and ends; its verdict outlives it (termination message, Pushgateway)"
+            }
         }
     }
 
@@ -118,7 +130,7 @@ impl Step {
     fn rotates(self) -> bool {
         matches!(
             self,
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::BackupJob
         )
     }
 }
@@ -130,6 +142,7 @@ struct Pod {
     sts: FakeSts,
     imds: FakeImds,
     oidc: FakeOidc,
+    pushgateway: FakePushgateway,
     root: PathBuf,
 }
 
@@ -157,7 +170,11 @@ impl Pod {
         imds.set_mode(ImdsMode::Neither);
         sts.set_inline_policy(POLICY_NAME, &backup_policy(true));
         let issuer = Issuer::generate(DEFAULT_ISSUER)?;
+        let pushgateway = FakePushgateway::start()
+            .await
+            .map_err(setup("fake Pushgateway"))?;
         Ok(Pod {
+            pushgateway,
             oidc: FakeOidc::start(&issuer)
                 .await
                 .map_err(setup("fake OIDC issuer"))?,
@@ -219,7 +236,7 @@ impl Pod {
                 s.service_account = "default".into();
             }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost => {
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::BackupJob => {
                 self.write_token(|_| {})
             }
         }
@@ -258,6 +275,10 @@ impl Pod {
             ("POD_NAME", "web-7d9f".into()),
             ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
             ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
+            ("IRSA_DOCTOR_PUSH_GATEWAY", self.pushgateway.endpoint()),
+            ("IRSA_DOCTOR_PUSH_INTERVAL", PUSH_INTERVAL.into()),
+            ("IRSA_DOCTOR_WORKLOAD", "web".into()),
+            ("IRSA_DOCTOR_TERMINATION_LOG", "off".into()),
         ]
     }
 }
@@ -297,7 +318,11 @@ pub async fn run(
     println!("  curl {base}/debug                 the report for humans");
     println!("  curl {base}/debug?format=json     the same as JSON");
     println!("  curl {base}/metrics               Prometheus metrics");
-    println!("  curl -X POST {base}/debug/probe   run the live checks now\n");
+    println!("  curl -X POST {base}/debug/probe   run the live checks now");
+    println!(
+        "  curl {}/metrics    the groups pushed to the (fake) Pushgateway\n",
+        pod.pushgateway.endpoint()
+    );
     println!(
         "Every {} the demo breaks something; Ctrl-C stops it.",
         humantime::format_duration(step_duration)
@@ -321,6 +346,11 @@ pub async fn run(
             }
             previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());
+            if *step == Step::BackupJob
+                && let Err(e) = job::run(&pod).await
+            {
+                println!("  the backup job could not run: {e}");
+            }
             let mut elapsed = Duration::ZERO;
             while elapsed < step_duration {
                 if reread {
