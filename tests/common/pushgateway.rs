@@ -1,7 +1,7 @@
 //! Prometheus' Pushgateway (Debian `prometheus-pushgateway`) as a peer, on loopback, keeping
 //! its groups in memory only; read back through its own `/api/v1/metrics`.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -45,19 +45,11 @@ impl Pushgateway {
     ) -> Option<Pushgateway> {
         let binary = std::env::var("PUSHGATEWAY").unwrap_or_else(|_| BINARY.into());
         if !Path::new(&binary).exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the Pushgateway is required in CI (apt-get install prometheus-pushgateway)"
-            );
-            eprintln!("skipping: {binary} not installed (apt-get install prometheus-pushgateway)");
+            super::peer_missing(&binary, "apt-get install prometheus-pushgateway");
             return None;
         }
         // It takes a port, not a socket: borrow a free one from the OS.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let mut cmd = Command::new(&binary);
         cmd.arg(format!("--web.listen-address={addr}"))
