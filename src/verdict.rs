@@ -23,7 +23,7 @@ use crate::termination::TerminationLog;
 
 /// How long the push at exit may take. It runs while the HTTP server drains (at most
 /// 500 ms), so `serve` still exits within the second a sidecar is allowed.
-pub const EXIT_PUSH_BUDGET: Duration = Duration::from_millis(500);
+pub const EXIT_PUSH_BUDGET: Duration = Duration::from_millis(400);
 
 /// Why the flags for the verdict's destinations cannot work. Never repeats the URL.
 #[derive(Debug, thiserror::Error)]
