@@ -1,4 +1,4 @@
-//! Command line and resolved configuration (SPEC section 2).
+//! Command line and resolved configuration (docs/reference.md#flags is generated from it).
 //!
 //! Every flag also reads an environment variable. `Cli` is what clap parses;
 //! `Config` is the validated, plain-data result the rest of the crate uses.
@@ -44,7 +44,7 @@ pub enum Command {
     /// Run `serve` against a simulated pod on 127.0.0.1 (rotating token, local STS and IMDS).
     Demo {
         /// How long each scripted step lasts; above 12s, since probes run at most every 10 s.
-        #[arg(long, default_value = "45s", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "45s", value_parser = parse_duration)]
         step: Duration,
     },
     /// Print a token's header and claims as JSON (never its signature).
@@ -59,7 +59,7 @@ pub enum Command {
 pub enum Format {
     /// Aligned text for humans.
     Text,
-    /// The SPEC section 4 JSON document.
+    /// The JSON report (docs/reference.md#report).
     Json,
 }
 
@@ -94,24 +94,40 @@ pub struct Opts {
     #[arg(long, global = true, action = ArgAction::Append, value_name = "[NAME=]PATH")]
     pub token_file: Vec<String>,
     /// The IAM role the pod should assume [env: AWS_ROLE_ARN].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// The EKS Pod Identity agent URI [default: $AWS_CONTAINER_CREDENTIALS_FULL_URI].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_POD_IDENTITY_ENDPOINT")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_POD_IDENTITY_ENDPOINT",
+        value_name = "URI"
+    )]
     pub pod_identity_endpoint: Option<String>,
     /// The audience the token must carry.
     #[arg(
         long,
         global = true,
         env = "IRSA_DOCTOR_EXPECTED_AUDIENCE",
+        value_name = "AUDIENCE",
         default_value = "sts.amazonaws.com"
     )]
     pub expected_audience: String,
     /// The subject the token must carry [default: system:serviceaccount:$POD_NAMESPACE:$SERVICE_ACCOUNT_NAME when both are set].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPECTED_SUBJECT")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_EXPECTED_SUBJECT",
+        value_name = "SUBJECT"
+    )]
     pub expected_subject: Option<String>,
     /// A JSON trust policy to evaluate offline.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_TRUST_POLICY_FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_TRUST_POLICY_FILE",
+        value_name = "FILE"
+    )]
     pub trust_policy_file: Option<PathBuf>,
     /// Also read the role's trust policy with iam:GetRole (with the test-assumed credentials).
     #[arg(long, global = true, env = "IRSA_DOCTOR_FETCH_TRUST_POLICY", default_value_t = false,
@@ -123,25 +139,31 @@ pub struct Opts {
           action = ArgAction::Append, value_name = "ACTION[=RESOURCE]")]
     pub expect_access: Vec<String>,
     /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
-    #[arg(long, global = true, env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_OIDC_DISCOVERY_URL",
+        value_name = "URL"
+    )]
     pub oidc_discovery_url: Option<String>,
     /// Address the HTTP server listens on.
     #[arg(
         long,
         global = true,
         env = "IRSA_DOCTOR_LISTEN",
+        value_name = "ADDR",
         default_value = "0.0.0.0:9911"
     )]
     pub listen: SocketAddr,
     /// How often to test-assume the role (±10% jitter).
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_INTERVAL", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub probe_interval: Duration,
     /// How long one STS probe may take [default: 10s, or the probe interval when shorter].
     // No clap default: an absent timeout follows the interval (Prometheus' scrape_timeout rule).
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PROBE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub probe_timeout: Option<Duration>,
     /// Warn when the token expires within this long.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPIRY_WARNING", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_EXPIRY_WARNING", value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub expiry_warning: Duration,
     /// Check whether the pod can reach IMDS (node-role credentials).
     #[arg(long, global = true, env = "IRSA_DOCTOR_IMDS_CHECK", default_value_t = true,
@@ -152,11 +174,15 @@ pub struct Opts {
     #[arg(long, global = true, action = ArgAction::SetTrue, overrides_with = "imds_check")]
     pub no_imds_check: bool,
     /// Log format.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Log level.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_LEVEL", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+    /// Where to receive the application's client-side monitoring (loopback `ADDR:PORT`, or `off`).
+    #[arg(long, global = true, env = "IRSA_DOCTOR_CSM_LISTEN", default_value = "127.0.0.1:31000",
+          value_name = "ADDR|off", value_parser = parse_flag)]
+    pub csm_listen: Listen,
     // --- web config hook (src/web_config/); loaded by `serve` only, so not in `Config`.
     /// TLS and basic auth for the HTTP server, in the Prometheus exporter-toolkit web configuration format.
     #[arg(
@@ -177,14 +203,36 @@ pub struct Opts {
     pub termination_log: Option<String>,
     /// A Prometheus Pushgateway to push the irsa_* series to; user info (https://USER:PASSWORD@HOST) is sent as basic auth.
     #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_GATEWAY", value_name = "URL",
-          hide_env_values = true, value_parser = crate::push::SecretUrl::new)]
-    pub push_gateway: Option<crate::push::SecretUrl>,
+          hide_env_values = true, value_parser = SecretUrl::new)]
+    pub push_gateway: Option<SecretUrl>,
     /// How often to push to the Pushgateway (±10% jitter), and once more on exit.
-    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_INTERVAL", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub push_interval: Duration,
     /// The workload's name in the pushed group [default: the pod's owner, else POD_NAME without its generated suffixes].
     #[arg(long, global = true, env = "IRSA_DOCTOR_WORKLOAD", value_name = "NAME")]
     pub workload: Option<String>,
+}
+
+/// `--push-gateway` as given: it may carry a password, so its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// For clap: any text; `push::Target::parse` validates it (and its errors never repeat it).
+    pub fn new(s: &str) -> Result<SecretUrl, std::convert::Infallible> {
+        Ok(SecretUrl(s.to_owned()))
+    }
+
+    /// The URL itself, user info and all.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(..)")
+    }
 }
 
 /// The probe timeout when none is given: Prometheus' `scrape_timeout` default.
@@ -204,6 +252,32 @@ pub fn probe_timeout(
         }),
         Some(timeout) => Ok(timeout),
     }
+}
+
+/// `--csm-listen`: a loopback address, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
+/// clap's parser for `--csm-listen`.
+pub fn parse_flag(value: &str) -> Result<Listen, String> {
+    parse_listen(value).map(Listen)
+}
+
+/// Parses `--csm-listen`: `off`, or a loopback `ADDR:PORT`.
+pub fn parse_listen(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = value
+        .trim()
+        .parse()
+        .map_err(|e| format!("{value:?} is not ADDR:PORT or off ({e})"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address: client-side monitoring is unauthenticated and carries session tokens, so it is only ever received on the pod's loopback (127.0.0.1:31000, the SDKs' default)"
+        ));
+    }
+    Ok(Some(addr))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -10,8 +10,8 @@
 //! pod, and the demo never mutates its own environment. A timer walks
 //! through failure modes and back to healthy. The fake STS also answers the
 //! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`. A fake
-//! Pushgateway receives the sidecar's pushes, and one step runs a short-lived backup job
-//! whose failed run outlives its pod (`job`).
+//! Pushgateway receives the sidecar's pushes, and while the pod is first healthy a
+//! short-lived backup job runs and fails, and its verdict outlives its pod (`job`).
 
 mod job;
 
@@ -83,19 +83,19 @@ enum Step {
     StsDown,
     ImdsOpen,
     AccessLost,
-    BackupJob,
+    AppDenied,
 }
 
 impl Step {
     const CYCLE: [Step; 9] = [
         Step::Healthy,
-        Step::BackupJob,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
         Step::WrongAudience,
         Step::StsDown,
         Step::ImdsOpen,
         Step::AccessLost,
+        Step::AppDenied,
         Step::Healthy,
     ];
 
@@ -120,8 +120,8 @@ impl Step {
             Step::AccessLost => {
                 "the role's policy lost s3:PutObject, which --expect-access says the workload needs (ACCESS_NOT_ALLOWED names the nearest statement; irsa_access_allowed 0)"
             }
-            Step::BackupJob => {
-                "a backup CronJob's pod runs as a ServiceAccount the role does not trust, fails and ends; its verdict outlives it (termination message, Pushgateway)"
+            Step::AppDenied => {
+                "the application's own s3:PutObject to another bucket is denied (its SDK reports it over client-side monitoring): APP_ACCESS_DENIED says the role allows it only on demo-backups; curl /debug/policy"
             }
         }
     }
@@ -130,7 +130,7 @@ impl Step {
     fn rotates(self) -> bool {
         matches!(
             self,
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::BackupJob
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::AppDenied
         )
     }
 }
@@ -144,6 +144,8 @@ struct Pod {
     oidc: FakeOidc,
     pushgateway: FakePushgateway,
     root: PathBuf,
+    /// Where the sidecar listens for the simulated application's client-side monitoring.
+    csm: SocketAddr,
 }
 
 impl Pod {
@@ -173,8 +175,13 @@ impl Pod {
         let pushgateway = FakePushgateway::start()
             .await
             .map_err(setup("fake Pushgateway"))?;
+        // A free loopback UDP port for the sidecar's --csm-listen.
+        let csm = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|s| s.local_addr())
+            .map_err(setup("client-side monitoring port"))?;
         Ok(Pod {
             pushgateway,
+            csm,
             oidc: FakeOidc::start(&issuer)
                 .await
                 .map_err(setup("fake OIDC issuer"))?,
@@ -236,7 +243,7 @@ impl Pod {
                 s.service_account = "default".into();
             }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::BackupJob => {
+            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::AppDenied => {
                 self.write_token(|_| {})
             }
         }
@@ -279,6 +286,32 @@ impl Pod {
             ("IRSA_DOCTOR_PUSH_INTERVAL", PUSH_INTERVAL.into()),
             ("IRSA_DOCTOR_WORKLOAD", "web".into()),
             ("IRSA_DOCTOR_TERMINATION_LOG", "off".into()),
+            ("IRSA_DOCTOR_CSM_LISTEN", self.csm.to_string()),
+        ]
+    }
+
+    /// What the simulated application's SDK sends for one `s3:PutObject` to a bucket the role
+    /// does not cover: the attempt and the call, shaped as botocore's client-side monitoring
+    /// writes them (the demo has no Python to run a real SDK).
+    fn app_put_denied(&self) -> [String; 2] {
+        let ua = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.1 os/linux#6.1 lang/python#3.11.7 m/h,b Botocore/1.34.0";
+        let session = format!(
+            "arn:aws:sts::{}:assumed-role/{}/botocore-session-1",
+            self.sts.config().account_id,
+            self.sts.config().role_name
+        );
+        let resource = "arn:aws:s3:::demo-archive/db/dump.sql";
+        let message = format!(
+            "User: {session} is not authorized to perform: s3:PutObject on resource: \"{resource}\" because no identity-based policy allows the s3:PutObject action"
+        );
+        [
+            serde_json::json!({"Version": 1, "ClientId": "", "Type": "ApiCallAttempt", "Service": "S3",
+                "Api": "PutObject", "UserAgent": ua, "AccessKey": "ASIADEMOAPPEXAMPLE01", "HttpStatusCode": 403})
+            .to_string(),
+            serde_json::json!({"Version": 1, "ClientId": "", "Type": "ApiCall", "Service": "S3", "Api": "PutObject",
+                "UserAgent": ua, "AttemptCount": 1, "FinalHttpStatusCode": 403,
+                "FinalAwsException": "AccessDenied", "FinalAwsExceptionMessage": message})
+            .to_string(),
         ]
     }
 }
@@ -319,8 +352,9 @@ pub async fn run(
     println!("  curl {base}/debug?format=json     the same as JSON");
     println!("  curl {base}/metrics               Prometheus metrics");
     println!("  curl -X POST {base}/debug/probe   run the live checks now");
+    // Not as a `curl` line: scripts read the sidecar's address from those.
     println!(
-        "  curl {}/metrics    the groups pushed to the (fake) Pushgateway\n",
+        "  and the groups pushed to the (fake) Pushgateway: {}/metrics\n",
         pod.pushgateway.endpoint()
     );
     println!(
@@ -346,13 +380,23 @@ pub async fn run(
             }
             previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());
-            if *step == Step::BackupJob
-                && let Err(e) = job::run(&pod).await
-            {
-                println!("  the backup job could not run: {e}");
+            // Once, while the pod is healthy: a short-lived job whose failed run outlives it.
+            if i == 0 {
+                println!("\n[meanwhile] {}", job::DESCRIPTION);
+                if let Err(e) = job::run(&pod).await {
+                    println!("  the backup job could not run: {e}");
+                }
             }
             let mut elapsed = Duration::ZERO;
+            let app = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok();
             while elapsed < step_duration {
+                if *step == Step::AppDenied
+                    && let Some(socket) = &app
+                {
+                    for datagram in pod.app_put_denied() {
+                        let _ = socket.send_to(datagram.as_bytes(), pod.csm);
+                    }
+                }
                 if reread {
                     reread = !request_probe(addr).await;
                 }

@@ -57,7 +57,7 @@ pub async fn gather(env: &Env, fs: &Fs) -> EnvFacts {
         no_proxy: proxy.no_proxy,
         profile_region: profile.region,
         profile_web_identity_role,
-        imds_endpoint: crate::probes::chain::imds_endpoint(|k| env.get(k).ok()),
+        imds_endpoint: imds_endpoint(|k| env.get(k).ok()),
         imds_disabled: var("AWS_EC2_METADATA_DISABLED")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
     }

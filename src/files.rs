@@ -1,5 +1,5 @@
 //! Reading the projected files (the token, a trust-policy ConfigMap) with the
-//! 64 KiB cap of SPEC 8: larger files are rejected without being read whole.
+//! 64 KiB cap: larger files are rejected without being read whole.
 
 use std::io::Read;
 use std::path::Path;

@@ -1,9 +1,10 @@
-//! The HTTP admin server (hyper 1, HTTP/1.1). Endpoints (SPEC section 3):
+//! The HTTP admin server (hyper 1, HTTP/1.1). Endpoints (docs/reference.md#http-endpoints):
 //!
 //! - `GET /`             landing page linking the endpoints
 //! - `GET /metrics`      Prometheus text exposition
 //! - `GET /debug`        the report: text, or JSON with `?format=json` / `Accept: application/json`
 //! - `POST /debug/probe` run the live checks now, answer the fresh JSON report (429 within 10 s of the last probe)
+//! - `GET /debug/policy` the least-privilege identity policy of the application's calls so far
 //! - `GET /healthz`      `200 ok` while the process and its loops are alive
 //! - `GET /readyz`       `200` once the first token read and first probe attempt are done, else `503`
 //!
@@ -209,6 +210,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 "live probing is not available in this mode\n",
             ),
         },
+        "/debug/policy" if is_get => json(StatusCode::OK, state.policy_document()),
         "/healthz" if is_get => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" if is_get => {
             if state.is_ready() {
@@ -221,7 +223,9 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 )
             }
         }
-        "/" | "/metrics" | "/debug" | "/healthz" | "/readyz" => method_not_allowed("GET, HEAD"),
+        "/" | "/metrics" | "/debug" | "/debug/policy" | "/healthz" | "/readyz" => {
+            method_not_allowed("GET, HEAD")
+        }
         "/debug/probe" => method_not_allowed("POST"),
         _ => respond(
             StatusCode::NOT_FOUND,
@@ -293,6 +297,7 @@ const LANDING: &str = r#"<!doctype html>
 <li><a href="/debug">/debug</a> (report; <a href="/debug?format=json">JSON</a>)</li>
 <li><a href="/metrics">/metrics</a></li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+<li><a href="/debug/policy">/debug/policy</a> (least-privilege policy of the application's calls)</li>
 <li><code>POST /debug/probe</code> runs the live checks now</li>
 </ul></body></html>
 "#;

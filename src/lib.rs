@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod csm;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod environment;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod probes;
 pub mod push;
+pub mod reference;
 pub mod serve;
 pub mod state;
 pub mod target;

@@ -123,8 +123,13 @@ fn main() -> ExitCode {
             (Some(vars), Some(pid)) => environment::for_process(vars, target::root(pid)).await,
             _ => environment::from_process().await,
         };
+        // Only `serve` listens for the application's client-side monitoring.
+        let csm = match cli.command {
+            None | Some(Command::Serve) => cli.opts.csm_listen.0,
+            _ => None,
+        };
         let state = match State::new(config, env) {
-            Ok(s) => Arc::new(s),
+            Ok(s) => Arc::new(s.with_csm_listen(csm)),
             Err(e) => {
                 eprintln!("irsa-doctor: {e}");
                 return ExitCode::FAILURE;
@@ -205,7 +210,7 @@ async fn demo(_port: u16, _step: std::time::Duration) -> ExitCode {
 }
 
 /// Logs to stderr. Only irsa-doctor's own events follow `--log-level`: the AWS SDK's debug
-/// events print resolved identities (access key ids), so third-party crates stay at WARN (SPEC 7).
+/// events print resolved identities (access key ids), so third-party crates stay at WARN: secrets never leave the process.
 fn init_logging(format: LogFormat, level: LogLevel) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

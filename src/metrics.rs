@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC section 6).
+//! Prometheus metrics (docs/reference.md#metrics is generated from the table here).
 //!
 //! Counters are bumped by the shell when events happen (a token read, an STS
 //! attempt); gauges are set from the latest snapshot at scrape time, so a
@@ -42,6 +42,8 @@ enum G {
     ImdsReachable,
     FindingActive,
     AccessAllowed,
+    AppSdkInfo,
+    AppLastEvent,
     BuildInfo,
 }
 const GAUGES: usize = G::BuildInfo as usize + 1;
@@ -55,8 +57,10 @@ enum C {
     StsErrors,
     PiAttempts,
     PiErrors,
+    AppCalls,
+    AppEvents,
 }
-const COUNTERS: usize = C::PiErrors as usize + 1;
+const COUNTERS: usize = C::AppEvents as usize + 1;
 
 /// The histograms, by position in `Metrics::histograms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +102,12 @@ const fn def(
 }
 
 const TOKEN: &[&str] = &["token"];
+/// Every `irsa_app_events_total{result}` value, zeroed at start.
+const APP_EVENT_RESULTS: [&str; 4] = ["accepted", "malformed", "oversized", "dropped"];
 const STS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const AGENT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// Every metric irsa-doctor exports (SPEC 6), one row each.
+/// Every metric irsa-doctor exports, one row each.
 #[rustfmt::skip]
 const METRICS: &[Def] = &[
     def(Kind::Gauge(G::TokenExpiry), "irsa_token_expiry_timestamp_seconds", "Expiry (exp) of the token, Unix seconds.", TOKEN),
@@ -129,8 +135,36 @@ const METRICS: &[Def] = &[
     def(Kind::Gauge(G::PiSuccess), "irsa_pod_identity_success", "1 when the last agent call returned credentials (cached: calls run on the probe interval).", NO_LABELS),
     def(Kind::Gauge(G::PiLastSuccess), "irsa_pod_identity_last_success_timestamp_seconds", "When an agent call last succeeded, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::PiCredentialsExpiry), "irsa_pod_identity_credentials_expiry_timestamp_seconds", "Expiry of the agent's last credentials, Unix seconds.", NO_LABELS),
+    def(Kind::Counter(C::AppCalls), "irsa_app_api_calls_total", "The application's own AWS calls (client-side monitoring), by IAM prefix, action and outcome; at most 512 series, beyond that folded into action=\"other\".", &["service", "action", "outcome"]),
+    def(Kind::Gauge(G::AppSdkInfo), "irsa_app_sdk_info", "The application's SDKs and where their credentials come from (value always 1; at most 64).", &["sdk", "version", "credential_source"]),
+    def(Kind::Counter(C::AppEvents), "irsa_app_events_total", "Client-side monitoring datagrams received, by result: accepted, malformed, oversized, dropped (beyond a cap).", &["result"]),
+    def(Kind::Gauge(G::AppLastEvent), "irsa_app_last_event_timestamp_seconds", "When the latest client-side monitoring datagram arrived, Unix seconds.", NO_LABELS),
     def(Kind::Gauge(G::AccessAllowed), "irsa_access_allowed", "1 when the role's identity policies and boundary allow the --expect-access action on the resource, 0 when they deny it; absent while unknown.", &["action", "resource"]),
 ];
+
+/// The metrics table as the reference documents it (`docs/reference.md#metrics`): one
+/// markdown row per metric with its type, labels and help, generated so it cannot drift.
+pub fn reference_markdown() -> String {
+    let mut out = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
+    for d in METRICS {
+        let kind = match d.kind {
+            Kind::Gauge(_) => "gauge",
+            Kind::Counter(_) => "counter",
+            Kind::Histogram(..) => "histogram",
+        };
+        let labels = d
+            .labels
+            .iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| `{}` | {kind} | {labels} | {} |\n",
+            d.name, d.help
+        ));
+    }
+    out
+}
 
 /// Every metric irsa-doctor exports, in its own registry.
 pub struct Metrics {
@@ -228,6 +262,9 @@ impl Metrics {
         for code in STS_LABELS {
             m.c(C::StsErrors).with_label_values(&[code]).reset();
         }
+        for result in APP_EVENT_RESULTS {
+            m.c(C::AppEvents).with_label_values(&[result]).reset();
+        }
         m.c(C::PiAttempts).with_label_values(NO_LABELS).reset();
         for code in AGENT_LABELS {
             m.c(C::PiErrors).with_label_values(&[code]).reset();
@@ -269,6 +306,21 @@ impl Metrics {
         if let Some(code) = error_code {
             self.c(C::PiErrors).with_label_values(&[code]).inc();
         }
+    }
+
+    /// Counts one client-side monitoring datagram by result (`accepted`, `malformed`, ...).
+    pub fn app_event(&self, result: &str, at: std::time::SystemTime) {
+        self.c(C::AppEvents).with_label_values(&[result]).inc();
+        self.g(G::AppLastEvent)
+            .with_label_values(NO_LABELS)
+            .set(time::unix_f64(at));
+    }
+
+    /// Counts one application call; the core's snapshot bounds the label sets it passes.
+    pub fn app_call(&self, service: &str, action: &str, outcome: &str) {
+        self.c(C::AppCalls)
+            .with_label_values(&[service, action, outcome])
+            .inc();
     }
 
     /// Counts one STS test-assume request; `error_code` is `None` on success.
@@ -353,6 +405,23 @@ impl Metrics {
                 .set(f64::from(u8::from(assessment.is_active(*code))));
         }
         self.set_access(&assessment.access);
+        self.set_app(snap, assessment);
+    }
+
+    /// `irsa_app_sdk_info` from the snapshot's (bounded) SDK identities.
+    fn set_app(&self, snap: &irsa_doctor_core::snapshot::Snapshot, assessment: &Assessment) {
+        let g = self.g(G::AppSdkInfo);
+        g.reset();
+        let Some(app) = &snap.app else { return };
+        for (i, e) in app.sdks.iter().enumerate() {
+            let source = assessment
+                .app
+                .as_ref()
+                .and_then(|a| a.sdks.get(i))
+                .map_or("unknown", |v| v.source.as_str());
+            g.with_label_values(&[&e.sdk.name, &e.sdk.version, source])
+                .set(1.0);
+        }
     }
 
     /// 1 allowed, 0 denied; absent while unknown or unread (a 0 would page for nothing).
@@ -556,7 +625,7 @@ mod tests {
     fn sts_error_codes_are_bounded() {
         let m = Metrics::new(&["irsa"]).unwrap();
         m.sts_attempt(0.2, Some("AccessDenied"));
-        // Issue 11: labelled Other before the one table.
+        // Labelled Other before the one table.
         m.sts_attempt(0.2, Some("ThrottlingException"));
         m.sts_attempt(0.2, Some("arn:aws:iam::secret"));
         m.sts_attempt(0.1, None);
@@ -572,7 +641,7 @@ mod tests {
         }
     }
 
-    /// Issue 11: with a valid nbf and a future iat the gauge said 1 while TOKEN_NOT_YET_VALID fired.
+    /// With a valid nbf and a future iat the gauge once said 1 while TOKEN_NOT_YET_VALID fired.
     #[test]
     fn token_valid_agrees_with_the_findings() {
         let m = Metrics::new(&["irsa"]).unwrap();

@@ -62,6 +62,9 @@ pub async fn run_with_verdict(
     });
     let verdict = Arc::new(verdict);
     let supervisor = tokio::spawn(supervise(Arc::clone(&state), Arc::clone(&verdict)));
+    let csm = state
+        .csm_listen
+        .map(|addr| tokio::spawn(crate::csm::run(Arc::clone(&state), addr)));
     let pushes = verdict.spawn_pushes(&state);
     // At the signal the final verdict is written and pushed while the server drains, so
     // both fit in the second a sidecar has to stop.
@@ -81,6 +84,9 @@ pub async fn run_with_verdict(
         w.abort();
     }
     supervisor.abort();
+    if let Some(c) = csm {
+        c.abort();
+    }
     if let Some(p) = pushes {
         p.abort();
     }

@@ -35,6 +35,12 @@ pub struct State {
     pub env: EnvFacts,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// `--csm-listen`: where the client-side monitoring listener binds; `None` when off.
+    pub csm_listen: Option<std::net::SocketAddr>,
+    /// Hashes access key ids into comparable fingerprints; random per process, never exported.
+    pub key_hasher: std::hash::RandomState,
+    /// Woken on the first denial of an action the application calls: read the role's policies.
+    pub app_policy_wanted: tokio::sync::Notify,
     snapshot: watch::Sender<Snapshot>,
     /// Bumped on every write, so cached renders know they are stale.
     generation: AtomicU64,
@@ -83,6 +89,9 @@ impl State {
         };
         Ok(State {
             metrics: Metrics::new(&token_names(&config))?,
+            csm_listen: None,
+            key_hasher: std::hash::RandomState::new(),
+            app_policy_wanted: tokio::sync::Notify::new(),
             config,
             env,
             snapshot: watch::Sender::new(snapshot),
@@ -90,6 +99,32 @@ impl State {
             assessment_cache: Mutex::new(None),
             metrics_cache: Mutex::new(None),
         })
+    }
+
+    /// The same state with the client-side monitoring listener configured (`--csm-listen`):
+    /// the report's `app` section exists from the start, `null` only when it is off.
+    pub fn with_csm_listen(mut self, addr: Option<std::net::SocketAddr>) -> State {
+        self.csm_listen = addr;
+        let app = addr.map(|_| irsa_doctor_core::app::AppSnapshot::new());
+        self.snapshot.send_modify(|s| s.app = app);
+        self
+    }
+
+    /// `GET /debug/policy`: the least-privilege policy of the application's calls so far.
+    pub fn policy_document(&self) -> String {
+        let snap = self.snapshot();
+        let policies = snap
+            .access
+            .policies
+            .as_ref()
+            .and_then(|p| p.as_ref().ok())
+            .map(|p| p.as_ref());
+        let doc = irsa_doctor_core::app::least_privilege::document(
+            snap.app.as_ref(),
+            &self.config.expect_access,
+            policies,
+        );
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
     }
 
     /// A copy of the latest snapshot.

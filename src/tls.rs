@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::web_config::{ClientAuth, TlsSettings, TlsVersion};
+use crate::web_config::settings::{ClientAuth, TlsSettings, TlsVersion};
 
 /// How often the files are compared with what is being served, at most.
 pub const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(1);

@@ -42,8 +42,9 @@ pub enum VerdictError {
     Roots(String),
 }
 
-/// The key of what the termination log says: it is rewritten when this changes.
-type Said = (Status, bool, Vec<(Option<String>, Code)>);
+/// The key of what the termination log says (status, probed, findings, whether the
+/// application's calls were seen): it is rewritten when this changes, and at exit.
+type Said = (Status, bool, Vec<(Option<String>, Code)>, bool);
 
 /// Where `serve` leaves its verdict.
 pub struct Verdict {
@@ -119,6 +120,7 @@ impl Verdict {
                 .iter()
                 .map(|f| (f.token.clone(), f.code))
                 .collect(),
+            state.snapshot().app.is_some_and(|a| a.total_calls() > 0),
         );
         {
             let mut last = self.said.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,17 +146,12 @@ impl Verdict {
 
 /// The termination message of `assessment`.
 fn message(state: &State, assessment: &Assessment, probed: bool) -> String {
-    termination::message(assessment, probed, app_summary(state).as_deref())
+    let app = app_summary(state, assessment.now);
+    termination::message(assessment, probed, app.as_deref())
 }
 
-/// The one line summarising the application's own AWS calls, once any were seen; this
-/// build observes none.
-fn app_summary(_state: &State) -> Option<String> {
-    None
-}
-
-/// The pod's controller owner (kind, name) and its `pod-template-hash` label, when the pod
-/// spec was read; this build does not read it, so the workload comes from the pod name.
-pub(crate) fn pod_owner(_state: &State) -> (Option<(String, String)>, Option<String>) {
-    (None, None)
+/// The one line summarising the application's own AWS calls, once any were seen.
+fn app_summary(state: &State, now: std::time::SystemTime) -> Option<String> {
+    let snapshot = state.snapshot();
+    irsa_doctor_core::app::app_summary(snapshot.app.as_ref()?, now)
 }

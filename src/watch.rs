@@ -2,8 +2,9 @@
 //!
 //! The kubelet's atomic writer never modifies `token`: it writes a new
 //! timestamped directory and swaps the `..data` symlink, so a watch on the
-//! file itself dies with `DELETE_SELF` after the first refresh (research:
-//! kubernetes#111947, inotify-rs#150). We therefore watch the token's
+//! file itself dies with `DELETE_SELF` after the first refresh
+//! (docs/failure-modes.md#atomic-writer-watch;
+//! https://github.com/kubernetes/kubernetes/issues/111947). We therefore watch the token's
 //! *directory* non-recursively, plus the nearest existing ancestor so a
 //! directory that is missing at start, deleted or replaced is picked up again,
 //! and re-read (re-resolving every symlink) on any relevant event. A slow

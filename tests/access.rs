@@ -343,7 +343,7 @@ fn relay_one(
     let response = match upstream {
         None => {
             // A careless IAM that quotes the caller's credentials back: they must not leave
-            // irsa-doctor (SPEC 7), so the error is checked for them.
+            // irsa-doctor (secrets never leave the process), so the error is checked for them.
             let header = |name: &str| {
                 head.lines()
                     .find_map(|l| {

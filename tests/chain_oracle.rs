@@ -1,4 +1,4 @@
-//! Differential test of the credential chain against a real SDK (issue 12).
+//! Differential test of the credential chain against a real SDK.
 //!
 //! Each row is an environment plus shared files. botocore's own default
 //! resolver judges it (`tests/peers/chain_oracle.py`), and the real

@@ -265,9 +265,21 @@ fn demo_walks_through_failures_and_back() {
             report().filter(|r| codes(r).contains(&code.to_string()))
         });
     }
-    // Leaving the access step, the policy is re-read once the sidecar's 10 s on-demand window allows.
+    // The simulated application's own s3:PutObject, denied and explained against the role's policy.
+    wait_for("the application's denial explained", deadline * 2, || {
+        report().filter(|r| {
+            r["app"]["denials"].as_array().is_some_and(|d| {
+                d.iter().any(|d| {
+                    d["explanation"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("only on arn:aws:s3:::demo-backups/*"))
+                })
+            }) && codes(r).contains(&"APP_ACCESS_DENIED".to_string())
+        })
+    });
+    // Healthy again: the application's denial stays a warning for 15 minutes (the window), nothing else.
     wait_for("healthy again", deadline * 2, || {
-        report().filter(|r| r["status"] == "ok")
+        report().filter(|r| codes(r) == ["APP_ACCESS_DENIED"])
     });
 
     // SIGTERM stops the demo and, with it, its sidecar: nothing keeps serving.
@@ -278,7 +290,7 @@ fn demo_walks_through_failures_and_back() {
     );
 }
 
-/// SPEC 2: an absent --probe-timeout follows a short --probe-interval (Prometheus' rule);
+/// An absent --probe-timeout follows a short --probe-interval (Prometheus' rule);
 /// only an explicit timeout above the interval, by flag or env, is an error.
 #[test]
 fn probe_timeout_follows_a_short_interval() {

@@ -1,11 +1,11 @@
-//! The field suite (issue 12): realistic pod configurations as data, one line each,
+//! The field suite: realistic pod configurations as data, one line each,
 //! every one run through the real binary (`check --format json`) against the
 //! emulators, asserting the exact set of finding codes. A healthy configuration
 //! must raise nothing at warning or above; a failure must raise the code naming
-//! its cause (SPEC section 5).
+//! its cause (docs/reference.md#findings).
 //!
-//! A row whose behaviour the SPEC requires but this build does not have yet carries
-//! `pending: Some("needs #12 <item>")`: it is skipped with that reason printed, never
+//! A row whose behaviour is specified but not built yet carries
+//! `pending: Some("needs <what>")`: it is skipped with that reason printed, never
 //! silently. Flip it to `None` once the fix is merged.
 //!
 //! To add a configuration, add a line to `ROWS`: start from `IRSA` (a healthy IRSA pod)
@@ -169,6 +169,17 @@ enum Policy {
     Current,
     /// An old copy that pins another ServiceAccount (STS itself trusts this one).
     Outdated,
+    /// A policy written for another cluster: its federated provider is another issuer.
+    OtherCluster,
+}
+
+/// Tokens watched besides the mechanism's own.
+#[derive(Clone, Copy, Debug)]
+enum Extra {
+    None,
+    /// The API server's own `kube-api-access` token (`--token-file kube_api=...`), extended
+    /// to a year, its `warnafter` an hour past and no refresh since.
+    StaleKubeApi,
 }
 
 /// The role's own policies as IAM answers them to `--expect-access` (the fake STS is IAM too).
@@ -201,6 +212,7 @@ struct Row {
     profile: Profile,
     policy: Policy,
     iam: Iam,
+    extra: Extra,
     env: &'static [(&'static str, &'static str)],
     flags: &'static [&'static str],
     want: &'static [&'static str],
@@ -231,6 +243,7 @@ const IRSA: Row = Row {
     profile: Profile::None,
     policy: Policy::None,
     iam: Iam::Off,
+    extra: Extra::None,
     env: &[],
     flags: &[],
     want: &[],
@@ -332,6 +345,9 @@ const ROWS: &[Row] = &[
     Row { name: "pod identity throttled (429)", agent: Agent::Throttled, want: &["POD_IDENTITY_THROTTLED"], ..PI },
     Row { name: "pod identity agent slow (EKS Auth latency)", agent: Agent::Slow, want: &["POD_IDENTITY_AGENT_ERROR"], ..PI },
     Row { name: "outdated trust policy copy, STS accepts", policy: Policy::Outdated, want: &["TRUST_POLICY_OUTDATED"], ..IRSA },
+    Row { name: "trust policy of another cluster (recreated: new issuer id), STS denies", policy: Policy::OtherCluster, sts: Sts::Denied, want: &["ISSUER_MISMATCH", "STS_ASSUME_FAILED"], ..IRSA },
+    Row { name: "kubelet stalled: 24 h token with 30 min left", tok: Tok { age: 84_600, ..TOK }, want: &["TOKEN_EXPIRING_SOON", "TOKEN_NOT_ROTATED"], ..IRSA },
+    Row { name: "API server token past its warnafter, never refreshed", extra: Extra::StaleKubeApi, want: &["TOKEN_STALE_WARNAFTER"], ..IRSA },
     Row { name: "aws-cn, access denied", part: Part::Cn, sts: Sts::Denied, want: &["STS_ASSUME_FAILED"], ..IRSA },
     Row { name: "aws-us-gov, wrong audience", part: Part::Gov, tok: Tok { aud: "api", ..TOK }, want: &["AUDIENCE_MISMATCH", "STS_ASSUME_FAILED"], ..IRSA },
     Row { name: "aws-us-gov, node role fallback", part: Part::Gov, mech: Mech::Neither, imds: Imds::Open, want: &["IRSA_ENV_MISSING", "TOKEN_FILE_MISSING", "NODE_ROLE_FALLBACK", "IMDS_REACHABLE"], ..IRSA },
@@ -631,12 +647,40 @@ fn run_row(row: &Row) {
         Policy::None => None,
         Policy::Current => Some(sts_config.trust_policy_json()),
         Policy::Outdated => Some(outdated.trust_policy_json()),
+        Policy::OtherCluster => Some(
+            StsConfig {
+                issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/OLDCLUSTER".into(),
+                ..sts_config.clone()
+            }
+            .trust_policy_json(),
+        ),
     };
     if let Some(policy) = policy {
         let path = pod.tmp.path().join("trust-policy.json");
         std::fs::write(&path, policy.to_string()).expect("write the trust policy");
         flags.push("--trust-policy-file".into());
         flags.push(path.display().to_string());
+    }
+    match row.extra {
+        Extra::None => {}
+        Extra::StaleKubeApi => {
+            let path = pod.tmp.path().join("kube-api-token");
+            let issued = now() - 7200;
+            let kube_api = TokenSpec {
+                audiences: vec!["https://kubernetes.default.svc".into()],
+                issued_at: issued,
+                lifetime: 31_536_000,
+                ..TokenSpec::default()
+            };
+            let mut claims = kube_api.claims();
+            claims["kubernetes.io"]["warnafter"] = (issued + 3607).into();
+            std::fs::write(&path, jwt(&claims)).expect("write the kube_api token");
+            // A --token-file flag replaces AWS_WEB_IDENTITY_TOKEN_FILE: name the IRSA one too.
+            flags.push("--token-file".into());
+            flags.push(irsa_path.display().to_string());
+            flags.push("--token-file".into());
+            flags.push(format!("kube_api={}", path.display()));
+        }
     }
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
 
@@ -667,7 +711,7 @@ fn run_row(row: &Row) {
         "codes differ (exit {exit}); findings: {:#}",
         report["findings"]
     );
-    // The exit code follows the worst severity (SPEC 2).
+    // The exit code follows the worst severity.
     let worst = worst_severity(&report);
     let want_exit = match worst {
         "critical" => 2,
@@ -697,7 +741,7 @@ fn run_row(row: &Row) {
         !text.contains(signature(&token)),
         "the token's signature leaked"
     );
-    // Every ARN and remediation follows the partition of AWS_ROLE_ARN (SPEC, issue 12).
+    // Every ARN and remediation follows the partition of AWS_ROLE_ARN.
     if !matches!(row.part, Part::Aws) {
         assert!(
             !text.contains("arn:aws:"),

@@ -456,6 +456,28 @@ fn token_refresh_triggers_an_early_probe() {
     assert_eq!(pod.peers.sts.caller_identity_calls(), 1);
 }
 
+/// A refresh may bring a probe forward, never push one back: with a 1 s interval, the
+/// probes keep coming every second across a rotation (the early-probe window alone would
+/// hold the next one for up to 10 s).
+#[test]
+fn token_refresh_never_postpones_the_scheduled_probe() {
+    let pod = healthy_pod();
+    let _server = serve(&pod.env(), &["--probe-interval", "1s"]);
+    wait_for("two scheduled probes", DEADLINE, || {
+        (pod.peers.sts.assume_calls() >= 2).then_some(())
+    });
+    pod.writer
+        .write_token(jwt(&claims(0, 86_400)).as_bytes())
+        .unwrap();
+    let before = pod.peers.sts.assume_calls();
+    // Three more probes take about 3 s on schedule; postponed, the first alone takes ~10 s.
+    wait_for(
+        "three probes within 6 s of a rotation",
+        Duration::from_secs(6),
+        || (pod.peers.sts.assume_calls() >= before + 3).then_some(()),
+    );
+}
+
 /// Signature verification against the issuer's published keys (discovery → JWKS → RS256).
 #[test]
 fn signature_is_verified_against_published_keys() {
@@ -499,7 +521,7 @@ fn signature_is_verified_against_published_keys() {
         "{msg}"
     );
 
-    // Live evidence outranks inference (SPEC 5): if STS accepts this very token, keys that
+    // Live evidence outranks inference: if STS accepts this very token, keys that
     // do not verify it are irsa-doctor's problem, not the pod's: info only.
     pod.peers.sts.set_mode(StsMode::Healthy);
     let (exit, r) = check_json(&pod.env(), &[]);
@@ -576,7 +598,7 @@ fn trust_policy_file_edits_update_the_verdict() {
         },
     );
     // STS accepts this very token (the fake judges the real, allowing policy), so the edited
-    // copy is outdated, not a denial: live evidence outranks inference (SPEC 5).
+    // copy is outdated, not a denial: live evidence outranks inference.
     let finding = r["findings"]
         .as_array()
         .unwrap()
@@ -627,7 +649,7 @@ fn fetching_the_trust_policy_without_permission_is_a_note() {
     assert_eq!(codes(&r), Vec::<String>::new());
 }
 
-/// Issue 12 case 1: a custom audience that the OIDC provider lists (STS accepts the token every
+/// A custom audience that the OIDC provider lists (STS accepts the token every
 /// probe) is healthy. Live evidence outranks the audience prediction; the same token refused
 /// by STS is AUDIENCE_MISMATCH again.
 #[test]

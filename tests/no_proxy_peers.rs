@@ -1,4 +1,4 @@
-//! Our NO_PROXY matcher next to two real ones (issue 12): hyper-util's
+//! Our NO_PROXY matcher next to two real ones: hyper-util's
 //! `Matcher` (the Rust stacks) and CPython's `urllib.request.proxy_bypass_environment`
 //! (what botocore's `utils.should_bypass_proxies` calls with the URL's netloc).
 //! Each row pins all three answers, so the module documentation's claims about

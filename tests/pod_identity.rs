@@ -197,7 +197,7 @@ fn both_mechanisms_and_proxies() {
     assert_eq!(names, vec!["irsa", "pod_identity"]);
 
     // The proxy points at a closed loopback port; only what NO_PROXY says matters here.
-    // Issue 12: the agent is plain http, so HTTPS_PROXY alone never intercepts it.
+    // The agent is plain http, so HTTPS_PROXY alone never intercepts it.
     let proxy_codes = |env: &[(String, String)]| {
         let (_, r) = check_json(env, &[]);
         (

@@ -18,9 +18,9 @@
 //! be anything an i64 holds. Set `FUZZ_CLOCKS=plausible` to keep those to 1970..=9999.
 //!
 //! Invariants checked beyond "no panic":
-//! - the report's JSON is valid JSON with the SPEC section 4 top-level fields;
+//! - the report's JSON is valid JSON with the documented top-level fields;
 //! - decoding never depends on the signature part (replacing it changes nothing), so
-//!   neither the report, the text nor the metrics can carry it (SPEC 7);
+//!   neither the report, the text nor the metrics can carry it (secrets never leave the process);
 //! - the metrics render with the always-present `irsa_finding_active` series.
 #![no_main]
 
@@ -224,7 +224,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // SPEC 7: nothing decoded may depend on the signature, so no output can carry it.
+    // Secrets never leave the process: nothing decoded may depend on the signature, so no output can carry it.
     if let Ok(text) = std::str::from_utf8(data)
         && data.len() as u64 <= MAX_TOKEN_BYTES
         && let Some((signed, signature)) = text.trim().rsplit_once('.')

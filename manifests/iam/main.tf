@@ -1,5 +1,5 @@
 # IRSA for one ServiceAccount: the cluster's IAM OIDC provider and a role
-# whose trust policy matches what irsa-doctor checks (SPEC section 1, step 4):
+# whose trust policy matches what irsa-doctor checks (the token's issuer as Federated principal, its sub and aud pinned):
 # Federated principal = this cluster's OIDC provider, and the conditions pin
 # <issuer host/path>:sub to the ServiceAccount and <issuer host/path>:aud to
 # sts.amazonaws.com with StringEquals (exact values: StringEquals treats `*`

@@ -7,8 +7,12 @@ kubernetes-validate); stdlib otherwise.
 
   ship.py rules-in-sync         the PrometheusRule's spec is rules.yml
   ship.py rules-mean RULES JSON the rule file RULES parses to JSON (the mixin's prometheusAlerts)
-  ship.py sidecar-twins         the classic sidecar is the native one minus restartPolicy
+  ship.py sidecar-twins         the classic sidecar is the native one minus restartPolicy and startupProbe
   ship.py component-targets native|classic F   the built fixture F got the sidecar exactly where expected
+  ship.py pod-specs [--examples] F...  every irsa-doctor container in the built manifests F: probes,
+                                termination message, CSM loopback, push vs. scrape; --examples: the
+                                apps send CSM and a CronJob pushes
+  ship.py rbac F SA NS          the built RBAC fixture F grants get on pods and serviceaccounts to SA in NS
   ship.py runbook               every finding code has a section; every runbook_url anchor exists
   ship.py iam-json              the IAM examples are IAM-shaped JSON; the example app's copy is identical
   ship.py dashboard-ts OUT      write the dashboard as a `satisfies Dashboard` literal to OUT
@@ -106,10 +110,15 @@ def cmd_sidecar_twins():
     c_spec = classic["spec"]["template"]["spec"]
     (n_c,) = n_spec.pop("initContainers")
     (c_c,) = c_spec.pop("containers")
+    check_serve_container("manifests/sidecar", n_c, native_sidecar=True)
+    check_serve_container("manifests/sidecar-classic", c_c, native_sidecar=False)
     if n_c.pop("restartPolicy", None) != "Always":
         fail("the native sidecar has no restartPolicy: Always")
     if "restartPolicy" in c_c:
         fail("the classic sidecar has a restartPolicy")
+    # The classic sidecar has no start ordering: a startupProbe could not hold
+    # the app, only keep the pod unready until credentials work.
+    n_c.pop("startupProbe")
     if n_c != c_c or native != classic:
         fail("manifests/sidecar-classic/sidecar.yaml drifted from manifests/sidecar/sidecar.yaml")
     sc = n_c["securityContext"]
@@ -132,7 +141,137 @@ def cmd_sidecar_twins():
         fail("sidecar port is not named irsa-metrics")
     if n_c["livenessProbe"]["httpGet"]["path"] != "/healthz" or n_c["readinessProbe"]["httpGet"]["path"] != "/readyz":
         fail("sidecar probes are not /healthz and /readyz")
-    ok("classic sidecar == native sidecar minus restartPolicy; securityContext, env, port, probes as specified")
+    ok("classic sidecar == native sidecar minus restartPolicy and startupProbe; securityContext, env, port, probes, "
+       "termination message as specified")
+
+
+# --- every irsa-doctor container the manifests build ---------------------------
+
+IMAGE = "ghcr.io/irsa-doctor/irsa-doctor:"
+GATE_TIMEOUT_S = 120   # --startup-gate-timeout's default, 2m
+GATE_MARGIN_S = 20     # the kubelet starts probing a moment after the process starts its clock
+
+
+def duration_s(text):
+    """A humantime duration as irsa-doctor's flags take it: 90s, 2m, 1m30s, 1h."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip())
+    if not text.strip() or not parts:
+        fail(f"cannot read the duration {text!r}")
+    h, m, sec = (int(x or 0) for x in parts.groups())
+    return 3600 * h + 60 * m + sec
+
+
+def env_of(c):
+    return {e["name"]: e.get("value") for e in c.get("env", [])}
+
+
+def probe_path(c, probe):
+    return ((c.get(probe) or {}).get("httpGet") or {}).get("path")
+
+
+def check_serve_container(where, c, native_sidecar):
+    """An irsa-doctor `serve` container, wherever it is."""
+    if c.get("terminationMessagePath") != "/dev/termination-log" or \
+            c.get("terminationMessagePolicy") != "FallbackToLogsOnError":
+        fail(f"{where}: irsa-doctor must set terminationMessagePath /dev/termination-log and "
+             f"terminationMessagePolicy FallbackToLogsOnError (the verdict it writes on exit)")
+    if probe_path(c, "livenessProbe") != "/healthz" or probe_path(c, "readinessProbe") != "/readyz":
+        fail(f"{where}: irsa-doctor serve needs livenessProbe /healthz and readinessProbe /readyz")
+    env = env_of(c)
+    if native_sidecar:
+        sp = c.get("startupProbe") or {}
+        if probe_path(c, "startupProbe") != "/startupz" or sp["httpGet"].get("port") != "irsa-metrics":
+            fail(f"{where}: the native sidecar's startupProbe must be GET /startupz on irsa-metrics")
+        gate = duration_s(env.get("IRSA_DOCTOR_STARTUP_GATE_TIMEOUT") or "2m")
+        budget = sp.get("periodSeconds", 10) * sp.get("failureThreshold", 3)
+        if budget < gate + GATE_MARGIN_S:
+            fail(f"{where}: startupProbe gives up after {budget}s, before the start gate opens by itself "
+                 f"({gate}s + {GATE_MARGIN_S}s): the kubelet would kill the sidecar and the app never starts")
+    elif "startupProbe" in c:
+        fail(f"{where}: a startupProbe on an irsa-doctor that is not a native sidecar holds nothing and "
+             f"keeps the pod unready until credentials work")
+    csm = env.get("IRSA_DOCTOR_CSM_LISTEN")
+    if csm is not None and csm != "off" and not re.match(r"^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$", csm):
+        fail(f"{where}: IRSA_DOCTOR_CSM_LISTEN={csm}: client-side monitoring must stay on loopback")
+    if any(p.get("containerPort") == 31000 or p.get("protocol") == "UDP" for p in c.get("ports", [])):
+        fail(f"{where}: irsa-doctor declares a port for client-side monitoring: it is loopback-only, no port needed")
+
+
+def pod_templates(docs):
+    for d in docs:
+        kind, spec = d.get("kind"), d.get("spec") or {}
+        if kind == "CronJob":
+            yield d, spec["jobTemplate"]["spec"]["template"]
+        elif kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
+            yield d, spec["template"]
+
+
+def cmd_pod_specs(*args):
+    examples = "--examples" in args
+    files = [a for a in args if a != "--examples"]
+    n = pushing = csm_apps = 0
+    for f in files:
+        for d, tmpl in pod_templates(x for x in yaml.safe_load_all(Path(f).read_text()) if x):
+            pod, labels = tmpl["spec"], (tmpl.get("metadata") or {}).get("labels") or {}
+            where = f"{Path(f).name}: {d['kind']} {d['metadata']['name']}"
+            inits, mains = pod.get("initContainers", []), pod["containers"]
+            ours = [(c, c in inits) for c in inits + mains if c.get("image", "").startswith(IMAGE)]
+            serving = [(c, init) for c, init in ours if (c.get("args") or ["serve"])[0] == "serve"]
+            for c, init in ours:
+                if c.get("terminationMessagePath") != "/dev/termination-log" or \
+                        c.get("terminationMessagePolicy") != "FallbackToLogsOnError":
+                    fail(f"{where}: container {c['name']} must set terminationMessagePath and terminationMessagePolicy")
+                n += 1
+            for c, init in serving:
+                native = init and c.get("restartPolicy") == "Always"
+                check_serve_container(f"{where}, container {c['name']}", c, native_sidecar=native)
+                push = env_of(c).get("IRSA_DOCTOR_PUSH_GATEWAY")
+                if push:
+                    if not re.match(r"^https?://[^/@\s]+(:\d+)?/?$", push):
+                        fail(f"{where}: IRSA_DOCTOR_PUSH_GATEWAY={push!r} is not a Pushgateway base URL")
+                    if labels.get("irsa-doctor/sidecar") == "true":
+                        fail(f"{where}: pushes to a Pushgateway and is scraped by the PodMonitor too: "
+                             f"one run would raise the live alerts and the last-run alert")
+                    pushing += 1
+            apps = [c for c in mains if not c.get("image", "").startswith(IMAGE)]
+            for c in apps:
+                csm = env_of(c).get("AWS_CSM_ENABLED")
+                if pod.get("hostNetwork") and csm:
+                    fail(f"{where}: AWS_CSM_ENABLED in a hostNetwork pod sends to the node's loopback")
+                if examples and serving and not pod.get("hostNetwork"):
+                    if csm != "true":
+                        fail(f"{where}: the example app container {c['name']} beside irsa-doctor must set "
+                             f"AWS_CSM_ENABLED=true (irsa-doctor then sees its own calls)")
+                    csm_apps += 1
+    if examples and (not pushing or not csm_apps):
+        fail(f"the examples must show a pushing CronJob and an app with CSM (pushing {pushing}, CSM apps {csm_apps})")
+    ok(f"{n} irsa-doctor containers: termination message; serve: probes (native sidecars: /startupz outlasting "
+       f"the start gate), CSM on loopback without a port; {pushing} pushing, none also scraped"
+       + (f"; {csm_apps} example app containers send CSM" if examples else ""))
+
+
+def cmd_rbac(path, sa, ns):
+    docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+    roles = [d for d in docs if d["kind"] == "Role"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    if len(roles) != 1 or len(bindings) != 1:
+        fail(f"rbac: want one Role and one RoleBinding, got {len(roles)} and {len(bindings)}")
+    (role,), (rb,) = roles, bindings
+    grants = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+              for v in rule["verbs"]}
+    if grants != {("", "pods", "get"), ("", "serviceaccounts", "get")} or any("resourceNames" in r for r in role["rules"]):
+        fail(f"rbac: the Role must grant exactly get on pods and serviceaccounts, not {sorted(grants)}")
+    if role["metadata"].get("namespace") != ns or rb["metadata"].get("namespace") != ns:
+        fail(f"rbac: Role and RoleBinding must be in the workload's namespace {ns}")
+    ref = rb["roleRef"]
+    if ref != {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}:
+        fail(f"rbac: the RoleBinding refers to {ref}, not the Role")
+    if rb["subjects"] != [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]:
+        fail(f"rbac: the RoleBinding binds {rb['subjects']}, not ServiceAccount {ns}/{sa}")
+    if not any(d["kind"] == "ServiceAccount" and d["metadata"]["name"] == sa for d in docs):
+        fail(f"rbac: the fixture has no ServiceAccount {sa}")
+    ok(f"rbac component: get on pods and serviceaccounts in {ns}, bound to ServiceAccount {sa} "
+       f"(name prefix and namespace followed)")
 
 
 def cmd_component_targets(mode, path):
@@ -299,8 +438,19 @@ REQUIRED_PANELS = [
     "Pods by status", "Active findings by code", "Token time to expiry", "Token age",
     "STS success ratio", "STS latency", "Credential provider", "Node-role fallback",
     "IMDS reachable", "Expected accesses denied", "Access unverified", "Expected access by pod",
+    "Application calls denied", "Application calls by outcome", "Denied calls by action",
+    "SDKs and credential sources", "Time since the application's last call",
+    "Role changed under the pod", "App containers not injected", "App containers with static keys",
+    "Token unreadable by the app", "Pod Identity unsupported here", "Pod spec unreadable",
+    "Last run per workload", "Findings of the last run",
     "Active findings",
 ]
+
+# A live sidecar's series have no workload label; a group a short-lived Job
+# pushed to a Pushgateway has one. Every irsa_* query shows exactly one kind,
+# as the alerts do, so a finished Job never counts as a pod (and vice versa).
+LIVE, PUSHED = 'workload=""', 'workload!=""'
+
 
 
 def cmd_dashboard_lint():
@@ -308,7 +458,7 @@ def cmd_dashboard_lint():
     vars_ = {v["name"]: v for v in d["templating"]["list"]}
     if vars_.get("datasource", {}).get("type") != "datasource":
         fail("dashboard: no datasource variable")
-    for v in ("cluster", "namespace", "pod"):
+    for v in ("cluster", "namespace", "pod", "workload"):
         if vars_.get(v, {}).get("type") != "query":
             fail(f"dashboard: no {v} query variable")
         if vars_[v].get("includeAll") is not True or vars_[v].get("allValue") != ".*":
@@ -322,13 +472,19 @@ def cmd_dashboard_lint():
         if p.get("datasource", {}).get("uid") != "${datasource}" or t.get("datasource", {}).get("uid") != "${datasource}":
             fail(f"dashboard: panel {p['title']!r} does not use the datasource variable")
         expr = t["expr"]
-        if ("irsa_" in expr or "up{" in expr) and any(f"=~\"${v}\"" not in expr for v in ("cluster", "namespace", "pod")):
-            fail(f"dashboard: panel {p['title']!r} ignores the cluster/namespace/pod variables: {expr}")
+        if "irsa_" in expr or "up{" in expr:
+            live, pushed = LIVE in expr, PUSHED in expr
+            if live == pushed and "irsa_" in expr:
+                fail(f"dashboard: panel {p['title']!r} must select live series ({LIVE}) or pushed ones ({PUSHED}): {expr}")
+            per = "workload" if pushed else "pod"
+            if any(f"=~\"${v}\"" not in expr for v in ("cluster", "namespace", per)):
+                fail(f"dashboard: panel {p['title']!r} ignores the cluster/namespace/{per} variables: {expr}")
         n += 1
     ids = [p["id"] for p in panels(d)]
     if len(ids) != len(set(ids)):
         fail("dashboard: duplicate panel ids")
-    ok(f"dashboard: datasource/cluster/namespace/pod variables, {len(titles)} panels, {n} queries, all filtered")
+    ok(f"dashboard: datasource/cluster/namespace/pod/workload variables, {len(titles)} panels, {n} queries, "
+       "all filtered, each on live or on pushed series")
 
 
 def all_cluster(expr):
@@ -372,6 +528,8 @@ def main(argv):
         "rules-mean": lambda: cmd_rules_mean(*args),
         "sidecar-twins": cmd_sidecar_twins,
         "component-targets": lambda: cmd_component_targets(*args),
+        "pod-specs": lambda: cmd_pod_specs(*args),
+        "rbac": lambda: cmd_rbac(*args),
         "runbook": cmd_runbook,
         "iam-json": cmd_iam_json,
         "dashboard-ts": lambda: cmd_dashboard_ts(*args),

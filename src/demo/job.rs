@@ -10,6 +10,9 @@ use irsa_doctor_emulator::kubelet::AtomicWriter;
 
 use super::Pod;
 
+/// What the demo says the job is.
+pub(super) const DESCRIPTION: &str = "a backup CronJob's pod runs as a ServiceAccount the role does not trust, fails and ends; its verdict outlives it (termination message, Pushgateway)";
+
 /// The job's pod, as the CronJob and Job controllers name it.
 const POD_NAME: &str = "db-backup-29391840-7kq2m";
 /// Its ServiceAccount, which the demo role's trust policy does not name.
@@ -51,6 +54,7 @@ pub(super) async fn run(pod: &Pod) -> Result<(), String> {
                     | "IRSA_DOCTOR_EXPECT_ACCESS"
                     | "IRSA_DOCTOR_WORKLOAD"
                     | "IRSA_DOCTOR_TERMINATION_LOG"
+                    | "IRSA_DOCTOR_CSM_LISTEN"
             )
         })
         .collect();
@@ -65,6 +69,8 @@ pub(super) async fn run(pod: &Pod) -> Result<(), String> {
             "IRSA_DOCTOR_TERMINATION_LOG",
             termination_log.display().to_string(),
         ),
+        // The main sidecar has the demo's client-side monitoring port.
+        ("IRSA_DOCTOR_CSM_LISTEN", "off".into()),
     ]);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let mut child = tokio::process::Command::new(exe)
@@ -120,7 +126,7 @@ pub(super) async fn run(pod: &Pod) -> Result<(), String> {
     }
     let pushed = pushgateway.group(&group).unwrap_or_default();
     println!(
-        "  and the Pushgateway keeps group job=irsa-doctor namespace=demo workload=db-backup (curl {}/metrics):",
+        "  and the Pushgateway keeps group job=irsa-doctor namespace=demo workload=db-backup (at {}/metrics):",
         pushgateway.endpoint()
     );
     for line in pushed.lines().filter(|l| worth_showing(l)) {

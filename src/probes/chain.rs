@@ -34,7 +34,7 @@ pub struct ChainOutcome {
 /// so its result can be reused instead of calling STS twice more.
 pub fn chain_is_web_identity(env: &EnvFacts, role_arn: Option<&str>, token_file: &str) -> bool {
     env.static_sources.is_empty()
-        // A profile pinning web identity answers with its own role and token (issue 12).
+        // A profile pinning web identity answers with its own role and token.
         && env.profile_web_identity_role.is_none()
         && env.role_arn.as_deref().is_some()
         && env.role_arn.as_deref() == role_arn
@@ -73,7 +73,7 @@ pub fn predict_provider(env: &EnvFacts) -> &'static str {
 pub fn provider_name(features: &[AwsCredentialFeature]) -> Option<&'static str> {
     use AwsCredentialFeature as F;
     let has = |f: F| features.contains(&f);
-    // Issue 12: a profile that pins web identity (`role_arn` + `web_identity_token_file`, no role
+    // A profile that pins web identity (`role_arn` + `web_identity_token_file`, no role
     // chained on top) is web identity, as botocore's `assume-role-with-web-identity` says.
     if has(F::CredentialsProfileStsWebIdToken)
         && !has(F::CredentialsStsAssumeRole)
@@ -135,7 +135,7 @@ pub async fn resolve(sdk: &SdkConfig, sts: &StsProbe, timeout: Duration) -> Chai
         }
         Ok(Err(e)) => {
             return ChainOutcome {
-                error: Some(super::error_chain(&e)),
+                error: Some(super::errors::error_chain(&e)),
                 ..Default::default()
             };
         }
@@ -166,17 +166,6 @@ pub struct ImdsReach {
     pub v1: bool,
 }
 
-/// The IMDS endpoint the SDK would use: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else by endpoint mode.
-pub fn imds_endpoint(lookup: impl Fn(&str) -> Option<String>) -> String {
-    if let Some(e) = lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|e| !e.is_empty()) {
-        return e.trim_end_matches('/').to_owned();
-    }
-    match lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
-        Some(m) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".into(),
-        _ => "http://169.254.169.254".into(),
-    }
-}
-
 /// Probes IMDSv2 and IMDSv1 concurrently, each with `IMDS_TIMEOUT`.
 pub async fn probe_imds(endpoint: &str) -> ImdsReach {
     let v2 = status(
@@ -197,6 +186,60 @@ pub async fn probe_imds(endpoint: &str) -> ImdsReach {
         v1: v1 == Some(200),
     }
 }
+
+/// The node role's current access key id as IMDS serves it (v2, else v1), the way the SDK
+/// reads it: the role name, then its credentials. The secret key and the session token in the
+/// same answer are never kept; only the key id is returned, and the caller keeps only its
+/// fingerprint.
+pub async fn imds_access_key_id(endpoint: &str) -> Option<String> {
+    let token = request(
+        endpoint,
+        "PUT",
+        "/latest/api/token",
+        &[("x-aws-ec2-metadata-token-ttl-seconds", "60")],
+        IMDS_TIMEOUT,
+    )
+    .await
+    .ok()
+    .filter(|(status, _)| *status == 200)
+    .and_then(|(_, body)| String::from_utf8(body.to_vec()).ok());
+    let headers: Vec<(&str, &str)> = token
+        .as_deref()
+        .map(|t| ("x-aws-ec2-metadata-token", t.trim()))
+        .into_iter()
+        .collect();
+    let get = |path: String| {
+        let headers = headers.clone();
+        async move {
+            request(endpoint, "GET", &path, &headers, IMDS_TIMEOUT)
+                .await
+                .ok()
+                .filter(|(status, _)| *status == 200)
+                .map(|(_, body)| body)
+        }
+    };
+    let roles = get(CREDENTIALS_PATH.to_owned()).await?;
+    let role = String::from_utf8_lossy(&roles)
+        .lines()
+        .next()?
+        .trim()
+        .to_owned();
+    if role.is_empty() || role.contains('/') {
+        return None;
+    }
+    let body = get(format!("{CREDENTIALS_PATH}{role}")).await?;
+    #[derive(serde::Deserialize)]
+    struct KeyId {
+        #[serde(rename = "AccessKeyId")]
+        access_key_id: String,
+    }
+    serde_json::from_slice::<KeyId>(&body)
+        .ok()
+        .map(|k| k.access_key_id)
+}
+
+/// The path IMDS lists the instance role under.
+const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 
 /// One plain-HTTP request; the status, or `None` for any failure or timeout.
 async fn status(
@@ -250,7 +293,8 @@ pub async fn request(
         .trim_end_matches(']')
         .to_owned();
     let port = authority.port_u16().unwrap_or(80);
-    let io = |e: &(dyn std::error::Error + 'static)| RequestError::Io(super::error_chain(e));
+    let io =
+        |e: &(dyn std::error::Error + 'static)| RequestError::Io(super::errors::error_chain(e));
     // One deadline for the whole request, but a connection accepted and then left silent
     // reads differently from one never accepted (the Pod Identity agent waiting on EKS Auth).
     let deadline = tokio::time::Instant::now() + timeout;
@@ -418,30 +462,6 @@ mod tests {
         assert!(
             !chain_is_web_identity(&EnvFacts::default(), None, "/t"),
             "no IRSA env"
-        );
-    }
-
-    #[test]
-    fn imds_endpoint_follows_sdk_variables() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(imds_endpoint(env(&[])), "http://169.254.169.254");
-        assert_eq!(
-            imds_endpoint(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")])),
-            "http://[fd00:ec2::254]"
-        );
-        assert_eq!(
-            imds_endpoint(env(&[(
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                "http://127.0.0.1:1338/"
-            )])),
-            "http://127.0.0.1:1338"
         );
     }
 

@@ -191,7 +191,7 @@ impl Caller<'_> {
                 ),
             }),
             Ok(Err(e)) => {
-                let f = super::sts::classify(&e, self.secrets);
+                let f = super::errors::classify(&e, self.secrets);
                 let failure = if f.kind == StsFailure::Unreachable {
                     AccessReadFailure::Unreachable
                 } else {

@@ -1,16 +1,18 @@
-//! The live checks (issue: "prove, not guess"): one probe is a test-assume,
+//! The live checks, which prove rather than guess: one probe is a test-assume,
 //! the credential chain as the app sees it, and IMDS reachability; the loop
 //! runs it on the jittered schedule of `schedule`, early after a token
 //! refresh, and on demand for `POST /debug/probe` (at most once per 10 s).
 //!
-//! STS calls per probe on a healthy pod: `AssumeRoleWithWebIdentity` +
-//! `GetCallerIdentity` = 2. The chain is resolved separately only when it
-//! would *not* take the same web-identity path (static keys, a profile, no
-//! IRSA env), so the healthy case never doubles its calls. With
+//! STS calls per probe on a healthy pod: 1, the `AssumeRoleWithWebIdentity`;
+//! `GetCallerIdentity` follows only when the assumed-role ARN is new (the first
+//! success, after a failure, on a change). The chain is resolved separately
+//! only when it would *not* take the same web-identity path (static keys, a
+//! profile, no IRSA env), so the healthy case never doubles its calls. With
 //! `--expect-access`, the role's policies are read with the same credentials
 //! (`iam`) on the first probe, then at most hourly.
 
 pub mod chain;
+pub mod errors;
 pub mod iam;
 pub mod oidc;
 pub mod pod_identity;
@@ -36,22 +38,6 @@ use irsa_doctor_core::snapshot::{
 use irsa_doctor_core::token;
 use oidc::{Signature, Verifier};
 use sts::StsProbe;
-
-/// An error and its sources as one line (`dispatch failure: io error: ...: Connection refused`),
-/// without the Debug dump `DisplayErrorContext` appends.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        // Some errors repeat their source in their own message; keep each fact once.
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
-}
 
 pub use irsa_doctor_core::schedule::ON_DEMAND_WINDOW;
 
@@ -97,7 +83,7 @@ impl LiveProbe {
             // policy may pin sts:RoleSessionName, so the test-assume must send the same.
             session_name: lookup("AWS_ROLE_SESSION_NAME")
                 .unwrap_or_else(|| sts::session_name(pod.as_deref())),
-            imds_endpoint: chain::imds_endpoint(lookup),
+            imds_endpoint: state.env.imds_endpoint.clone(),
             sdk,
             state,
             backoff: Mutex::new(Backoff::default()),
@@ -173,6 +159,18 @@ impl LiveProbe {
         } else {
             None
         };
+        // With the application's calls observed, the node role's current key id tells whether
+        // they are signed with it; only its fingerprint is kept.
+        if self.state.csm_listen.is_some() && imds.is_some_and(|i| i.v2 || i.v1) {
+            let key = chain::imds_access_key_id(&self.imds_endpoint)
+                .await
+                .map(|k| irsa_doctor_core::app::csm::KeyEvidence::of(&k, &self.state.key_hasher));
+            self.state.update(|s| {
+                if let Some(app) = s.app.as_mut() {
+                    app.node_key = key.map(|k| k.fingerprint);
+                }
+            });
+        }
         self.state.update(|s| {
             s.chain.provider = chain.provider;
             s.chain.caller_arn = chain.caller_arn;
@@ -201,7 +199,13 @@ impl LiveProbe {
     /// changed role, or when `POST /debug/probe` asked (itself at most once per 10 s). `role` is
     /// the IRSA role, or on a Pod Identity pod the agent's (empty before it is known).
     fn access_read_due(&self, role: &str) -> bool {
-        if self.state.config.expect_access.is_empty() {
+        // The application's denials are explained against the same policies (no flag needed).
+        let app_denied = self
+            .state
+            .snapshot()
+            .app
+            .is_some_and(|a| !a.denials.is_empty());
+        if self.state.config.expect_access.is_empty() && !app_denied {
             return false;
         }
         let forced = self.access_forced.swap(false, Ordering::Relaxed);
@@ -370,7 +374,7 @@ impl LiveProbe {
             }
         }
         // In the same update as the result: which token STS judged is the live evidence that
-        // outranks the findings' predictions (SPEC 5).
+        // outranks the findings' predictions.
         self.state.update(|s| {
             s.sts.apply(started, outcome);
             s.sts.token_fingerprint = Some(fingerprint);
@@ -391,10 +395,23 @@ impl LiveProbe {
                 .backoff()
                 .next_delay(self.state.config.probe_interval, fastrand::f64());
             let deadline = tokio::time::Instant::now() + delay;
-            // Wait for the schedule, or for a refreshed token worth confirming early.
+            // Wait for the schedule, for a refreshed token worth confirming early, or for the
+            // application's first denial of an action (its policies are read to explain it).
             loop {
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => break,
+                    () = self.state.app_policy_wanted.notified() => {
+                        let last = self
+                            .last_access_read
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .as_ref()
+                            .map(|(at, _)| *at);
+                        tokio::time::sleep(schedule::app_policy_read_delay(last, crate::host::instant())).await;
+                        self.access_forced.store(true, Ordering::Relaxed);
+                        tracing::debug!("the application was denied: reading the role's policies");
+                        break;
+                    }
                     r = changes.changed() => {
                         if r.is_err() { return; }
                         let reloads = changes.borrow_and_update().token.reloads;
@@ -403,7 +420,8 @@ impl LiveProbe {
                             continue;
                         }
                         let last_run = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-                        tokio::time::sleep(schedule::early_probe_delay(last_run, crate::host::instant())).await;
+                        let scheduled = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        tokio::time::sleep(schedule::early_probe_delay(last_run, crate::host::instant(), scheduled)).await;
                         seen_reloads = self.state.snapshot().token.reloads;
                         tracing::debug!("token refreshed: probing early");
                         break;

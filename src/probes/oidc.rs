@@ -206,7 +206,7 @@ impl Verifier {
                 .client
                 .get(uri)
                 .await
-                .map_err(|e| http(super::error_chain(&e)))?;
+                .map_err(|e| http(super::errors::error_chain(&e)))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(http(format!("HTTP {status}")));

@@ -10,7 +10,8 @@ use aws_sdk_sts::config::Credentials;
 use serde::Deserialize;
 
 use crate::probes::chain::{self, RequestError};
-use crate::probes::sts::{StsProbe, redact};
+use crate::probes::errors::redact;
+use crate::probes::sts::StsProbe;
 use irsa_doctor_core::outcome::{AgentCredentials, AgentFailure, AgentOutcome};
 
 /// The SDK gives the agent a couple of seconds; so do we.

@@ -3,8 +3,10 @@
 //!
 //! Both go through `aws-sdk-sts` configured from the same `SdkConfig` the
 //! application's SDK would load (region, `AWS_ENDPOINT_URL_STS`, ...), with
-//! two deliberate differences: SDK retries are off (our schedule backs off per
-//! SPEC 8, and a throttled STS should see one call, not three), and an
+//! two deliberate differences: SDK retries are off (the probe retries transient
+//! failures itself as the SDK's standard mode would, so every request is counted
+//! and a throttled STS sees one call, not three; the schedule backs off between
+//! probes), and an
 //! interceptor records the endpoint actually used and the server's `Date`.
 //! The returned credentials live only inside `assume` and are dropped there.
 
@@ -15,7 +17,7 @@ use aws_sdk_sts::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_sts::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
-use aws_sdk_sts::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::BoxError;
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use aws_types::SdkConfig;
 
@@ -25,6 +27,8 @@ use irsa_doctor_core::outcome::{
 use irsa_doctor_core::policy::access::RolePolicies;
 use irsa_doctor_core::schedule;
 use irsa_doctor_core::snapshot::AccessReadError;
+
+use super::errors::{classify, redact};
 use irsa_doctor_core::time;
 
 /// The SDK's own operation timeout is a backstop only: ours, around every call, fires first,
@@ -367,48 +371,6 @@ fn secrets_of(token: &str) -> Vec<String> {
             .map(str::to_owned),
     );
     out
-}
-
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .fold(text.to_owned(), |acc, s| {
-            acc.replace(s.as_str(), "<redacted>")
-        })
-}
-
-/// Classifies an SDK error into the finding family, bounded code and message.
-pub fn classify<E, R>(err: &SdkError<E, R>, secrets: &[String]) -> AssumeFailure
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let detail = redact(&super::error_chain(err), secrets);
-    let (kind, code, message) = match err {
-        SdkError::TimeoutError(_) => (StsFailure::Unreachable, "Timeout".to_owned(), detail),
-        SdkError::DispatchFailure(d) if d.is_timeout() => {
-            (StsFailure::Unreachable, "Timeout".to_owned(), detail)
-        }
-        SdkError::DispatchFailure(_) => (StsFailure::Unreachable, "Unreachable".to_owned(), detail),
-        SdkError::ResponseError(_) => (StsFailure::Rejected, "InvalidResponse".to_owned(), detail),
-        SdkError::ServiceError(ctx) => {
-            let e = ctx.err();
-            // An answer without an error code is one the SDK could not parse (garbage, an HTML proxy page).
-            let code = e.code().unwrap_or("InvalidResponse").to_owned();
-            let message = e.message().map(|m| redact(m, secrets)).unwrap_or(detail);
-            // One table decides the class, the metric label and the finding (core `failure`).
-            let kind = irsa_doctor_core::failure::sts_class(&code);
-            (kind, code, message)
-        }
-        _ => (StsFailure::Rejected, "InvalidRequest".to_owned(), detail),
-    };
-    AssumeFailure {
-        kind,
-        code,
-        message,
-        http_status: None,
-    }
 }
 
 /// `irsa-doctor-<pod or host>`, within STS's `[\w+=,.@-]{2,64}`.

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::PathBuf;
 
 /// `htpasswd -nbBC 4 prometheus secret` (cost 4: fast tests); `auth/tests.rs` uses it too.
 pub(super) const HASH: &str = "$2y$04$YvA2UPEQagimWZ8w7r8iDuDsQGj5mb/WJXK01uIiPso/U96PSJ/ZW";

@@ -49,7 +49,7 @@ pub fn get(addr: SocketAddr, path: &str) -> Resp {
     harness::get(addr, path)
 }
 
-/// The signature part of a compact JWT: what no output may ever contain (SPEC 7).
+/// The signature part of a compact JWT: what no output may ever contain.
 pub fn signature(token: &str) -> &str {
     token.rsplit('.').next().unwrap_or_default()
 }

@@ -23,6 +23,8 @@ pub struct Assessment {
     pub trust: Option<trust::Evaluation>,
     /// Every `--expect-access` entry judged against the role's policies as last read.
     pub access: AccessEvaluation,
+    /// The application's calls judged (SDKs, denials); `None` without client-side monitoring.
+    pub app: Option<crate::app::explain::AppEvaluation>,
     /// The worst severity among the findings.
     pub status: Status,
     /// Every configured token's `token` label and whether it is valid now (`irsa_token_valid`).
@@ -34,7 +36,10 @@ impl Assessment {
     pub fn new(ctx: &Context<'_>) -> Assessment {
         let trust = findings::trust_policy_evaluation(ctx.snapshot);
         let access = findings::access_evaluation(ctx);
-        let found = findings::evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access));
+        let app = findings::app_evaluation(ctx);
+        let found = findings::evaluate_with(
+            &Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()),
+        );
         let now = time::unix(ctx.now);
         let tokens_valid = ctx
             .tokens()
@@ -52,6 +57,7 @@ impl Assessment {
             findings: found,
             trust,
             access,
+            app,
             tokens_valid,
         }
     }
@@ -216,7 +222,7 @@ mod tests {
         assert!(a.trust.is_none(), "no trust policy configured");
     }
 
-    /// Issue 11: with a valid `nbf` and a future `iat`, the gauge said 1 while the finding fired.
+    /// With a valid `nbf` and a future `iat`, the gauge once said 1 while the finding fired.
     #[test]
     fn token_validity_is_one_judgement_for_metric_and_finding() {
         let mut fx = healthy();

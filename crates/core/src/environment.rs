@@ -25,7 +25,7 @@ pub struct EnvFacts {
     pub proxy_vars: Vec<&'static str>,
     /// The effective `NO_PROXY` (`NO_PROXY` wins over `no_proxy`; see `crate::no_proxy`).
     pub no_proxy: Option<String>,
-    // --- issue 12 (field-true verdicts): chain and endpoint facts ---
+    // --- what the SDK's chain and endpoint resolution read besides the variables above ---
     /// `region` of the selected profile (the SDK's region chain reads it after the environment).
     pub profile_region: Option<String>,
     /// `role_arn` of a selected profile that pins web identity (`role_arn` + `web_identity_token_file`).
@@ -180,6 +180,17 @@ impl EnvFacts {
     }
 }
 
+/// The IMDS endpoint the SDK would use: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else by endpoint mode.
+pub fn imds_endpoint(lookup: impl Fn(&str) -> Option<String>) -> String {
+    if let Some(e) = lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|e| !e.is_empty()) {
+        return e.trim_end_matches('/').to_owned();
+    }
+    match lookup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
+        Some(m) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".into(),
+        _ => "http://169.254.169.254".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +201,30 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+        );
+    }
+
+    #[test]
+    fn imds_endpoint_follows_sdk_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(imds_endpoint(env(&[])), "http://169.254.169.254");
+        assert_eq!(
+            imds_endpoint(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")])),
+            "http://[fd00:ec2::254]"
+        );
+        assert_eq!(
+            imds_endpoint(env(&[(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "http://127.0.0.1:1338/"
+            )])),
+            "http://127.0.0.1:1338"
         );
     }
 }

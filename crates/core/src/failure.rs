@@ -1,12 +1,13 @@
-//! One table per fact: what an STS or Pod Identity agent failure means.
+//! One table per fact: what happened when STS or the Pod Identity agent failed.
 //!
-//! The probe classifies an error with these tables, the metrics label it with
-//! them, and the findings name it from them, so the three can never drift
-//! apart again (issue 11: `ThrottlingException` was classified as throttling
-//! but labelled `Other`; `TooManyRequestsException` was neither).
+//! The probe classifies an error with these tables and the metrics label it
+//! with them, so the two can never drift apart (`ThrottlingException` was once
+//! classified as throttling but labelled `Other`, and `TooManyRequestsException`
+//! was neither). Which finding a class raises is the findings' business
+//! (`findings/sts.rs`, `findings/pod_identity.rs`): this module says what
+//! happened, never what it means for the pod.
 
-use crate::findings::Code;
-use crate::snapshot::{AgentFailure, StsFailure};
+use crate::outcome::{AgentFailure, StsFailure};
 
 /// One STS error code: its class and its bounded metric label. (Whether a failure is worth
 /// retrying depends on the HTTP status too: `outcome::AssumeFailure::is_transient`.)
@@ -16,7 +17,7 @@ pub struct StsCode {
     pub code: &'static str,
     /// Rejected, throttled or unreachable: decides the finding and the backoff.
     pub class: StsFailure,
-    /// The `code` label of `irsa_sts_assume_errors_total` (SPEC 6).
+    /// The `code` label of `irsa_sts_assume_errors_total`.
     pub label: &'static str,
 }
 
@@ -46,7 +47,7 @@ pub const STS_CODES: &[StsCode] = &[
     row("Timeout", Unreachable, "Timeout"),
 ];
 
-/// Every bounded `code` label of `irsa_sts_assume_errors_total`, in SPEC 6 order.
+/// Every bounded `code` label of `irsa_sts_assume_errors_total`, in the documented order.
 pub const STS_LABELS: [&str; 10] = [
     "AccessDenied",
     "InvalidIdentityToken",
@@ -75,33 +76,19 @@ pub fn sts_label(code: &str) -> &'static str {
     sts_code(code).map_or("Other", |r| r.label)
 }
 
-/// The finding an STS failure class raises.
-pub fn sts_finding(class: StsFailure) -> Code {
-    match class {
-        Rejected => Code::StsAssumeFailed,
-        Throttled => Code::StsThrottled,
-        Unreachable => Code::StsUnreachable,
-    }
-}
-
-/// Every bounded `code` label of `irsa_pod_identity_errors_total` (SPEC 6).
+/// Every bounded `code` label of `irsa_pod_identity_errors_total`.
 pub const AGENT_LABELS: [&str; 4] = ["Unreachable", "Denied", "AgentError", "Throttled"];
-
-/// The metric label and the finding of a Pod Identity agent failure.
-pub fn agent_failure(failure: AgentFailure) -> (&'static str, Code) {
-    match failure {
-        AgentFailure::Unreachable => ("Unreachable", Code::PodIdentityAgentUnreachable),
-        AgentFailure::Denied => ("Denied", Code::PodIdentityDenied),
-        AgentFailure::Throttled => ("Throttled", Code::PodIdentityThrottled),
-        AgentFailure::AgentError => ("AgentError", Code::PodIdentityAgentError),
-        // Connected but silent: the agent is there, EKS Auth behind it is slow.
-        AgentFailure::Slow => ("AgentError", Code::PodIdentityAgentError),
-    }
-}
 
 /// The bounded metric label of a Pod Identity agent failure.
 pub fn agent_label(failure: AgentFailure) -> &'static str {
-    agent_failure(failure).0
+    match failure {
+        AgentFailure::Unreachable => "Unreachable",
+        AgentFailure::Denied => "Denied",
+        AgentFailure::Throttled => "Throttled",
+        AgentFailure::AgentError => "AgentError",
+        // Connected but silent: the agent is there, EKS Auth behind it is slow.
+        AgentFailure::Slow => "AgentError",
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +101,7 @@ mod tests {
         let cases = [
             ("AccessDenied", Rejected, "AccessDenied"),
             ("Throttling", Throttled, "Throttling"),
-            // Issue 11: labelled Other, and not throttling at all, before the one table.
+            // Labelled Other, and not throttling at all, before the one table.
             ("ThrottlingException", Throttled, "Throttling"),
             ("TooManyRequestsException", Throttled, "Throttling"),
             ("IDPCommunicationError", Rejected, "IDPCommunicationError"),
@@ -130,8 +117,6 @@ mod tests {
             assert_eq!(sts_class(code), class, "{code}");
             assert_eq!(sts_label(code), label, "{code}");
         }
-        assert_eq!(sts_finding(Throttled), Code::StsThrottled);
-        assert_eq!(sts_finding(Unreachable), Code::StsUnreachable);
     }
 
     #[test]
@@ -152,14 +137,14 @@ mod tests {
         }
         #[rustfmt::skip]
         let agent = [
-            (AgentFailure::Unreachable, "Unreachable", Code::PodIdentityAgentUnreachable),
-            (AgentFailure::Denied, "Denied", Code::PodIdentityDenied),
-            (AgentFailure::Throttled, "Throttled", Code::PodIdentityThrottled),
-            (AgentFailure::AgentError, "AgentError", Code::PodIdentityAgentError),
-            (AgentFailure::Slow, "AgentError", Code::PodIdentityAgentError),
+            (AgentFailure::Unreachable, "Unreachable"),
+            (AgentFailure::Denied, "Denied"),
+            (AgentFailure::Throttled, "Throttled"),
+            (AgentFailure::AgentError, "AgentError"),
+            (AgentFailure::Slow, "AgentError"),
         ];
-        for (failure, label, code) in agent {
-            assert_eq!(agent_failure(failure), (label, code), "{failure:?}");
+        for (failure, label) in agent {
+            assert_eq!(agent_label(failure), label, "{failure:?}");
             assert!(AGENT_LABELS.contains(&label));
         }
     }

@@ -1,5 +1,5 @@
 //! The issuer's keys: when to fetch them again, and what a token whose `kid`
-//! they lack means (SPEC 5, `TOKEN_SIGNATURE_INVALID`). The shell's OIDC
+//! they lack means (`TOKEN_SIGNATURE_INVALID`, or only `OIDC_DISCOVERY_FAILED`). The shell's OIDC
 //! probe does the fetching; these rules decide, over an injected clock.
 
 use std::time::{Duration, Instant};

@@ -7,6 +7,7 @@
 //! does the I/O and only feeds snapshots in. See `ARCHITECTURE.md`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod app;
 pub mod arn;
 pub mod assessment;
 pub mod config;

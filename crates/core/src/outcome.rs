@@ -53,8 +53,7 @@ pub struct Assumed {
     /// `iam:GetRole`'s trust policy document (as IAM returns it, URL-encoded), when asked for.
     pub trust_policy: Option<Result<String, String>>,
     /// `--expect-access`: the role's identity policies and boundary, when asked for.
-    pub access:
-        Option<Result<crate::policy::access::RolePolicies, crate::snapshot::AccessReadError>>,
+    pub access: Option<Result<crate::policy::access::RolePolicies, AccessReadError>>,
 }
 
 /// A classified STS failure.
@@ -130,8 +129,43 @@ pub struct AgentCredentials {
     /// role they were read for, when asked for.
     pub access: Option<(
         String,
-        Result<crate::policy::access::RolePolicies, crate::snapshot::AccessReadError>,
+        Result<crate::policy::access::RolePolicies, AccessReadError>,
     )>,
+}
+
+/// Why the role's policies could not be read (one line, no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReadError {
+    /// What kind of failure: it decides the remediation.
+    pub failure: AccessReadFailure,
+    /// `iam:<Operation>: <code>: <message>`, or the document that did not parse.
+    pub message: String,
+}
+
+/// The kinds of [`AccessReadError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessReadFailure {
+    /// IAM refused (`AccessDenied`): the role may not read its own policies.
+    Refused,
+    /// IAM could not be reached (connect, DNS, TLS, timeout).
+    Unreachable,
+    /// IAM answered another error (throttling, a server error) after the SDK's retries.
+    Failed,
+    /// IAM answered, but with a document or answer irsa-doctor could not use.
+    Unusable,
+}
+
+impl AccessReadFailure {
+    /// The class of an IAM error code (the SDK's, as `classify` reports it).
+    pub fn of_code(code: &str) -> AccessReadFailure {
+        match code {
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+                AccessReadFailure::Refused
+            }
+            "Unreachable" | "Timeout" => AccessReadFailure::Unreachable,
+            _ => AccessReadFailure::Failed,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! AWS partition facts from a role ARN and/or a region (pure, std only), so
-//! endpoints, ARNs and remediation texts follow the pod's partition (SPEC 1).
+//! endpoints, ARNs and remediation texts follow the pod's partition.
 //!
 //! Source for the facts below: the SDKs' shared endpoint model (botocore
 //! `data/endpoints.json`, the same model every SDK generates from): `aws`

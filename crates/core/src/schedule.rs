@@ -1,4 +1,4 @@
-//! When to probe STS next (SPEC section 8): a pure function of the last
+//! When to probe STS next (docs/reference.md#faults-and-bad-input): a pure function of the last
 //! outcomes, the configured interval and a jitter draw, so it can be tested
 //! over a simulated day without waiting.
 //!
@@ -43,10 +43,15 @@ pub fn refresh_wants_probe(seen: u64, reloads: u64, backoff: &Backoff) -> bool {
 }
 
 /// How long after a refresh event to run the early probe: the debounce, and at least what is
-/// left of the on-demand window, so a token rewritten every second cannot multiply STS calls.
-pub fn early_probe_delay(last_run: Option<Instant>, now: Instant) -> Duration {
+/// left of the on-demand window, so a token rewritten every second cannot multiply STS calls —
+/// but never later than the probe already `scheduled` that far ahead: a refresh may bring a
+/// probe forward, never push one back (with `--probe-interval 2s` the window alone would delay
+/// a rotated token's check to 10 s).
+pub fn early_probe_delay(last_run: Option<Instant>, now: Instant, scheduled: Duration) -> Duration {
     let since_last = last_run.map_or(ON_DEMAND_WINDOW, |t| now.saturating_duration_since(t));
-    REFRESH_DEBOUNCE.max(ON_DEMAND_WINDOW.saturating_sub(since_last))
+    REFRESH_DEBOUNCE
+        .max(ON_DEMAND_WINDOW.saturating_sub(since_last))
+        .min(scheduled)
 }
 
 /// Whether the hourly `iam:GetRole` is due at `now`: on the first probe, then hourly (IAM's
@@ -136,6 +141,17 @@ impl Backoff {
     }
 }
 
+/// The shortest time between two reads of the role's policies that the application's
+/// denials trigger: the first denial of an action reads them at once, at most once a minute.
+pub const APP_POLICY_READ_MIN_GAP: Duration = Duration::from_secs(60);
+
+/// How long to wait before reading the role's policies for a new denial, given the last read.
+pub fn app_policy_read_delay(last_read: Option<Instant>, now: Instant) -> Duration {
+    last_read.map_or(Duration::ZERO, |at| {
+        APP_POLICY_READ_MIN_GAP.saturating_sub(now.saturating_duration_since(at))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,24 +172,23 @@ mod tests {
         for (name, last, now, want) in on_demand {
             assert_eq!(on_demand_allowed(last, now), want, "on demand: {name}");
         }
+        let far = Duration::from_secs(300);
+        #[rustfmt::skip]
         let early = [
-            ("no probe yet: debounce only", None, at(0), REFRESH_DEBOUNCE),
-            (
-                "probe 1 s ago: rest of the window",
-                Some(at(0)),
-                at(1),
-                Duration::from_secs(9),
-            ),
-            (
-                "probe 9 s ago: debounce wins",
-                Some(at(0)),
-                at(9),
-                REFRESH_DEBOUNCE,
-            ),
-            ("long ago", Some(at(0)), at(600), REFRESH_DEBOUNCE),
+            ("no probe yet: debounce only", None, at(0), far, REFRESH_DEBOUNCE),
+            ("probe 1 s ago: rest of the window", Some(at(0)), at(1), far, Duration::from_secs(9)),
+            ("probe 9 s ago: debounce wins", Some(at(0)), at(9), far, REFRESH_DEBOUNCE),
+            ("long ago", Some(at(0)), at(600), far, REFRESH_DEBOUNCE),
+            // --probe-interval 2s: the scheduled probe is due before the window ends.
+            ("scheduled sooner than the window", Some(at(0)), at(1), Duration::from_millis(800), Duration::from_millis(800)),
+            ("scheduled sooner than the debounce", None, at(0), Duration::ZERO, Duration::ZERO),
         ];
-        for (name, last, now, want) in early {
-            assert_eq!(early_probe_delay(last, now), want, "early: {name}");
+        for (name, last, now, scheduled, want) in early {
+            assert_eq!(
+                early_probe_delay(last, now, scheduled),
+                want,
+                "early: {name}"
+            );
         }
         let throttled = Backoff {
             consecutive_failures: 1,

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-pub use crate::outcome::{AgentFailure, StsFailure};
+pub use crate::outcome::{AccessReadError, AccessReadFailure, AgentFailure, StsFailure};
 use crate::outcome::{AgentOutcome, AssumeOutcome};
 use crate::token::{Decoded, ReadError};
 
@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub access: AccessSnapshot,
     /// Whether a live probe has been attempted (or live probing is off): half of readiness.
     pub probe_attempted: bool,
+    /// The application's own calls (client-side monitoring); `None` with `--csm-listen off`.
+    pub app: Option<crate::app::AppSnapshot>,
 }
 
 /// The region the SDK resolved from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile or IMDS.
@@ -63,41 +65,6 @@ pub struct AccessSnapshot {
     /// The policies, or why they could not be read; `None` before the first read.
     pub policies:
         Option<Result<std::sync::Arc<crate::policy::access::RolePolicies>, AccessReadError>>,
-}
-
-/// Why the role's policies could not be read (one line, no credentials).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessReadError {
-    /// What kind of failure: it decides the remediation.
-    pub failure: AccessReadFailure,
-    /// `iam:<Operation>: <code>: <message>`, or the document that did not parse.
-    pub message: String,
-}
-
-/// The kinds of [`AccessReadError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessReadFailure {
-    /// IAM refused (`AccessDenied`): the role may not read its own policies.
-    Refused,
-    /// IAM could not be reached (connect, DNS, TLS, timeout).
-    Unreachable,
-    /// IAM answered another error (throttling, a server error) after the SDK's retries.
-    Failed,
-    /// IAM answered, but with a document or answer irsa-doctor could not use.
-    Unusable,
-}
-
-impl AccessReadFailure {
-    /// The class of an IAM error code (the SDK's, as `classify` reports it).
-    pub fn of_code(code: &str) -> AccessReadFailure {
-        match code {
-            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-                AccessReadFailure::Refused
-            }
-            "Unreachable" | "Timeout" => AccessReadFailure::Unreachable,
-            _ => AccessReadFailure::Failed,
-        }
-    }
 }
 
 /// A signature check tied to the token (by fingerprint) it judged.
@@ -306,7 +273,7 @@ pub struct StsSnapshot {
     /// The session name of the last test-assume.
     pub session_name: Option<String>,
     /// Fingerprint (`token::fingerprint`) of the token the last attempt presented: with a
-    /// success, STS accepted exactly that token, which outranks every prediction (SPEC 5).
+    /// success, STS accepted exactly that token, which outranks every prediction.
     pub token_fingerprint: Option<u64>,
 }
 

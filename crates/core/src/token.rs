@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// Largest token file we read; larger files are rejected without reading them whole (SPEC 8).
+/// Largest token file we read; larger files are rejected without reading them whole (a token is a few KiB).
 pub const MAX_TOKEN_BYTES: u64 = 64 * 1024;
 
 /// Why a token could not be decoded. Messages never quote the token itself.

@@ -9,6 +9,15 @@
     // selector: only irsa-doctor exports them.
     jobSelector: 'job="irsa-doctor"',
 
+    // Selects the groups short-lived sidecars push to a Pushgateway
+    // (--push-gateway), as Prometheus stores them when it scrapes the
+    // Pushgateway with honor_labels: true: the group's job, which irsa-doctor
+    // always pushes as "irsa-doctor", whatever the scrape job is called. They
+    // also carry the grouping labels namespace and workload; live sidecars'
+    // series never have a workload label, which is what keeps the live alerts
+    // and IRSAWorkloadLastRunFinding apart (see alerts/alerts.libsonnet).
+    pushedSelector: 'job="irsa-doctor"',
+
     // IRSATokenExpiringSoon: fires once a token has less than
     // min(tokenExpiringFraction x lifetime, tokenExpiringMaxSeconds) left.
     // The kubelet replaces it at tokenRefreshFraction, so a healthy token
@@ -44,6 +53,10 @@
       IRSAWarningFinding: '15m',
       IRSADoctorTargetDown: '10m',
       IRSADoctorAbsent: '15m',
+      // A pushed group is replaced by every push (every 30 s during a run,
+      // once more at its end): a finding that shows only mid-run and is gone
+      // from the final push does not fire; one in the last run's verdict does.
+      IRSAWorkloadLastRunFinding: '5m',
     },
 
     // Every alert's runbook_url is this plus #<section>; the dashboard links

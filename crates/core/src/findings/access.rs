@@ -1,4 +1,4 @@
-//! `ACCESS_NOT_ALLOWED` and `ACCESS_UNVERIFIED` (SPEC 5): would the role's own
+//! `ACCESS_NOT_ALLOWED` and `ACCESS_UNVERIFIED`: would the role's own
 //! policies allow what `--expect-access` says the workload needs?
 
 use super::{Check, Code, Context, Finding, Inputs};

@@ -1,6 +1,9 @@
 //! The pod's environment and the default credential chain: IRSA variables, static
 //! credentials, the node role, IMDS, a proxy, both mechanisms, the global STS endpoint.
 
+use super::links::{
+    IRSA_ASSIGN_ROLE, IRSA_SDK, IRSA_STS_ENDPOINT, POD_ID_ASSOCIATION, RESTRICT_IMDS, SDK_REGION,
+};
 use super::{Check, Code, Finding, Inputs, iam_arn, partition_known};
 use crate::arn::is_node_role_session;
 use crate::partition::Partition;
@@ -46,10 +49,12 @@ fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     }
     let remediation = if meant_for_pod_identity {
         message.push_str("; the pod has only part of EKS Pod Identity's variables (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
-        "this pod looks meant for EKS Pod Identity: create the association for its namespace and ServiceAccount (aws eks create-pod-identity-association), check the eks-pod-identity-agent add-on runs, then recreate the pod: the webhook injects both variables only at creation, so a pod older than its association has neither [f5][r20]".to_owned()
+        format!(
+            "this pod looks meant for EKS Pod Identity: create the association for its namespace and ServiceAccount (aws eks create-pod-identity-association), check the eks-pod-identity-agent add-on runs, then recreate the pod: the webhook injects both variables only at creation, so a pod older than its association has neither; see {POD_ID_ASSOCIATION}"
+        )
     } else {
         format!(
-            "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: {}role/<name> (check the key's spelling: eks.amazon.com/role-arn, a common typo, is silently ignored [f3]), then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore) [r3]; check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook); if the pod is meant for EKS Pod Identity instead, create a Pod Identity association for its ServiceAccount [r20]",
+            "annotate the pod's ServiceAccount with eks.amazonaws.com/role-arn: {}role/<name> (check the key's spelling: eks.amazon.com/role-arn, a common typo, is silently ignored), then recreate the pod: the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore); check spec.serviceAccountName and that the webhook runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook); if the pod is meant for EKS Pod Identity instead, create a Pod Identity association for its ServiceAccount; see {IRSA_ASSIGN_ROLE}",
             iam_arn(ctx, "<account>")
         )
     };
@@ -72,12 +77,12 @@ fn region(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         Code::RegionMissing,
         "no region: AWS_REGION and AWS_DEFAULT_REGION are unset, the profile sets none and IMDS gave none, so the SDK cannot choose its regional STS endpoint (SDKs fail with \"Missing Region\" or send AssumeRoleWithWebIdentity to the wrong place)",
-        "set AWS_REGION (and AWS_DEFAULT_REGION) in the pod spec, or run a self-managed pod-identity webhook with --aws-default-region so it injects them (EKS's managed webhook does), then recreate the pod; pods that cannot reach IMDS (hop limit 1, Fargate) get no region from it [f12]",
+        format!("set AWS_REGION (and AWS_DEFAULT_REGION) in the pod spec, or run a self-managed pod-identity webhook with --aws-default-region so it injects them (EKS's managed webhook does), then recreate the pod; pods that cannot reach IMDS (hop limit 1, Fargate) get no region from it; see {SDK_REGION}"),
     ));
 }
 
 fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
-    // Issue 12: `static_sources` holds only what the SDK's chain really answers with before web
+    // `static_sources` holds only what the SDK's chain really answers with before web
     // identity (a region-only or web-identity profile is not there); and with no web identity or
     // Pod Identity configured there is nothing to shadow (IRSA_ENV_MISSING says what is wrong).
     if ctx.env.static_sources.is_empty() || !(ctx.env.uses_irsa() || ctx.env.uses_pod_identity()) {
@@ -110,7 +115,7 @@ fn static_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
                 ""
             }
         ),
-        "remove the static credentials from the container (env vars, envFrom Secrets, mounted ~/.aws files) so the SDK reaches web identity; every SDK's default chain checks environment keys and the shared profile first [r4]",
+        format!("remove the static credentials from the container (env vars, envFrom Secrets, mounted ~/.aws files) so the SDK reaches web identity; every SDK's default chain checks environment keys and the shared profile first; see {IRSA_SDK}"),
     ));
 }
 
@@ -123,7 +128,7 @@ fn global_sts_endpoint(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if value.is_some_and(|v| v.eq_ignore_ascii_case("regional")) {
         return;
     }
-    // Issue 12: only the aws partition has a global STS endpoint (sts.amazonaws.com).
+    // Only the aws partition has a global STS endpoint (sts.amazonaws.com).
     let Some(global) = partition_known(ctx).and_then(Partition::global_sts_host) else {
         return;
     };
@@ -133,7 +138,7 @@ fn global_sts_endpoint(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         Code::GlobalStsEndpoint,
         format!("AWS_STS_REGIONAL_ENDPOINTS {shown}: SDKs that default to the global endpoint (botocore before 1.40, CLI v1) send AssumeRoleWithWebIdentity to the global endpoint {global} in us-east-1 (the Rust SDK is always regional)"),
-        "set AWS_STS_REGIONAL_ENDPOINTS=regional: ServiceAccount annotation eks.amazonaws.com/sts-regional-endpoints: \"true\", or the webhook's --sts-regional-endpoint flag [r16]",
+        format!("set AWS_STS_REGIONAL_ENDPOINTS=regional: ServiceAccount annotation eks.amazonaws.com/sts-regional-endpoints: \"true\", or the webhook's --sts-regional-endpoint flag; see {IRSA_STS_ENDPOINT}"),
     ));
 }
 
@@ -155,7 +160,7 @@ fn node_role_fallback(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         Code::NodeRoleFallback,
         format!("the default credential chain resolved {caller} through provider {provider}: the app runs with the node's instance role, not IRSA"),
-        "fix IRSA for this pod (see IRSA_ENV_MISSING and the token findings), and block pods from node credentials: IMDSv2 with http_put_response_hop_limit=1 and http_tokens=required on the node group, or a NetworkPolicy denying 169.254.169.254 [r1][r2]",
+        format!("fix IRSA for this pod (see IRSA_ENV_MISSING and the token findings), and block pods from node credentials: IMDSv2 with http_put_response_hop_limit=1 and http_tokens=required on the node group, or a NetworkPolicy denying 169.254.169.254; see {RESTRICT_IMDS}"),
     ));
 }
 
@@ -176,7 +181,7 @@ fn imds_reachable(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             show(chain.imds_v2_reachable),
             show(chain.imds_v1_reachable)
         ),
-        "on the node group set metadata http_tokens=required and http_put_response_hop_limit=1 (blocks IMDSv1 and IMDSv2 from pods), or deny 169.254.169.254 with a NetworkPolicy [r1][r2]",
+        format!("on the node group set metadata http_tokens=required and http_put_response_hop_limit=1 (blocks IMDSv1 and IMDSv2 from pods), or deny 169.254.169.254 with a NetworkPolicy; see {RESTRICT_IMDS}"),
     ));
 }
 
@@ -194,7 +199,7 @@ fn both_identity_mechanisms(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         format!(
             "IRSA (AWS_ROLE_ARN={role}) and EKS Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) are both configured: every SDK's default chain tries web identity before the container provider, so the app gets the IRSA role, not the Pod Identity association's"
         ),
-        "keep one: remove the eks.amazonaws.com/role-arn annotation from the ServiceAccount, or delete the Pod Identity association, then recreate the pod (both webhooks mutate only at creation) [r21]",
+        "keep one: remove the eks.amazonaws.com/role-arn annotation from the ServiceAccount, or delete the Pod Identity association, then recreate the pod (both webhooks mutate only at creation)",
     ));
 }
 
@@ -203,7 +208,7 @@ fn proxy_intercepts_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if ctx.env.proxy_vars.is_empty() {
         return;
     }
-    // Issue 12: only the endpoints this pod's SDK really calls.
+    // Only the endpoints this pod's SDK really calls: a proxy in front of one it never uses is no problem.
     let endpoints = no_proxy::credential_endpoints(&no_proxy::EndpointUse {
         pod_identity_uri: ctx
             .env
@@ -248,7 +253,7 @@ fn proxy_intercepts_credentials(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             shown.join(", ")
         ),
         format!(
-            "add {} to both NO_PROXY and no_proxy in the pod spec: Go and Rust read NO_PROXY first, Python no_proxy; list the addresses themselves (IPv6 both bare and bracketed), since botocore ignores CIDR blocks and hyper-util's * skips IP addresses [r19]",
+            "add {} to both NO_PROXY and no_proxy in the pod spec: Go and Rust read NO_PROXY first, Python no_proxy; list the addresses themselves (IPv6 both bare and bracketed), since botocore ignores CIDR blocks and hyper-util's * skips IP addresses",
             hosts.join(",")
         ),
     ));

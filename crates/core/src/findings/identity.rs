@@ -1,5 +1,6 @@
 //! Who the token says it is: audience and subject.
 
+use super::links::{IRSA_ASSIGN_ROLE, IRSA_TROUBLESHOOTING, POD_ID_HOW_IT_WORKS};
 use super::{Check, Code, Finding, Inputs, issuer_host, sts_accepted_this_token};
 
 pub(super) const CHECKS: &[Check] = &[audience, subject, extra_token_audiences];
@@ -38,7 +39,7 @@ fn audience(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         Code::AudienceMismatch,
         format!("token audience {shown} does not contain {want}; STS answers InvalidIdentityToken: Incorrect token audience"),
         format!(
-            "set the projected volume's serviceAccountToken.audience to {want} (ServiceAccount annotation eks.amazonaws.com/audience, or the webhook's --token-audience), and list it in the IAM OIDC provider's audiences (ClientIDList) and the trust policy's {}:aud condition; if the pod uses a custom audience on purpose, pass it as --expected-audience [r7]",
+            "set the projected volume's serviceAccountToken.audience to {want} (ServiceAccount annotation eks.amazonaws.com/audience, or the webhook's --token-audience), and list it in the IAM OIDC provider's audiences (ClientIDList) and the trust policy's {}:aud condition; if the pod uses a custom audience on purpose, pass it as --expected-audience; see {IRSA_TROUBLESHOOTING}",
             issuer_host(ctx)
         ),
     ).about(crate::config::IRSA));
@@ -58,7 +59,7 @@ fn subject(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         Code::SubjectMismatch,
         format!("token subject {shown} differs from the expected {want}"),
         format!(
-            "run the pod as the intended ServiceAccount (spec.serviceAccountName), or make the role's trust policy condition {}:sub match {shown}; note StringEquals treats * literally, wildcards need StringLike [r8]",
+            "run the pod as the intended ServiceAccount (spec.serviceAccountName), or make the role's trust policy condition {}:sub match {shown}; note StringEquals treats * literally, wildcards need StringLike; see {IRSA_ASSIGN_ROLE}",
             issuer_host(ctx)
         ),
     ));
@@ -84,7 +85,7 @@ fn extra_token_audiences(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
                 cfg.name,
                 serde_json::to_string(&d.claims.audiences).unwrap_or_default()
             ),
-            "the EKS Pod Identity webhook projects this token with audience pods.eks.amazonaws.com; check the pod's eks-pod-identity-token volume was not edited, and that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it [r20]",
+            format!("the EKS Pod Identity webhook projects this token with audience pods.eks.amazonaws.com; check the pod's eks-pod-identity-token volume was not edited, and that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it; see {POD_ID_HOW_IT_WORKS}"),
         ).about(&cfg.name));
     }
 }

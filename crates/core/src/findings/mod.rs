@@ -1,10 +1,11 @@
-//! What is wrong, how bad, and what to do (SPEC section 5).
+//! What is wrong, how bad, and what to do (docs/reference.md#findings).
 //!
 //! `evaluate` is one pure function of (configuration, environment facts,
 //! latest snapshot, now). The checks live in one file per family, each with
-//! its own `CHECKS` list; a new check is a function appended to its family's
-//! list, a row in that family's test table, and a runbook section.
-//! Remediations cite `shared/research/irsa-failure-modes.md` rows as `[rN]`.
+//! its own `CHECKS` list. How to add one: ARCHITECTURE.md, "Adding to it" (the
+//! one recipe; `tests::every_code_follows_the_recipe` holds it).
+//! Remediations say the fix itself and, where a page helps, end with a public URL from
+//! `links` (AWS and Kubernetes documentation); `docs/failure-modes.md` explains each mode.
 
 use std::ops::Deref;
 use std::time::SystemTime;
@@ -18,20 +19,28 @@ use crate::snapshot::Snapshot;
 use crate::time;
 
 mod access;
+mod app;
 mod chain;
 mod identity;
+mod links;
 mod pod_identity;
 mod sts;
 mod tokens;
 mod trust;
 
 pub use access::{AccessEvaluation, access_evaluation};
+pub use app::app_evaluation;
 pub use sts::sts_remediation;
 pub use tokens::{
     REFRESH_LAG_SECS, ROTATION_GRACE_SECS, SKEW_ALLOWANCE_SECS, TokenValidity, refresh_point,
     validity,
 };
 pub use trust::trust_policy_evaluation;
+
+/// The published runbook (`docs/runbook.md`): one section per code, anchored by the code in
+/// lower case. The alert rules' `runbook_url` (the monitoring mixin's `runbookURL`) is the same.
+pub const RUNBOOK_URL: &str =
+    "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md";
 
 /// How bad a finding is. Ordered: `Critical` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -57,13 +66,13 @@ impl Severity {
 }
 
 macro_rules! codes {
-    ($($variant:ident => $name:literal, $sev:ident;)*) => {
-        /// Every stable finding code of SPEC section 5.
+    ($($variant:ident => $name:literal, $sev:ident, $meaning:literal;)*) => {
+        /// Every stable finding code (docs/reference.md#findings lists them, generated from here).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Code { $(#[doc = $name] $variant,)* }
+        pub enum Code { $(#[doc = $meaning] $variant,)* }
 
         impl Code {
-            /// All codes, in SPEC order (every `irsa_finding_active` series).
+            /// All codes, in their documented order (every `irsa_finding_active` series).
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
 
             /// The stable name.
@@ -75,45 +84,100 @@ macro_rules! codes {
             pub fn severity(self) -> Severity {
                 match self { $(Code::$variant => Severity::$sev,)* }
             }
+
+            /// When it is raised, in one line (the reference's "raised when").
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning,)* }
+            }
+
+            /// Its section of the runbook: what it means, how to confirm it, how to fix it.
+            pub fn runbook_url(self) -> String {
+                format!("{RUNBOOK_URL}#{}", self.as_str().to_ascii_lowercase())
+            }
         }
     };
 }
 
+// One row per code: the variant, its stable name, its fixed severity, when it is raised.
+// Append new codes at the end: the order is the documented one and `irsa_finding_active`'s.
+#[rustfmt::skip]
 codes! {
-    IrsaEnvMissing => "IRSA_ENV_MISSING", Critical;
-    TokenFileMissing => "TOKEN_FILE_MISSING", Critical;
-    TokenUnreadable => "TOKEN_UNREADABLE", Critical;
-    TokenMalformed => "TOKEN_MALFORMED", Critical;
-    TokenExpired => "TOKEN_EXPIRED", Critical;
-    TokenNotYetValid => "TOKEN_NOT_YET_VALID", Critical;
-    TokenExpiringSoon => "TOKEN_EXPIRING_SOON", Warning;
-    TokenNotRotated => "TOKEN_NOT_ROTATED", Warning;
-    AudienceMismatch => "AUDIENCE_MISMATCH", Critical;
-    SubjectMismatch => "SUBJECT_MISMATCH", Critical;
-    TrustPolicyDenies => "TRUST_POLICY_DENIES", Critical;
-    IssuerMismatch => "ISSUER_MISMATCH", Critical;
-    StsAssumeFailed => "STS_ASSUME_FAILED", Critical;
-    StsUnreachable => "STS_UNREACHABLE", Critical;
-    StsThrottled => "STS_THROTTLED", Warning;
-    RoleMismatch => "ROLE_MISMATCH", Critical;
-    StaticCredentialsShadow => "STATIC_CREDENTIALS_SHADOW", Warning;
-    NodeRoleFallback => "NODE_ROLE_FALLBACK", Critical;
-    ImdsReachable => "IMDS_REACHABLE", Warning;
-    GlobalStsEndpoint => "GLOBAL_STS_ENDPOINT", Info;
-    ClockSkew => "CLOCK_SKEW", Warning;
-    TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical;
-    OidcDiscoveryFailed => "OIDC_DISCOVERY_FAILED", Info;
-    PodIdentityAgentUnreachable => "POD_IDENTITY_AGENT_UNREACHABLE", Critical;
-    PodIdentityDenied => "POD_IDENTITY_DENIED", Critical;
-    PodIdentityAgentError => "POD_IDENTITY_AGENT_ERROR", Critical;
-    BothIdentityMechanisms => "BOTH_IDENTITY_MECHANISMS", Warning;
-    ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning;
-    TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning;
-    PodIdentityThrottled => "POD_IDENTITY_THROTTLED", Warning;
-    RegionMissing => "REGION_MISSING", Critical;
-    TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning;
-    AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical;
-    AccessUnverified => "ACCESS_UNVERIFIED", Info;
+    IrsaEnvMissing => "IRSA_ENV_MISSING", Critical,
+        "AWS_ROLE_ARN or AWS_WEB_IDENTITY_TOKEN_FILE is unset: the webhook did not mutate this pod (ServiceAccount not annotated, pod older than the annotation, webhook down)";
+    TokenFileMissing => "TOKEN_FILE_MISSING", Critical,
+        "the token path does not exist";
+    TokenUnreadable => "TOKEN_UNREADABLE", Critical,
+        "the token file exists but cannot be read (permissions)";
+    TokenMalformed => "TOKEN_MALFORMED", Critical,
+        "the token is not a three-part JWT with a JSON header and claims, or is over 64 KiB";
+    TokenExpired => "TOKEN_EXPIRED", Critical,
+        "the token's exp is in the past";
+    TokenNotYetValid => "TOKEN_NOT_YET_VALID", Critical,
+        "the token's nbf or iat is more than 60 s in the future";
+    TokenExpiringSoon => "TOKEN_EXPIRING_SOON", Warning,
+        "exp is within --expiry-warning and the kubelet's refresh point has passed by more than its refresh lag (2 min)";
+    TokenNotRotated => "TOKEN_NOT_ROTATED", Warning,
+        "now is more than 10 min past the kubelet's refresh point, iat + min(0.8 x lifetime, 24 h): rotation stalled";
+    AudienceMismatch => "AUDIENCE_MISMATCH", Critical,
+        "the expected audience is not among the token's aud (and STS has not accepted this token)";
+    SubjectMismatch => "SUBJECT_MISMATCH", Critical,
+        "the token's sub differs from the expected subject";
+    TrustPolicyDenies => "TRUST_POLICY_DENIES", Critical,
+        "the trust policy (file or iam:GetRole) would not allow this token; names the statement and the failing condition";
+    IssuerMismatch => "ISSUER_MISMATCH", Critical,
+        "the trust policy's federated OIDC provider is not the token's issuer";
+    StsAssumeFailed => "STS_ASSUME_FAILED", Critical,
+        "the last AssumeRoleWithWebIdentity returned an error (the code is in the message)";
+    StsUnreachable => "STS_UNREACHABLE", Critical,
+        "the STS endpoint could not be reached or timed out";
+    StsThrottled => "STS_THROTTLED", Warning,
+        "STS answered Throttling or TooManyRequests; probing backs off";
+    RoleMismatch => "ROLE_MISMATCH", Critical,
+        "GetCallerIdentity with the test-assumed credentials is not the role in AWS_ROLE_ARN";
+    StaticCredentialsShadow => "STATIC_CREDENTIALS_SHADOW", Warning,
+        "environment keys, a profile with keys or an undefined AWS_PROFILE win over web identity in the default chain";
+    NodeRoleFallback => "NODE_ROLE_FALLBACK", Critical,
+        "the default chain resolved the node's instance role (IMDS) instead of the pod's role";
+    ImdsReachable => "IMDS_REACHABLE", Warning,
+        "the pod can reach IMDS (v2 token PUT or v1 credentials GET), so node-role credentials are available to it";
+    GlobalStsEndpoint => "GLOBAL_STS_ENDPOINT", Info,
+        "AWS_STS_REGIONAL_ENDPOINTS is not regional (aws partition only)";
+    ClockSkew => "CLOCK_SKEW", Warning,
+        "the local clock differs from STS's Date header by more than 60 s";
+    TokenSignatureInvalid => "TOKEN_SIGNATURE_INVALID", Critical,
+        "a key the issuer publishes under the token's kid does not verify it, or a JWKS fetched after the token was issued lacks that kid";
+    OidcDiscoveryFailed => "OIDC_DISCOVERY_FAILED", Info,
+        "the issuer's discovery document or JWKS could not be fetched, so the signature was not checked; never raises status";
+    PodIdentityAgentUnreachable => "POD_IDENTITY_AGENT_UNREACHABLE", Critical,
+        "the Pod Identity agent refused the connection or did not accept it in time";
+    PodIdentityDenied => "POD_IDENTITY_DENIED", Critical,
+        "the Pod Identity agent answered 400, 403 or 404 (its message is in the finding)";
+    PodIdentityAgentError => "POD_IDENTITY_AGENT_ERROR", Critical,
+        "the Pod Identity agent answered 5xx or something that is not credentials, or accepted the connection but did not answer in time";
+    BothIdentityMechanisms => "BOTH_IDENTITY_MECHANISMS", Warning,
+        "IRSA and Pod Identity variables are both present (web identity wins in every SDK's chain)";
+    ProxyInterceptsCredentials => "PROXY_INTERCEPTS_CREDENTIALS", Warning,
+        "HTTP(S)_PROXY is set and NO_PROXY does not cover a credential endpoint this pod uses";
+    TokenStaleWarnafter => "TOKEN_STALE_WARNAFTER", Warning,
+        "a token's kubernetes.io warnafter has passed without a refresh";
+    PodIdentityThrottled => "POD_IDENTITY_THROTTLED", Warning,
+        "the Pod Identity agent answered 429";
+    RegionMissing => "REGION_MISSING", Critical,
+        "no region from AWS_REGION, AWS_DEFAULT_REGION, the profile or IMDS: the SDK cannot choose its regional STS endpoint";
+    TrustPolicyOutdated => "TRUST_POLICY_OUTDATED", Warning,
+        "the trust policy given (file or iam:GetRole) denies this token, yet STS accepted it: that copy is not the role's current policy";
+    AccessNotAllowed => "ACCESS_NOT_ALLOWED", Critical,
+        "an --expect-access action and resource is not allowed by the role's identity policies and permissions boundary";
+    AccessUnverified => "ACCESS_UNVERIFIED", Info,
+        "the role's policies could not be read (IAM refused or unreachable), so --expect-access was not checked";
+    AppAccessDenied => "APP_ACCESS_DENIED", Warning,
+        "the application's own call was denied in the last 15 minutes; says what the role's policies make of it (not allowed anywhere, only on other resources, explicitly denied, cut by the boundary, or allowed so another policy denied it)";
+    AppNotUsingPodIdentity => "APP_NOT_USING_POD_IDENTITY", Critical,
+        "the application's calls are signed with credentials that are not the pod's web identity or Pod Identity (the node role, environment keys, a profile, a long-term key)";
+    AppSdkTooOld => "APP_SDK_TOO_OLD", Critical,
+        "the application's SDK version predates web identity (IRSA pod) or container-credential (Pod Identity pod) support";
+    AppCredentialsFailing => "APP_CREDENTIALS_FAILING", Critical,
+        "in the last 15 minutes the application's own credential provider failed (its AssumeRoleWithWebIdentity errored) or its calls were refused as expired (ExpiredToken)";
 }
 
 impl Serialize for Code {
@@ -123,7 +187,7 @@ impl Serialize for Code {
 }
 
 /// One problem, with the values that show it and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Stable code.
     pub code: Code,
@@ -135,8 +199,21 @@ pub struct Finding {
     pub remediation: String,
     /// The `token` label of the token this is about (`irsa`, `kube_api`, ...), `None` when
     /// it is about the pod as a whole. Not part of the report: it keys log transitions.
-    #[serde(skip)]
     pub token: Option<String>,
+}
+
+/// The report's finding: its fields, and the runbook section that explains it (`runbook_url`).
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut f = s.serialize_struct("Finding", 5)?;
+        f.serialize_field("code", &self.code)?;
+        f.serialize_field("severity", &self.severity)?;
+        f.serialize_field("message", &self.message)?;
+        f.serialize_field("remediation", &self.remediation)?;
+        f.serialize_field("runbook_url", &self.code.runbook_url())?;
+        f.end()
+    }
 }
 
 impl Finding {
@@ -273,7 +350,8 @@ fn iam_arn(ctx: &Context<'_>, account: &str) -> String {
 }
 
 /// Live evidence: the last test-assume succeeded with the very token in the snapshot. Then
-/// nothing that predicts STS would refuse it is raised at warning or above (SPEC 5).
+/// nothing that predicts STS would refuse it is raised at warning or above: what STS did
+/// outranks what a policy copy or a claim predicts.
 fn sts_accepted_this_token(ctx: &Context<'_>) -> bool {
     let sts = &ctx.snapshot.sts;
     sts.result == crate::snapshot::StsResult::Success
@@ -298,6 +376,8 @@ pub struct Inputs<'a> {
     pub trust: Option<&'a crate::policy::trust::Evaluation>,
     /// Every `--expect-access` entry judged against the role's policies as last read.
     pub access: &'a AccessEvaluation,
+    /// The application's calls judged (SDKs, denials); `None` without client-side monitoring.
+    pub app: Option<&'a crate::app::explain::AppEvaluation>,
 }
 
 impl<'a> Inputs<'a> {
@@ -307,7 +387,18 @@ impl<'a> Inputs<'a> {
         trust: Option<&'a crate::policy::trust::Evaluation>,
         access: &'a AccessEvaluation,
     ) -> Inputs<'a> {
-        Inputs { ctx, trust, access }
+        Inputs {
+            ctx,
+            trust,
+            access,
+            app: None,
+        }
+    }
+
+    /// The same inputs with the application's calls judged.
+    pub fn with_app(mut self, app: Option<&'a crate::app::explain::AppEvaluation>) -> Inputs<'a> {
+        self.app = app;
+        self
     }
 }
 
@@ -330,13 +421,15 @@ const FAMILIES: &[&[Check]] = &[
     trust::CHECKS,
     pod_identity::CHECKS,
     access::CHECKS,
+    app::CHECKS,
 ];
 
-/// Computes all findings, worst first (then in SPEC order), evaluating the policies itself.
+/// Computes all findings, worst first (then in `Code::ALL` order), evaluating the policies itself.
 pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access))
+    let app = app_evaluation(ctx);
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.
@@ -357,7 +450,7 @@ pub fn catalogue_json() -> String {
         .map(|c| serde_json::json!({"code": c.as_str(), "severity": c.severity().as_str()}))
         .collect();
     let doc = serde_json::json!({
-        "about": "Every finding code irsa-doctor raises, with its fixed severity (SPEC section 5). Generated from Code::ALL: UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json rewrites it.",
+        "about": "Every finding code irsa-doctor raises, with its fixed severity (docs/reference.md#findings has their meanings). Generated from Code::ALL: UPDATE_FINDINGS_JSON=1 cargo test -p irsa-doctor-core findings_json rewrites it.",
         "findings": findings,
     });
     // Serialising a JSON value of strings cannot fail; stay total anyway.

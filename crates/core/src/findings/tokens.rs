@@ -1,6 +1,10 @@
 //! The token files and their lifetimes: missing, unreadable, malformed, expired,
 //! not yet valid, expiring, not rotated, stale `warnafter` (every configured token).
 
+use super::links::{
+    IRSA_POD_CONFIGURATION, K8S_PROJECTED_PERMISSIONS, K8S_PROJECTED_TOKEN, SERVICE_ACCOUNT_TOKENS,
+    TIME_SYNC,
+};
 use super::{Check, Code, Finding, Inputs, show_time};
 use crate::snapshot::TokenSnapshot;
 use crate::time;
@@ -8,13 +12,14 @@ use crate::token::{Claims, ReadError};
 
 pub(super) const CHECKS: &[Check] = &[token_files, token_lifetimes, stale_warnafter];
 
-/// Allowed clock difference for `nbf`/`iat` and for STS's `Date` (SPEC 5).
+/// Allowed clock difference for `nbf`/`iat` and for STS's `Date`.
 pub const SKEW_ALLOWANCE_SECS: i64 = 60;
-/// How long past the kubelet's refresh point before rotation counts as stalled (SPEC 5).
+/// How long past the kubelet's refresh point before rotation counts as stalled.
 pub const ROTATION_GRACE_SECS: i64 = 600;
-/// The kubelet refreshes when a token is older than 80% of its TTL or 24 h (research row 12).
+/// The kubelet refreshes when a token is older than 80% of its TTL or 24 h (its token
+/// manager, kubernetes `pkg/kubelet/token/token_manager.go`).
 const MAX_REFRESH_AGE_SECS: i64 = 24 * 3600;
-/// How long after its refresh point the kubelet may take to write the new token (SPEC 5): it
+/// How long after its refresh point the kubelet may take to write the new token: it
 /// rewrites projected volumes at the next pod sync (`--sync-frequency` 1 min, jittered up to
 /// 50%) plus the token manager's 10 s, so up to about 100 s; allow 2 minutes.
 pub const REFRESH_LAG_SECS: i64 = 120;
@@ -105,13 +110,15 @@ fn token_file(_ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding>) 
             Code::TokenFileMissing,
             format!("token file {path} does not exist"),
             format!(
-                "the projected token volume (aws-iam-token, a serviceAccountToken source with audience sts.amazonaws.com and path token) is not mounted at {dir}: recreate the pod after annotating its ServiceAccount so the webhook adds it [r3], or mount it yourself; if AWS_WEB_IDENTITY_TOKEN_FILE was overridden, point it at the mounted file"
+                "the projected token volume (aws-iam-token, a serviceAccountToken source with audience sts.amazonaws.com and path token) is not mounted at {dir}: recreate the pod after annotating its ServiceAccount so the webhook adds it, or mount it yourself; if AWS_WEB_IDENTITY_TOKEN_FILE was overridden, point it at the mounted file; see {IRSA_POD_CONFIGURATION}"
             ),
         ),
         ReadError::Unreadable { path, reason } => Finding::new(
             Code::TokenUnreadable,
             format!("token file {path} exists but cannot be read: {reason}"),
-            "give the container's user read access: set the pod's securityContext.fsGroup (for example 65534) so the projected file is group-readable, or run as the file's owner; clusters before Kubernetes 1.19 wrote it 0600 root [r15]",
+            format!(
+                "give the container's user read access: set the pod's securityContext.fsGroup (for example 65534) so the projected file is group-readable, or run as the file's owner; clusters before Kubernetes 1.19 wrote it 0600 root; see {K8S_PROJECTED_PERMISSIONS}"
+            ),
         ),
         ReadError::Malformed { path, source } => Finding::new(
             Code::TokenMalformed,
@@ -145,7 +152,7 @@ fn token_lifetime(ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding
                 now.saturating_sub(exp)
             ),
             format!(
-                "the kubelet stopped refreshing the projected token: check the kubelet's token manager on {node} and its access to the API server, then recreate the pod for a fresh token; apps that cache the token must re-read the file [r11][r12]"
+                "the kubelet stopped refreshing the projected token: check the kubelet's token manager on {node} and its access to the API server, then recreate the pod for a fresh token; apps that cache the token must re-read the file; see {K8S_PROJECTED_TOKEN}"
             ),
         ));
     }
@@ -169,7 +176,7 @@ fn token_lifetime(ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding
                 future.join(", ")
             ),
             format!(
-                "a clock is wrong: check NTP/chrony on {node} against the API server's clock; STS rejects tokens that are not yet valid [r18]"
+                "a clock is wrong: check NTP/chrony on {node} against the API server's clock; STS rejects tokens that are not yet valid; see {TIME_SYNC}"
             ),
         ));
     }
@@ -195,7 +202,7 @@ fn token_lifetime(ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding
                 show_time(refresh)
             ),
             format!(
-                "check the kubelet on {node} (token manager errors, API server reachability) and the volume's expirationSeconds (annotation eks.amazonaws.com/token-expiration); once it expires STS rejects it [r12]"
+                "check the kubelet on {node} (token manager errors, API server reachability) and the volume's expirationSeconds (annotation eks.amazonaws.com/token-expiration); once it expires STS rejects it; see {K8S_PROJECTED_TOKEN}"
             ),
         ));
     }
@@ -210,7 +217,7 @@ fn token_lifetime(ctx: &Inputs<'_>, token: &TokenSnapshot, out: &mut Vec<Finding
                 now.saturating_sub(refresh)
             ),
             format!(
-                "rotation stalled: check the kubelet on {node} (logs of its token manager, API server reachability) and that the volume is a projected serviceAccountToken, not a copied Secret; the old token works until exp [r12][r13]"
+                "rotation stalled: check the kubelet on {node} (logs of its token manager, API server reachability) and that the volume is a projected serviceAccountToken, not a copied Secret; the old token works until exp; see {K8S_PROJECTED_TOKEN}"
             ),
         ));
     }
@@ -232,7 +239,7 @@ fn stale_warnafter(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
                 now.saturating_sub(warn_after),
                 show_time(warn_after)
             ),
-            "the kubelet should have refreshed it within the hour: check the kubelet and the projected kube-api-access volume; apps must re-read the token file (client-go does since v0.15); EKS rejects tokens older than 90 days [r14]",
+            format!("the kubelet should have refreshed it within the hour: check the kubelet and the projected kube-api-access volume; apps must re-read the token file (client-go does since v0.15); EKS rejects tokens older than 90 days; see {SERVICE_ACCOUNT_TOKENS}"),
         ).about(name));
     }
 }

@@ -1,6 +1,7 @@
 //! What the role's trust policy and the issuer's keys say about the token: the
 //! trust-policy verdict, the issuer, the signature.
 
+use super::links::{IRSA_ASSIGN_ROLE, IRSA_OIDC_PROVIDER, IRSA_SIGNING_KEYS};
 use super::{Check, Code, Finding, Inputs, iam_arn, sts_accepted_this_token};
 use crate::snapshot::{Signature, Snapshot};
 
@@ -65,7 +66,7 @@ fn trust_policy(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
                 principals.join(", ")
             ),
             format!(
-                "the policy was written for another cluster, or the cluster was recreated with a new issuer: set Principal.Federated to {}oidc-provider/{host} and rename the condition keys to that host/path (and register that OIDC provider in IAM) [r6][r8]",
+                "the policy was written for another cluster, or the cluster was recreated with a new issuer: set Principal.Federated to {}oidc-provider/{host} and rename the condition keys to that host/path (and register that OIDC provider in IAM); see {IRSA_OIDC_PROVIDER}",
                 iam_arn(ctx, "<account>")
             ),
         ));
@@ -77,7 +78,7 @@ fn trust_policy(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             Code::TrustPolicyDenies,
             format!("{source} would not allow this token: {}", eval.explain()),
             format!(
-                "make the failing condition match the token, or run the pod as the ServiceAccount the policy names; keys are {host}:sub (system:serviceaccount:<namespace>:<serviceaccount>) and {host}:aud (sts.amazonaws.com); StringEquals treats * literally, use StringLike for wildcards [r8]"
+                "make the failing condition match the token, or run the pod as the ServiceAccount the policy names; keys are {host}:sub (system:serviceaccount:<namespace>:<serviceaccount>) and {host}:aud (sts.amazonaws.com); StringEquals treats * literally, use StringLike for wildcards; see {IRSA_ASSIGN_ROLE}"
             ),
         ));
     }
@@ -95,17 +96,17 @@ fn token_signature(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
         Some(Signature::Invalid { reason }) if sts_accepted_this_token(ctx) => out.push(Finding::new(
             Code::OidcDiscoveryFailed,
             format!("the keys irsa-doctor fetched from {issuer} do not verify the token ({reason}), yet STS accepted it: irsa-doctor's copy of the keys is outdated or not the issuer's"),
-            "nothing to fix for STS; if --oidc-discovery-url points at a mirror, refresh it; otherwise the next key fetch settles it [r10]",
+            "nothing to fix for STS; if --oidc-discovery-url points at a mirror, refresh it; otherwise the next key fetch settles it",
         )),
         Some(Signature::Invalid { reason }) => out.push(Finding::new(
             Code::TokenSignatureInvalid,
             format!("the token's signature does not verify against {issuer}'s published keys: {reason}"),
-            "the token was not signed by this cluster's current service-account key: check that the pod's token comes from the projected volume (not a copied token from another cluster), and that the IAM OIDC provider's issuer is this cluster's; STS rejects such tokens with InvalidIdentityToken [r6][r9]",
+            format!("the token was not signed by this cluster's current service-account key: check that the pod's token comes from the projected volume (not a copied token from another cluster), and that the IAM OIDC provider's issuer is this cluster's; STS rejects such tokens with InvalidIdentityToken; see {IRSA_SIGNING_KEYS}"),
         )),
         Some(Signature::Unchecked { reason }) => out.push(Finding::new(
             Code::OidcDiscoveryFailed,
             format!("the token's signature was not checked against {issuer}'s keys: {reason}"),
-            "nothing to fix for STS, which fetches the keys itself; to let irsa-doctor verify signatures, allow egress to the issuer or point --oidc-discovery-url at a mirror [r10]",
+            "nothing to fix for STS, which fetches the keys itself; to let irsa-doctor verify signatures, allow egress to the issuer or point --oidc-discovery-url at a mirror",
         )),
         Some(Signature::Verified { .. }) | None => {}
     }

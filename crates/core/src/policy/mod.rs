@@ -40,7 +40,7 @@ use serde::Serialize;
 
 pub use condition::{Condition, ConditionResult, Outcome, string_like};
 
-/// Which kind of policy document a text is: the grammar differs (SPEC 4 and the IAM JSON reference).
+/// Which kind of policy document a text is: the grammar differs (the IAM JSON policy reference: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A role trust policy: `Principal` required, no `Resource`.

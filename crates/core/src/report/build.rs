@@ -65,6 +65,10 @@ pub fn build(ctx: &Context<'_>, assessment: &Assessment) -> Report {
         },
         trust_policy: trust_policy_section(snap, assessment.trust.as_ref()),
         access: access_section(snap, &assessment.access),
+        app: snap
+            .app
+            .as_ref()
+            .map(|a| app::build(a, assessment.app.as_ref())),
         findings: assessment.findings.clone(),
     }
 }

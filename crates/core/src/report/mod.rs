@@ -1,8 +1,8 @@
-//! The `/debug` and `check` report (SPEC section 4): the model here, built by
+//! The `/debug` and `check` report (docs/reference.md#report): the model here, built by
 //! one pure function from an `Assessment` (`build`), rendered as JSON or as a
 //! short aligned text an SRE reads in five seconds (`text`).
 //!
-//! Every field of SPEC section 4 is always present; unknown values are
+//! Every documented field is always present; unknown values are
 //! `null`. Nothing here can carry the raw token, its signature or a key.
 
 use serde::Serialize;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::findings::{Finding, Status};
 use crate::policy::trust;
 
+pub mod app;
 mod build;
 mod text;
 
@@ -40,6 +41,8 @@ pub struct Report {
     pub trust_policy: TrustPolicySection,
     /// `--expect-access` checked against the role's own policies; null without it.
     pub access: Option<AccessSection>,
+    /// The application's own calls (client-side monitoring); null with `--csm-listen off`.
+    pub app: Option<app::AppSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }
@@ -252,7 +255,7 @@ pub struct ImdsSection {
 }
 
 impl Report {
-    /// Pretty JSON (the SPEC section 4 document).
+    /// Pretty JSON (the documented report).
     pub fn to_json(&self) -> String {
         // Serialising plain structs of strings and numbers cannot fail; stay total anyway.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

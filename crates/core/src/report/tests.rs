@@ -14,8 +14,8 @@ fn json(fx: &Fixture) -> Value {
     serde_json::from_str(&build_now(&fx.context()).to_json()).expect("report is JSON")
 }
 
-/// Every field SPEC section 4 names, as a JSON pointer.
-const SPEC_FIELDS: &[&str] = &[
+/// The report's fields that every consumer relies on, as JSON pointers.
+const REQUIRED_FIELDS: &[&str] = &[
     "/version",
     "/generated_at",
     "/status",
@@ -63,7 +63,7 @@ const SPEC_FIELDS: &[&str] = &[
 #[test]
 fn healthy_report_has_every_field_with_values() {
     let j = json(&healthy());
-    for p in SPEC_FIELDS {
+    for p in REQUIRED_FIELDS {
         assert!(j.pointer(p).is_some(), "missing {p}");
     }
     assert_eq!(j["status"], "ok");
@@ -95,7 +95,7 @@ fn unknown_values_are_null_not_omitted() {
     let mut fx = healthy();
     fx.snapshot = Snapshot::default();
     let j = json(&fx);
-    for p in SPEC_FIELDS {
+    for p in REQUIRED_FIELDS {
         assert!(j.pointer(p).is_some(), "missing {p}");
     }
     for p in [
@@ -209,8 +209,13 @@ fn text_leads_with_status_and_worst_findings() {
             .starts_with("fix: set the projected volume's"),
         "{text}"
     );
+    assert_eq!(
+        lines[5].trim_start(),
+        "see: https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#audience_mismatch",
+        "{text}"
+    );
     assert!(
-        lines[5].starts_with("  INFO      GLOBAL_STS_ENDPOINT  "),
+        lines[6].starts_with("  INFO      GLOBAL_STS_ENDPOINT  "),
         "{text}"
     );
     assert!(
@@ -309,5 +314,28 @@ fn access_section_before_the_first_read() {
             .any(|n| n.as_str().unwrap().contains("not been read yet")),
         "{}",
         j["access"]["notes"]
+    );
+}
+
+/// Every finding in the JSON report links its runbook section, as the alerts' `runbook_url` does.
+#[test]
+fn findings_carry_their_runbook_url() {
+    let mut fx = healthy();
+    fx.claims().audiences = vec!["api".into()];
+    let j = json(&fx);
+    let finding = &j["findings"][0];
+    assert_eq!(finding["code"], "AUDIENCE_MISMATCH");
+    assert_eq!(
+        finding["runbook_url"],
+        "https://github.com/irsa-doctor/irsa-doctor/blob/main/docs/runbook.md#audience_mismatch"
+    );
+    let keys: Vec<&str> = finding
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        ["code", "message", "remediation", "runbook_url", "severity"],
+        "the token label stays out of the report"
     );
 }

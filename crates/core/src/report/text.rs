@@ -36,6 +36,13 @@ impl Report {
                     f.message
                 );
                 let _ = writeln!(o, "  {:<8}  {:<width$}  fix: {}", "", "", f.remediation);
+                let _ = writeln!(
+                    o,
+                    "  {:<8}  {:<width$}  see: {}",
+                    "",
+                    "",
+                    f.code.runbook_url()
+                );
             }
         }
         let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
@@ -182,6 +189,9 @@ impl Report {
         }
         self.trust_policy.write_text(&mut o);
         if let Some(a) = &self.access {
+            a.write_text(&mut o);
+        }
+        if let Some(a) = &self.app {
             a.write_text(&mut o);
         }
         o

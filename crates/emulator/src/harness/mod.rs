@@ -6,11 +6,13 @@
 //!   one-shot commands (`check --format json`).
 //! - `http`: a blocking HTTP/1.1 client (one-shot requests, keep-alive connections).
 //! - `metrics`: samples out of a Prometheus exposition.
+//! - `csm`: the daemon's client-side monitoring port, and datagrams as the SDKs send them.
 //! - `pod`: a scratch pod (home, token volume) and its fake AWS peers, and the scrubbed
 //!   environment that aims the daemon at them.
 //!
 //! Waiting is always for a condition with a deadline, never a fixed sleep.
 
+pub mod csm;
 pub mod daemon;
 pub mod http;
 pub mod metrics;

@@ -161,6 +161,8 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
         ("IRSA_DOCTOR_LOG_FORMAT".into(), "json".into()),
         // A test run inside a Kubernetes pod must not overwrite that pod's own message.
         ("IRSA_DOCTOR_TERMINATION_LOG".into(), "off".into()),
+        // Every daemon its own client-side monitoring port: tests run side by side.
+        ("IRSA_DOCTOR_CSM_LISTEN".into(), "127.0.0.1:0".into()),
     ];
     // Coverage runs need their profile path in the child too.
     if let Ok(v) = std::env::var("LLVM_PROFILE_FILE") {

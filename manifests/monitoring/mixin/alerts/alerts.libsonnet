@@ -1,6 +1,15 @@
 // irsa-doctor's alerting rules. Expects the target labels `namespace` and
 // `pod` (the PodMonitor and scrape-config.yml set both); every alert links to
-// its section of the runbook. Thresholds follow how the kubelet rotates the
+// its section of the runbook.
+//
+// Two kinds of series, kept apart by the `workload` label. A live sidecar is
+// scraped directly: its series have no workload label, and every alert but
+// one selects workload="" (absent). A short-lived Job's sidecar pushes its
+// verdict to a Pushgateway (--push-gateway), scraped with honor_labels: its
+// group keeps job="irsa-doctor" and the grouping labels namespace and
+// workload, and stays there after the pod is gone. The live alerts must never
+// see it (a finished run's token expires a day later: not an incident), and
+// IRSAWorkloadLastRunFinding sees only it, so one problem never alerts twice. Thresholds follow how the kubelet rotates the
 // projected token: it refreshes once the token is older than
 // min(80% of its lifetime, 24 h), so a healthy pod's token never has less
 // than 20% of its lifetime left and is never older than that refresh point
@@ -15,6 +24,9 @@ local util = import '../lib/util.libsonnet';
     local forOf(name) = c.alertFor[name],
     local forWords(name) = util.durationWords(forOf(name)),
     local runbook(anchor) = c.runbookURL + '#' + anchor,
+    // A live sidecar's series, never a pushed group's (header above).
+    local live = 'workload=""',
+    local pushed = '%s, workload!=""' % c.pushedSelector,
     // In a multi-cluster Prometheus the same namespace/pod can exist in two
     // clusters: say which one.
     local summary(s) = if multi then s + ' (cluster {{ $labels.' + cl + ' }})' else s,
@@ -36,6 +48,34 @@ local util = import '../lib/util.libsonnet';
         runbook_url: runbook(anchor),
       },
     },
+    // When the alerting group was last pushed, looked up from the same group
+    // (and cluster: namespaces and workload names repeat across clusters).
+    local lastPush =
+      (if multi
+       then '{{ with printf "irsa_doctor_last_push_timestamp_seconds{' + cl + '=%q,job=%q,namespace=%q,workload=%q}" $labels.' + cl + ' $labels.job $labels.namespace $labels.workload | query }}'
+       else '{{ with printf "irsa_doctor_last_push_timestamp_seconds{job=%q,namespace=%q,workload=%q}" $labels.job $labels.namespace $labels.workload | query }}')
+      + 'at {{ . | first | value | humanizeTimestamp }}{{ else }}at an unknown time{{ end }}',
+    // A short-lived Job's last verdict, from the Pushgateway: one alert per
+    // workload and finding code, at the finding's own severity (two rules of
+    // one name, as kubernetes-mixin does for its certificate alerts; info
+    // findings never alert). Only pushed groups have a workload label.
+    local lastRun(severity) = alert(
+      'IRSAWorkloadLastRunFinding',
+      severity,
+      |||
+        irsa_finding_active{%s, severity="%s"} == 1
+      ||| % [pushed, severity],
+      'The last run of {{ $labels.namespace }}/{{ $labels.workload }} reported {{ $labels.code }}',
+      |||
+        irsa-doctor's last verdict on {{ $labels.namespace }}/{{ $labels.workload }},
+        pushed to the Pushgateway %s, has the %s finding {{ $labels.code }}.
+        The run's pod may be gone: the termination message of its irsa-doctor
+        container (`kubectl describe pod`) holds the whole verdict, and the
+        runbook section of {{ $labels.code }} the fix. The alert clears when a
+        later run pushes a verdict without it.
+      ||| % [lastPush, severity],
+      'irsaworkloadlastrunfinding',
+    ),
     // The refresh point min(fraction x lifetime, max) of the kubelet.
     local refreshPoint = 'clamp_max(%s * irsa_token_lifetime_seconds, %d)' % [util.num(c.tokenRefreshFraction), c.tokenRefreshMaxSeconds],
     // Codes with an alert of their own; the catch-all alerts exclude them.
@@ -53,10 +93,10 @@ local util = import '../lib/util.libsonnet';
           'IRSATokenExpiringSoon',
           'warning',
           |||
-            (irsa_token_expiry_timestamp_seconds - time()) < clamp_max(%s * irsa_token_lifetime_seconds, %d)
+            (irsa_token_expiry_timestamp_seconds{%s} - time()) < clamp_max(%s * irsa_token_lifetime_seconds, %d)
             and
-            (irsa_token_expiry_timestamp_seconds - time()) > 0
-          ||| % [util.num(c.tokenExpiringFraction), c.tokenExpiringMaxSeconds],
+            (irsa_token_expiry_timestamp_seconds{%s} - time()) > 0
+          ||| % [live, util.num(c.tokenExpiringFraction), c.tokenExpiringMaxSeconds, live],
           'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} expires soon',
           |||
             The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
@@ -69,8 +109,8 @@ local util = import '../lib/util.libsonnet';
           'IRSATokenExpired',
           'critical',
           |||
-            time() - irsa_token_expiry_timestamp_seconds > 0
-          |||,
+            time() - irsa_token_expiry_timestamp_seconds{%s} > 0
+          ||| % live,
           'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} has expired',
           |||
             The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
@@ -85,9 +125,9 @@ local util = import '../lib/util.libsonnet';
           'IRSATokenNotRotated',
           'warning',
           |||
-            time() - irsa_token_issued_timestamp_seconds
+            time() - irsa_token_issued_timestamp_seconds{%s}
             > %s + %d
-          ||| % [refreshPoint, c.tokenRotationGraceSeconds],
+          ||| % [live, refreshPoint, c.tokenRotationGraceSeconds],
           'The {{ $labels.token }} token of {{ $labels.namespace }}/{{ $labels.pod }} is not being rotated',
           |||
             The projected {{ $labels.token }} token of pod {{ $labels.namespace }}/{{ $labels.pod }}
@@ -104,8 +144,8 @@ local util = import '../lib/util.libsonnet';
           'IRSASTSAssumeFailing',
           'critical',
           |||
-            irsa_sts_assume_success == 0
-          |||,
+            irsa_sts_assume_success{%s} == 0
+          ||| % live,
           'AssumeRoleWithWebIdentity fails for {{ $labels.namespace }}/{{ $labels.pod }}',
           |||
             Every AssumeRoleWithWebIdentity test-assume by irsa-doctor in pod
@@ -119,8 +159,8 @@ local util = import '../lib/util.libsonnet';
           'IRSANodeRoleFallback',
           'critical',
           |||
-            irsa_node_role_fallback == 1
-          |||,
+            irsa_node_role_fallback{%s} == 1
+          ||| % live,
           "Pod {{ $labels.namespace }}/{{ $labels.pod }} runs with the node's IAM role",
           |||
             The AWS default credential chain in pod {{ $labels.namespace }}/{{ $labels.pod }}
@@ -133,8 +173,8 @@ local util = import '../lib/util.libsonnet';
           'IRSAIMDSReachable',
           'warning',
           |||
-            irsa_imds_reachable == 1
-          |||,
+            irsa_imds_reachable{%s} == 1
+          ||| % live,
           'Pod {{ $labels.namespace }}/{{ $labels.pod }} can reach the instance metadata service',
           |||
             Pod {{ $labels.namespace }}/{{ $labels.pod }} can reach IMDS, so the
@@ -147,8 +187,8 @@ local util = import '../lib/util.libsonnet';
           'IRSAAudienceMismatch',
           'critical',
           |||
-            irsa_finding_active{code="AUDIENCE_MISMATCH"} == 1
-          |||,
+            irsa_finding_active{code="AUDIENCE_MISMATCH", %s} == 1
+          ||| % live,
           'IRSA token audience is wrong in {{ $labels.namespace }}/{{ $labels.pod }}',
           |||
             The projected token of pod {{ $labels.namespace }}/{{ $labels.pod }}
@@ -162,8 +202,8 @@ local util = import '../lib/util.libsonnet';
           'IRSASubjectMismatch',
           'critical',
           |||
-            irsa_finding_active{code="SUBJECT_MISMATCH"} == 1
-          |||,
+            irsa_finding_active{code="SUBJECT_MISMATCH", %s} == 1
+          ||| % live,
           'Pod {{ $labels.namespace }}/{{ $labels.pod }} runs as an unexpected ServiceAccount',
           |||
             The token of pod {{ $labels.namespace }}/{{ $labels.pod }} has subject
@@ -178,8 +218,8 @@ local util = import '../lib/util.libsonnet';
           'IRSATrustPolicyDenies',
           'critical',
           |||
-            irsa_finding_active{code="TRUST_POLICY_DENIES"} == 1
-          |||,
+            irsa_finding_active{code="TRUST_POLICY_DENIES", %s} == 1
+          ||| % live,
           "The IAM role's trust policy rejects the token of {{ $labels.namespace }}/{{ $labels.pod }}",
           |||
             Evaluated against the role's trust policy, the token of pod
@@ -193,8 +233,8 @@ local util = import '../lib/util.libsonnet';
           'IRSAIssuerMismatch',
           'critical',
           |||
-            irsa_finding_active{code="ISSUER_MISMATCH"} == 1
-          |||,
+            irsa_finding_active{code="ISSUER_MISMATCH", %s} == 1
+          ||| % live,
           "The IAM role trusts another cluster's OIDC issuer ({{ $labels.namespace }}/{{ $labels.pod }})",
           |||
             The federated OIDC provider in the role's trust policy does not
@@ -208,8 +248,8 @@ local util = import '../lib/util.libsonnet';
           'IRSAStaticCredentialsShadow',
           'warning',
           |||
-            irsa_finding_active{code="STATIC_CREDENTIALS_SHADOW"} == 1
-          |||,
+            irsa_finding_active{code="STATIC_CREDENTIALS_SHADOW", %s} == 1
+          ||| % live,
           'Static AWS credentials shadow IRSA in {{ $labels.namespace }}/{{ $labels.pod }}',
           |||
             Static keys, AWS_PROFILE or a shared credentials file in pod
@@ -224,8 +264,8 @@ local util = import '../lib/util.libsonnet';
           'IRSACriticalFinding',
           'critical',
           |||
-            irsa_finding_active{severity="critical", code!~"%s"} == 1
-          ||| % ownCritical,
+            irsa_finding_active{severity="critical", code!~"%s", %s} == 1
+          ||| % [ownCritical, live],
           'irsa-doctor reports {{ $labels.code }} in {{ $labels.namespace }}/{{ $labels.pod }}',
           |||
             irsa-doctor in pod {{ $labels.namespace }}/{{ $labels.pod }} has
@@ -241,8 +281,8 @@ local util = import '../lib/util.libsonnet';
           'IRSAWarningFinding',
           'warning',
           |||
-            irsa_finding_active{severity="warning", code!~"%s"} == 1
-          ||| % ownWarning,
+            irsa_finding_active{severity="warning", code!~"%s", %s} == 1
+          ||| % [ownWarning, live],
           'irsa-doctor reports {{ $labels.code }} in {{ $labels.namespace }}/{{ $labels.pod }}',
           |||
             irsa-doctor in pod {{ $labels.namespace }}/{{ $labels.pod }} has
@@ -251,6 +291,8 @@ local util = import '../lib/util.libsonnet';
           ||| % forWords('IRSAWarningFinding'),
           '{{ $labels.code | toLower }}',
         ),
+        lastRun('critical'),
+        lastRun('warning'),
         alert(
           'IRSADoctorTargetDown',
           'warning',

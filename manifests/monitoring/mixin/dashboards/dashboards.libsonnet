@@ -9,12 +9,18 @@ local util = import '../lib/util.libsonnet';
     local multi = c.showMultiCluster,
     local cl = c.clusterLabel,
 
-    // Every irsa_* query filters by the three variables. The cluster matcher
+    // Every irsa_* query filters by the variables. The cluster matcher
     // is there even when its variable is hidden: All sends =~".*", which also
     // matches series without the label, so single-cluster setups lose nothing.
-    local sel = '%s=~"$cluster", namespace=~"$namespace", pod=~"$pod"' % cl,
+    // Live sidecars' series have no workload label (workload=""); the groups
+    // short-lived Jobs push to a Pushgateway have one, and only the
+    // "Short-lived workloads" row shows them (psel), as the alerts keep the
+    // two apart.
+    local sel = '%s=~"$cluster", namespace=~"$namespace", pod=~"$pod", workload=""' % cl,
+    local psel = '%s=~"$cluster", namespace=~"$namespace", workload=~"$workload", %s, workload!=""' % [cl, c.pushedSelector],
     // Per-pod grouping and legends: a pod is only unique with its cluster.
     local podBy = if multi then '%s, namespace, pod' % cl else 'namespace, pod',
+    local workloadBy = if multi then '%s, namespace, workload' % cl else 'namespace, workload',
     local podLegend = if multi then '{{%s}} {{namespace}}/{{pod}}' % cl else '{{namespace}}/{{pod}}',
 
     local ds = { type: 'prometheus', uid: '${datasource}' },
@@ -95,6 +101,30 @@ local util = import '../lib/util.libsonnet';
         renameByName: {},
       },
     },
+    local severityColors = byName('severity', [
+      { id: 'custom.cellOptions', value: { type: 'color-text' } },
+      {
+        id: 'mappings',
+        value: [{
+          type: 'value',
+          options: {
+            critical: { color: 'red', index: 0 },
+            warning: { color: 'orange', index: 1 },
+            info: { color: 'blue', index: 2 },
+          },
+        }],
+      },
+    ]),
+    // The pod-spec checks (read through the Kubernetes API): code, panel
+    // title, description, colour when any pod has it.
+    local podChecks = [
+      ['ROLE_ANNOTATION_CHANGED', 'Role changed under the pod', "Pods whose ServiceAccount's eks.amazonaws.com/role-arn differs from the role the pod was created with (or was added later): the webhook mutates pods only at creation, so they keep the old role or none. Fix: kubectl rollout restart.", 'red'],
+      ['APP_CONTAINER_NOT_INJECTED', 'App containers not injected', 'Pods with an application container that lacks the IRSA variables or token mount the others have (eks.amazonaws.com/skip-containers, or a container that set AWS_ROLE_ARN itself).', 'red'],
+      ['APP_CONTAINER_STATIC_KEYS', 'App containers with static keys', 'Pods with an application container whose spec sets AWS_ACCESS_KEY_ID, AWS_PROFILE or AWS_SHARED_CREDENTIALS_FILE (env or envFrom): they win over web identity in that container.', 'red'],
+      ['TOKEN_UNREADABLE_BY_APP', 'Token unreadable by the app', "Pods where an application container's user and groups (runAsUser, runAsGroup, fsGroup, supplementalGroups) cannot read the projected token file.", 'red'],
+      ['POD_IDENTITY_UNSUPPORTED_HERE', 'Pod Identity unsupported here', 'Pods using EKS Pod Identity on Fargate or with hostNetwork: true, which the Pod Identity agent does not serve.', 'red'],
+      ['KUBERNETES_API_UNAVAILABLE', 'Pod spec unreadable', 'Pods whose irsa-doctor cannot read its own Pod or ServiceAccount (no API, or RBAC refuses: see manifests/rbac). Info only: the checks above are then not made for them.', 'blue'],
+    ],
     local refresh = '%s * irsa_token_lifetime_seconds{token="irsa", %s}' % [util.num(c.tokenRefreshFraction), sel],
     local stsQuantile(refId, q, legend) = target(
       refId,
@@ -122,7 +152,7 @@ local util = import '../lib/util.libsonnet';
     'irsa-doctor.json': {
       title: 'irsa-doctor: IRSA health',
       uid: c.dashboardUid,
-      description: 'EKS IAM Roles for Service Accounts health from the irsa-doctor sidecar: tokens, STS test-assumes, credential chain, expected access and findings.',
+      description: "EKS IAM Roles for Service Accounts health from the irsa-doctor sidecar: tokens, STS test-assumes, credential chain, expected access, the application's own AWS calls, the pod's spec, short-lived Jobs' last runs and findings.",
       tags: ['irsa-doctor', 'aws', 'eks', 'irsa'],
       timezone: 'browser',
       editable: true,
@@ -184,7 +214,11 @@ local util = import '../lib/util.libsonnet';
           variable('pod',
                    'Pod',
                    'Pods running irsa-doctor',
-                   'label_values(irsa_doctor_build_info{%s=~"$cluster", namespace=~"$namespace"}, pod)' % cl),
+                   'label_values(irsa_doctor_build_info{%s=~"$cluster", namespace=~"$namespace", workload=""}, pod)' % cl),
+          variable('workload',
+                   'Workload',
+                   'Short-lived workloads whose irsa-doctor pushes its verdict to a Pushgateway (the "Short-lived workloads" row)',
+                   'label_values(irsa_doctor_last_push_timestamp_seconds{%s=~"$cluster", namespace=~"$namespace", %s}, workload)' % [cl, c.pushedSelector]),
         ],
       },
       panels: [
@@ -464,12 +498,211 @@ local util = import '../lib/util.libsonnet';
           ],
         },
 
-        row(16, 'Findings', 41),
+        // The application's own calls, from the SDKs' client-side monitoring
+        // (AWS_CSM_ENABLED=true in the app's container): only pods whose app
+        // sends it have these series.
+        row(23, "Application's AWS calls (SDK client-side monitoring)", 41),
+        countStat(24,
+                  'Application calls denied (1h)',
+                  "Calls the applications made themselves (not irsa-doctor's probes) that AWS denied over the last hour (APP_ACCESS_DENIED names the action and explains it against the role's policies).",
+                  [4, 6, 0, 42],
+                  'sum(increase(irsa_app_api_calls_total{outcome="denied", %s}[1h])) or vector(0)' % sel,
+                  'red',
+                  'calls') + { fieldConfig+: { defaults+: { decimals: 0 } } },
+        countStat(25,
+                  'SDK datagrams rejected (1h)',
+                  'Client-side monitoring datagrams irsa-doctor refused over the last hour: malformed, oversized (over 8 KiB), or dropped beyond its label caps. Something other than an AWS SDK is sending to its port, or a flood.',
+                  [4, 6, 0, 46],
+                  'sum(increase(irsa_app_events_total{result=~"malformed|oversized|dropped", %s}[1h])) or vector(0)' % sel,
+                  'orange',
+                  'datagrams') + { fieldConfig+: { defaults+: { decimals: 0 } } },
+        panel(26,
+              'timeseries',
+              'Application calls by outcome',
+              "The applications' AWS API calls per second (one per call, retries not counted) by outcome: success, denied, throttled, credentials_expired, client_error, server_error, sdk_error.",
+              [8, 9, 6, 42],
+              [
+                target('A', 'sum by (outcome) (rate(irsa_app_api_calls_total{%s}[5m]))' % sel, '{{outcome}}'),
+              ]) + {
+          fieldConfig: {
+            defaults: { unit: 'reqps', thresholds: thresholds([['green', null]]), custom: lines(10), min: 0 },
+            overrides: [
+              byName('success', [fixedColor('green')]),
+              byName('denied', [fixedColor('red')]),
+              byName('credentials_expired', [fixedColor('purple')]),
+              byName('throttled', [fixedColor('orange')]),
+            ],
+          },
+          options: timeseriesOptions,
+        },
+        panel(27,
+              'bargauge',
+              'Denied calls by action (1h)',
+              "IAM actions the applications were denied over the last hour, by count. `curl localhost:9911/debug` in the pod explains each against the role's identity policies and permissions boundary, and GET /debug/policy drafts the least-privilege policy.",
+              [8, 9, 15, 42],
+              [
+                target('A', 'sort_desc(sum by (action) (increase(irsa_app_api_calls_total{outcome="denied", %s}[1h])) > 0)' % sel, '{{action}}', instant=true),
+              ]) + {
+          fieldConfig: {
+            defaults: {
+              unit: 'short',
+              decimals: 0,
+              thresholds: thresholds([['red', null]]),
+              noValue: 'no denied calls',
+              min: 0,
+            },
+            overrides: [],
+          },
+          options: {
+            reduceOptions: reduce,
+            displayMode: 'basic',
+            orientation: 'horizontal',
+            showUnfilled: true,
+            valueMode: 'color',
+            namePlacement: 'left',
+          },
+        },
+        panel(28,
+              'table',
+              'SDKs and credential sources',
+              "Each AWS SDK heard per pod, its version and where its credentials come from. web_identity (IRSA) and pod_identity are the pod's own identity; imds is the node's role, environment and profile are static keys (APP_NOT_USING_POD_IDENTITY). An SDK older than AWS's minimum for web identity or Pod Identity raises APP_SDK_TOO_OLD.",
+              [7, 16, 0, 50],
+              [
+                tableTarget('max by (%s, sdk, version, credential_source) (irsa_app_sdk_info{%s})' % [podBy, sel]),
+              ]) + {
+          fieldConfig: {
+            defaults: {
+              thresholds: thresholds([['green', null]]),
+              noValue: 'no SDK heard: set AWS_CSM_ENABLED=true in the application container (Go v2, Java v2, JavaScript v3 and Rust SDKs cannot send it)',
+              custom: tableCustom,
+            },
+            overrides: [
+              byName('credential_source', [
+                { id: 'custom.cellOptions', value: { type: 'color-text' } },
+                {
+                  id: 'mappings',
+                  value: [{
+                    type: 'value',
+                    options: {
+                      web_identity: { color: 'green', index: 0 },
+                      pod_identity: { color: 'green', index: 1 },
+                      imds: { color: 'red', index: 2 },
+                      environment: { color: 'red', index: 3 },
+                      profile: { color: 'red', index: 4 },
+                    },
+                  }],
+                },
+              ]),
+            ],
+          },
+          options: tableOptions,
+          transformations: [organize(['namespace', 'pod', 'sdk', 'version', 'credential_source'])],
+        },
+        panel(29,
+              'timeseries',
+              "Time since the application's last call",
+              "Per pod, how long ago irsa-doctor last heard from the application's SDK. A line that only grows: the app makes no AWS calls, or stopped sending client-side monitoring (a new image without AWS_CSM_ENABLED).",
+              [7, 8, 16, 50],
+              [
+                target('A', 'time() - max by (%s) (irsa_app_last_event_timestamp_seconds{%s})' % [podBy, sel], podLegend),
+              ]) + {
+          fieldConfig: {
+            defaults: { unit: 's', thresholds: thresholds([['green', null]]), custom: lines(), min: 0 },
+            overrides: [],
+          },
+          options: timeseriesOptions,
+        },
+
+        // What irsa-doctor reads from the Kubernetes API (optional RBAC,
+        // manifests/rbac): one count of pods per finding code.
+        row(30, 'Pod spec (Kubernetes API)', 57),
+      ] + [
+        countStat(31 + i,
+                  podChecks[i][1],
+                  podChecks[i][2],
+                  [4, 4, 4 * i, 58],
+                  'sum(irsa_finding_active{code="%s", %s}) or vector(0)' % [podChecks[i][0], sel],
+                  podChecks[i][3])
+        for i in std.range(0, std.length(podChecks) - 1)
+      ] + [
+
+        // Short-lived Jobs push their verdict to a Pushgateway
+        // (--push-gateway): one group per namespace and workload, replaced by
+        // every push, so these rows show each workload's last run.
+        row(37, 'Short-lived workloads (Pushgateway)', 62),
+        panel(38,
+              'table',
+              'Last run per workload',
+              "Each workload whose irsa-doctor pushes to a Pushgateway (a CronJob's Jobs, with --push-gateway): how long ago its last run pushed, and that run's verdict (its worst finding at warning or above). A critical or warning last run fires IRSAWorkloadLastRunFinding; the run's pod, if still there, has the whole verdict as its irsa-doctor container's termination message.",
+              [7, 12, 0, 63],
+              [
+                tableTarget('time() - max by (%s) (irsa_doctor_last_push_timestamp_seconds{%s})' % [workloadBy, psel]),
+                tableTarget('max by (%(by)s) (2 * irsa_finding_active{%(sel)s, severity="critical"} or irsa_finding_active{%(sel)s, severity="warning"})' % { by: workloadBy, sel: psel }) + { refId: 'B' },
+              ]) + {
+          fieldConfig: {
+            defaults: {
+              thresholds: thresholds([['green', null]]),
+              noValue: 'no pushed groups: no sidecar runs with --push-gateway, or the Pushgateway is not scraped with honor_labels',
+              custom: tableCustom,
+            },
+            overrides: [
+              byName('last push', [{ id: 'unit', value: 's' }, { id: 'decimals', value: 0 }]),
+              byName('last run', [
+                { id: 'custom.cellOptions', value: { type: 'color-text' } },
+                {
+                  id: 'mappings',
+                  value: [{
+                    type: 'value',
+                    options: {
+                      '0': { text: 'ok', color: 'green', index: 0 },
+                      '1': { text: 'warning', color: 'orange', index: 1 },
+                      '2': { text: 'critical', color: 'red', index: 2 },
+                    },
+                  }],
+                },
+              ]),
+            ],
+          },
+          options: tableOptions { sortBy: [{ displayName: 'last run', desc: true }] },
+          transformations: [
+            { id: 'merge', options: {} },
+            {
+              id: 'organize',
+              options: {
+                excludeByName: { Time: true },
+                local cols = (if multi then [cl] else []) + ['namespace', 'workload', 'Value #A', 'Value #B'],
+                indexByName: { [cols[i]]: i for i in std.range(0, std.length(cols) - 1) },
+                renameByName: { 'Value #A': 'last push', 'Value #B': 'last run' },
+              },
+            },
+          ],
+        },
+        panel(39,
+              'table',
+              'Findings of the last run',
+              "The warning and critical findings in each workload's last pushed verdict, one row per code (the runbook has a section per code).",
+              [7, 12, 12, 63],
+              [
+                tableTarget('max by (%s, code, severity) (irsa_finding_active{%s, severity=~"critical|warning"}) == 1' % [workloadBy, psel]),
+              ]) + {
+          fieldConfig: {
+            defaults: {
+              thresholds: thresholds([['green', null]]),
+              noValue: 'no findings in the last runs',
+              custom: tableCustom,
+            },
+            overrides: [severityColors],
+          },
+          options: tableOptions { sortBy: [{ displayName: 'severity', desc: false }] },
+          transformations: [organize(['namespace', 'workload', 'severity', 'code'])],
+        },
+
+        row(16, 'Findings', 70),
         panel(17,
               'table',
               'Active findings',
               'Every finding raised right now, per pod. `curl localhost:9911/debug` in the pod explains it; the runbook has a section per code.',
-              [8, 24, 0, 42],
+              [8, 24, 0, 71],
               [
                 tableTarget('max by (%s, code, severity) (irsa_finding_active{%s}) == 1' % [podBy, sel]),
               ]) + {
@@ -479,22 +712,7 @@ local util = import '../lib/util.libsonnet';
               noValue: 'no active findings',
               custom: tableCustom,
             },
-            overrides: [
-              byName('severity', [
-                { id: 'custom.cellOptions', value: { type: 'color-text' } },
-                {
-                  id: 'mappings',
-                  value: [{
-                    type: 'value',
-                    options: {
-                      critical: { color: 'red', index: 0 },
-                      warning: { color: 'orange', index: 1 },
-                      info: { color: 'blue', index: 2 },
-                    },
-                  }],
-                },
-              ]),
-            ],
+            overrides: [severityColors],
           },
           options: tableOptions { sortBy: [{ displayName: 'severity', desc: false }] },
           transformations: [organize(['namespace', 'pod', 'severity', 'code'])],
@@ -503,7 +721,7 @@ local util = import '../lib/util.libsonnet';
               'table',
               'Tokens',
               "The claims of each pod's current token.",
-              [7, 24, 0, 50],
+              [7, 24, 0, 79],
               [
                 tableTarget('max by (%s, service_account, subject, audience, issuer) (irsa_token_info{token="irsa", %s})' % [podBy, sel]),
               ]) + {

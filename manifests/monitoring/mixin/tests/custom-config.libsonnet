@@ -3,6 +3,7 @@
 // this-file) and runs promtool's unit tests on the result.
 {
   jobSelector: 'job="kube-system/irsa-doctor", env="prod"',
+  pushedSelector: 'job="irsa-doctor", env="prod"',
   tokenExpiringFraction: 0.2,
   tokenExpiringMaxSeconds: 7200,
   tokenRotationGraceSeconds: 1800,
@@ -12,6 +13,7 @@
     IRSAAudienceMismatch: '1m',
     IRSADoctorTargetDown: '3m',
     IRSADoctorAbsent: '20m',
+    IRSAWorkloadLastRunFinding: '2m',
   },
   runbookURL: 'https://runbooks.example.com/irsa-doctor.md',
   clusterLabel: 'k8s_cluster',

@@ -78,7 +78,7 @@ fn environment_cases() {
     );
 }
 
-/// Issue 12: one row per healthy configuration that must stay quiet, and per real interception.
+/// One row per healthy configuration that must stay quiet, and per real interception.
 #[test]
 fn proxy_cases() {
     type Setup = fn(&mut Fixture);
@@ -266,7 +266,7 @@ fn proxy_cases() {
     check("no proxy at all", |_| {}, &[]);
 }
 
-/// Issue 12: the chain as the SDK sees it decides `STATIC_CREDENTIALS_SHADOW`.
+/// The chain as the SDK sees it decides `STATIC_CREDENTIALS_SHADOW`.
 #[test]
 fn shadow_cases() {
     check(
@@ -309,7 +309,7 @@ fn shadow_cases() {
     );
 }
 
-/// Issue 12: the partition of AWS_ROLE_ARN (else the region) decides texts and the global-endpoint note.
+/// The partition of AWS_ROLE_ARN (else the region) decides texts and the global-endpoint note.
 #[test]
 fn partition_cases() {
     let cn_role = "arn:aws-cn:iam::111122223333:role/demo";
@@ -428,7 +428,11 @@ fn region_cases() {
         no_region,
         &[(
             Code::RegionMissing,
-            &["AWS_REGION", "--aws-default-region", "[f12]"],
+            &[
+                "AWS_REGION",
+                "--aws-default-region",
+                "sdkref/latest/guide/feature-region.html",
+            ],
         )],
     );
     check(
@@ -455,7 +459,7 @@ fn region_cases() {
         },
         &[],
     );
-    // The STS failure that follows names the region, not the network (SPEC order puts the
+    // The STS failure that follows names the region, not the network (`Code::ALL` order puts the
     // STS code first; its text points at REGION_MISSING).
     for (failure, code, want) in [
         (StsFailure::Unreachable, "Unreachable", Code::StsUnreachable),

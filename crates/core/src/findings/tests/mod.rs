@@ -8,6 +8,7 @@ use crate::token::MalformedToken;
 use crate::token::ReadError;
 
 mod access;
+mod app;
 mod chain;
 mod pod_identity;
 mod sts;
@@ -25,6 +26,12 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
     for (finding, (_, fragments)) in got.iter().zip(expect) {
         assert_eq!(finding.severity, finding.code.severity(), "case {name}");
         assert!(!finding.remediation.is_empty(), "case {name}");
+        assert!(
+            !cites_outside_the_repository(&finding.remediation),
+            "case {name}: {:?} cites a catalogue users cannot open: {}",
+            finding.code,
+            finding.remediation
+        );
         for fragment in *fragments {
             assert!(
                 finding.message.contains(fragment) || finding.remediation.contains(fragment),
@@ -34,6 +41,42 @@ fn check(name: &str, break_it: impl FnOnce(&mut Fixture), expect: &[(Code, &[&st
                 finding.remediation
             );
         }
+    }
+}
+
+/// A bracketed row-number citation (`[` + `r` or `f` + digits + `]`, of a catalogue outside
+/// the repository) or a `shared/` path: remediations name the fix and public URLs only.
+fn cites_outside_the_repository(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let citation = bytes.windows(3).enumerate().any(|(i, w)| {
+        w[0] == b'['
+            && (w[1] == b'r' || w[1] == b'f')
+            && w[2].is_ascii_digit()
+            && bytes[i + 3..]
+                .iter()
+                .find(|b| !b.is_ascii_digit())
+                .is_some_and(|b| *b == b']')
+    });
+    citation || text.contains("shared/")
+}
+
+#[test]
+fn citation_guard_sees_citations() {
+    assert!(cites_outside_the_repository(&format!("fix it [r{}]", 8)));
+    assert!(cites_outside_the_repository(&format!(
+        "fix it [f{}][r{}]",
+        12, 20
+    )));
+    assert!(cites_outside_the_repository(&format!(
+        "see {}/research/x.md",
+        "shared"
+    )));
+    assert!(!cites_outside_the_repository(
+        "fix it; see https://docs.aws.amazon.com/eks/latest/userguide/pod-configuration.html"
+    ));
+    // Brackets that are not citations: IPv6 literals, `[irsa token]` prefixes, `[r]` alone.
+    for text in ["[fd00:ec2::23]", "[irsa token] expired", "[r] [f]", "[r8x]"] {
+        assert!(!cites_outside_the_repository(text), "{text}");
     }
 }
 
@@ -136,7 +179,7 @@ fn docs_findings_json_is_code_all() {
     }
 }
 
-// --- issue 12: field-true verdicts ------------------------------------------
+// --- field-true verdicts: live evidence, healthy look-alikes -----------------
 
 /// The last test-assume presented exactly the fixture's current token (fingerprint 1).
 fn sts_accepted_it(f: &mut Fixture) {
@@ -223,4 +266,114 @@ fn no_remediation_hard_codes_the_aws_partition() {
             );
         }
     }
+}
+
+// --- the recipe, held: every code is raised, tested, exercised and documented ---
+
+/// Reads the repository file at `path` (relative to the repository root).
+fn repository_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// The text of every `.rs` file directly in `dir` (relative to this crate's `src/`).
+fn sources_in(dir: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(dir);
+    let mut out = String::new();
+    for entry in std::fs::read_dir(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display())) {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|x| x == "rs") {
+            out += &std::fs::read_to_string(&path).expect("a source file");
+        }
+    }
+    out
+}
+
+/// Codes that no `check --format json` run can raise, so `tests/field.rs` has no row for
+/// them; each says where its real-binary test is instead.
+const NOT_IN_THE_FIELD_SUITE: &[(Code, &str)] = &[
+    (
+        Code::AppAccessDenied,
+        "raised by `serve` from the application's client-side monitoring; `check` listens for none (tests/csm.rs)",
+    ),
+    (
+        Code::AppNotUsingPodIdentity,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppSdkTooOld,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+    (
+        Code::AppCredentialsFailing,
+        "raised by `serve` from the application's client-side monitoring (tests/csm.rs)",
+    ),
+];
+
+/// ARCHITECTURE.md's recipe for a new finding, checked: a code raised by no check, asserted
+/// by no row of its family's table, run by no realistic pod, or explained by no runbook
+/// section fails here.
+#[test]
+fn every_code_follows_the_recipe() {
+    let checks = sources_in("findings");
+    let tables = sources_in("findings/tests");
+    let field = repository_file("tests/field.rs");
+    let runbook = repository_file("docs/runbook.md");
+    let mut problems = Vec::new();
+    for code in Code::ALL {
+        let variant = format!("Code::{code:?}");
+        if !checks.contains(&variant) {
+            problems.push(format!(
+                "{}: no check in findings/ raises it",
+                code.as_str()
+            ));
+        }
+        if !tables.contains(&variant) {
+            problems.push(format!(
+                "{}: no row in findings/tests/ asserts it",
+                code.as_str()
+            ));
+        }
+        let exempt = NOT_IN_THE_FIELD_SUITE.iter().any(|(c, _)| c == code);
+        if !exempt && !field.contains(&format!("\"{}\"", code.as_str())) {
+            problems.push(format!(
+                "{}: no row of tests/field.rs expects it (or list it, with the reason, in NOT_IN_THE_FIELD_SUITE)",
+                code.as_str()
+            ));
+        }
+        let heading = format!("\n## {}\n", code.as_str());
+        match runbook.split_once(&heading) {
+            None => problems.push(format!(
+                "{}: no `## {0}` section in docs/runbook.md",
+                code.as_str()
+            )),
+            Some((_, rest)) => {
+                let section = rest.split("\n## ").next().unwrap_or_default();
+                for part in ["**Severity:**", "**Meaning.**", "**Confirm.**", "**Fix.**"] {
+                    if !section.contains(part) {
+                        problems.push(format!(
+                            "{}: its runbook section lacks {part}",
+                            code.as_str()
+                        ));
+                    }
+                }
+                let severity = format!("**Severity:** {}.", code.severity().as_str());
+                if !section.contains(&severity) {
+                    problems.push(format!(
+                        "{}: its runbook section does not say {severity}",
+                        code.as_str()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the recipe is not followed:\n{}",
+        problems.join("\n")
+    );
 }

@@ -46,6 +46,26 @@ fn pod_identity_cases() {
         )],
     );
     check(
+        "agent throttles (429)",
+        agent(AgentFailure::Throttled, Some(429), "Too Many Requests"),
+        &[(
+            Code::PodIdentityThrottled,
+            &[
+                "HTTP 429: Too Many Requests",
+                "2 attempt(s)",
+                "cache its credentials",
+            ],
+        )],
+    );
+    check(
+        "agent slow (EKS Auth behind it)",
+        agent(AgentFailure::Slow, None, "no answer within 2s"),
+        &[(
+            Code::PodIdentityAgentError,
+            &["did not answer in time", "AssumeRoleForPodIdentity"],
+        )],
+    );
+    check(
         "agent fails",
         agent(AgentFailure::AgentError, Some(500), "internal error"),
         &[(

@@ -157,7 +157,7 @@ fn remediation_cases() {
             &[
                 "create the IAM OIDC provider",
                 "deactivated STS in this region",
-                "[f1]",
+                "IAM/latest/UserGuide/id_credentials_temp_enable-regions.html",
             ],
         )],
     );
@@ -200,7 +200,7 @@ fn remediation_cases() {
             &[
                 "meant for EKS Pod Identity",
                 "create-pod-identity-association",
-                "[f5]",
+                "eks/latest/userguide/pod-id-association.html",
             ],
         )],
     );
@@ -232,5 +232,19 @@ fn remediation_cases() {
             "{code}: {:#?}",
             got[0]
         );
+    }
+}
+
+/// What happened (the `failure` table's class) decides the code here, and only here.
+#[test]
+fn each_failure_class_raises_one_code() {
+    use crate::findings::sts::finding_code;
+    let cases = [
+        (StsFailure::Rejected, Code::StsAssumeFailed),
+        (StsFailure::Throttled, Code::StsThrottled),
+        (StsFailure::Unreachable, Code::StsUnreachable),
+    ];
+    for (class, code) in cases {
+        assert_eq!(finding_code(class), code, "{class:?}");
     }
 }

@@ -128,7 +128,7 @@ fn token_claim_cases() {
     check(
         "short-lived token within the kubelet's refresh lag",
         |f| {
-            // Refresh point NOW-110: the kubelet may take up to ~100 s (SPEC 5 allows 120).
+            // Refresh point NOW-110: the kubelet may take up to ~100 s (the finding allows 120).
             f.snapshot
                 .token
                 .apply(Ok((token(NOW - 2990, 3600), 2)), at(NOW));
@@ -296,7 +296,7 @@ fn extreme_claims_and_clocks_do_not_overflow() {
     }
 }
 
-/// SPEC 5 refresh lag: over a full rotation cycle of 10-minute, 1-hour and 24-hour tokens
+/// The kubelet's refresh lag: over a full rotation cycle of 10-minute, 1-hour and 24-hour tokens
 /// with the kubelet on time (the new token written up to 100 s after the refresh point), no
 /// second raises anything at warning or above; a stalled kubelet does.
 #[test]

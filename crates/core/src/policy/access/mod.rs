@@ -1,5 +1,5 @@
 //! Would the role's own policies allow this action on this resource?
-//! (`--expect-access`, SPEC 2 and 4.)
+//! (`--expect-access`; the report's `access` section.)
 //!
 //! Replays IAM's evaluation of one request against the role's identity
 //! policies (inline and attached managed) and its permissions boundary, with
@@ -177,7 +177,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The SPEC 4 name.
+    /// The report's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
@@ -237,7 +237,7 @@ impl Judged<'_> {
     }
 }
 
-/// Evaluates `want` against the role's policies (SPEC 4 `access.checks[]`).
+/// Evaluates `want` against the role's policies (the report's `access.checks[]`).
 pub fn check(policies: &RolePolicies, caller: &Caller<'_>, want: &ExpectedAccess) -> AccessCheck {
     let identity: Vec<Judged<'_>> = policies
         .identity
@@ -386,8 +386,27 @@ fn judge<'p>(
 }
 
 /// Action names are case-insensitive; `*` and `?` work as in `StringLike`.
-fn action_matches(pattern: &str, action: &str) -> bool {
+pub fn action_matches(pattern: &str, action: &str) -> bool {
     string_like(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// The resources the role's identity policies allow `action` on: every `Resource` of an
+/// Allow statement whose `Action` covers it (conditions aside), in policy order, each once.
+/// An application denied on one resource learns where the role does allow the action.
+pub fn allowing_resources(policies: &RolePolicies, action: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let statements = policies.identity.iter().flat_map(|p| &p.policy.statements);
+    for s in statements.filter(|s| s.effect == Effect::Allow && !s.not_resource) {
+        let covers = s.actions.iter().any(|a| action_matches(a, action)) != s.not_action;
+        if covers {
+            for r in &s.resources {
+                if !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `Resource`/`NotResource` against the request's resource; policy variables cannot be substituted.

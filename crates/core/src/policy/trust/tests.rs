@@ -197,7 +197,7 @@ fn table() {
             |c| c.subject = Some("system:serviceaccount:payments:default".into()),
             expect(ImplicitDeny).issuer(true).closest(Some(0)).explain(
                 "statement \"AllowS3Backup\": StringEquals oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub expected system:serviceaccount:payments:s3-backup, token has system:serviceaccount:payments:default")),
-        // Condition operators: StringEquals exact matching; the token's aud is not sts.amazonaws.com (research row 7).
+        // Condition operators: StringEquals exact matching; the token's aud is not sts.amazonaws.com (a custom audience the OIDC provider does not list: docs/failure-modes.md#wrong-audience).
         ("standard policy, wrong audience", s(STANDARD),
             |c| c.audiences = vec!["api".into()],
             expect(ImplicitDeny).explain(":aud expected sts.amazonaws.com, token has api")),
