@@ -593,3 +593,41 @@ fn bad_push_settings_exit_2_without_the_password() {
     assert!(text.contains("--push-gateway"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// The application's own calls (client-side monitoring) end the message with one line,
+/// and none of what its SDK sent (access key, session token) is in it.
+#[test]
+fn the_applications_calls_are_summed_up_last() {
+    use irsa_doctor_emulator::harness::csm::{self, csm_addr};
+    let pod = Pod::new();
+    let env = cron_pod(&pod, "db-backup-29391840-7kq2m", false);
+    let mut server = serve(&env, &["--csm-listen", "127.0.0.1:0"]);
+    ready(&server);
+    let ua = csm::boto3_user_agent("1.34.0", "h");
+    let session = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN";
+    let key = "ASIAEXAMPLEAPPKEY123";
+    let denied = (
+        "AccessDenied",
+        "User: arn:aws:sts::111122223333:assumed-role/demo/app is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::other/x\" because no identity-based policy allows the s3:PutObject action",
+    );
+    let mut datagrams = vec![csm::api_call_attempt("S3", "GetObject", &ua, key, session)];
+    datagrams.extend((0..2).map(|_| csm::api_call("S3", "GetObject", &ua, 200, None)));
+    datagrams.extend((0..3).map(|_| csm::api_call("S3", "PutObject", &ua, 403, Some(denied))));
+    csm::send(csm_addr(&server), &datagrams);
+    wait_for("the application's 5 calls in the report", DEADLINE, || {
+        let calls = server.report()["app"]["calls"].as_array()?.clone();
+        let total: u64 = calls.iter().filter_map(|c| c["count"].as_u64()).sum();
+        (total == 5).then_some(())
+    });
+    stop(&mut server);
+    let message = termination_message(&pod);
+    assert_eq!(
+        message.lines().last(),
+        Some("app: 5 calls, 3 denied (s3:PutObject ×3)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(key) && !message.contains(session),
+        "{message}"
+    );
+}

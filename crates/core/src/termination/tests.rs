@@ -96,17 +96,17 @@ fn messages() {
             why: "the application's summary comes last",
             findings: vec![denied.clone()],
             probed: true,
-            app: Some("application: 12 calls, 3 denied: s3:PutObject (3)"),
+            app: Some("app: 12 calls, 3 denied (s3:PutObject ×3)"),
             want: "status: critical (1 critical) at 2026-11-23T10:00:00Z\n\
                    STS_ASSUME_FAILED: AssumeRoleWithWebIdentity failed: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity; 2 attempt(s) in a row\n\
-                   application: 12 calls, 3 denied: s3:PutObject (3)",
+                   app: 12 calls, 3 denied (s3:PutObject ×3)",
         },
         Row {
             why: "a healthy pod still gets the application's summary",
             findings: vec![],
             probed: true,
-            app: Some("application: 40 calls, none denied"),
-            want: "status: ok at 2026-11-23T10:00:00Z\napplication: 40 calls, none denied",
+            app: Some("app: 40 calls"),
+            want: "status: ok at 2026-11-23T10:00:00Z\napp: 40 calls",
         },
         Row {
             why: "line breaks inside a message never split a finding over lines",
@@ -165,7 +165,7 @@ fn cut_at_a_whole_line_with_a_marker() {
         )
     }));
     findings.reverse(); // warnings first in the input: the message still leads with criticals
-    let app = "application: 7 calls, 7 denied: s3:PutObject (7)";
+    let app = "app: 7 calls, 7 denied (s3:PutObject ×7)";
     let text = compose(&verdict(&findings, true, Some(app)), MAX_BYTES);
     assert!(text.len() <= MAX_BYTES, "{} bytes", text.len());
     let lines: Vec<&str> = text.lines().collect();
