@@ -25,7 +25,6 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use irsa_doctor_emulator::agent::FakeAgent;
 use serde_json::Value;
 
 const PROFILE_KEY: &str = "AKIAPROFILEEXAMPLE";
@@ -198,21 +197,11 @@ fn botocore_and_aws_config_agree_on_the_chain() {
                     &pod.peers.imds.endpoint(),
                 ),
                 PodIdentity => {
-                    let a = pod
-                        .peers
-                        .runtime
-                        .block_on(FakeAgent::start("ASIAPODIDENTITYEXAMPLE", "111122223333"))
-                        .unwrap();
-                    a.expect_token(None);
-                    let token_file = pod.tmp.path().join("pod-identity-token");
-                    std::fs::write(&token_file, "pod-identity-token").unwrap();
-                    set(&mut env, "AWS_CONTAINER_CREDENTIALS_FULL_URI", &a.uri());
-                    set(
-                        &mut env,
-                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                        &token_file.display().to_string(),
-                    );
-                    agent = Some(a);
+                    // The agent takes any token; the chain only needs the file to exist.
+                    let identity = irsa_doctor_emulator::harness::PodIdentity::start(&pod);
+                    identity.write_token(b"pod-identity-token");
+                    identity.set_env(&mut env, true);
+                    agent = Some(identity);
                 }
             }
         }

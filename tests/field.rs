@@ -20,10 +20,11 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use irsa_doctor_emulator::agent::{AgentMode, FakeAgent};
+use irsa_doctor_emulator::agent::AgentMode;
+use irsa_doctor_emulator::harness::PodIdentity;
+use irsa_doctor_emulator::harness::pod_identity::POD_IDENTITY_AUDIENCE;
 use irsa_doctor_emulator::imds::{ImdsConfig, ImdsMode};
 use irsa_doctor_emulator::issuer::{Issuer, TokenSpec};
-use irsa_doctor_emulator::kubelet::AtomicWriter;
 use irsa_doctor_emulator::oidc::OidcMode;
 use irsa_doctor_emulator::sts::{StsConfig, StsMode};
 use serde_json::Value;
@@ -365,7 +366,6 @@ const ROWS: &[Row] = &[
       {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:{p}:kms:cn-northwest-1:111122223333:key/*"}]}"#), want: &["ACCESS_NOT_ALLOWED"], ..IRSA },
 ];
 
-const AGENT_KEY: &str = "ASIAPODIDENTITYEXAMPLE";
 const ACCOUNT: &str = "111122223333";
 /// How long the slow agent takes: past the probe's 2 s agent deadline.
 const SLOW_AGENT: Duration = Duration::from_secs(4);
@@ -478,13 +478,9 @@ fn run_row(row: &Row) {
         &peers.imds.config().access_key_id,
         &peers.imds.config().node_caller_arn(),
     );
-    peers.sts.register_credentials(
-        AGENT_KEY,
-        &format!(
-            "arn:{}:sts::{ACCOUNT}:assumed-role/pod-identity-role/eks-demo-web-7d9f-0a1b",
-            row.part.name()
-        ),
-    );
+    // The agent and its volume; the agent's credentials belong to the row's partition.
+    let identity = PodIdentity::start(&pod);
+    identity.register_role(&peers.sts, row.part.name());
     peers.sts.register_credentials(
         "AKIASTATICEXAMPLE000",
         &format!("arn:{}:iam::{ACCOUNT}:user/ci-deployer", row.part.name()),
@@ -540,33 +536,24 @@ fn run_row(row: &Row) {
     };
     let key = if row.tok.new_key { new_key() } else { issuer() };
     let token = key.issue(&spec).expect("sign the row's token");
-    let pi_writer = AtomicWriter::new(pod.tmp.path().join("pods.eks.amazonaws.com"))
-        .expect("the pod identity volume");
-    let pi_path = pi_writer.dir().join("eks-pod-identity-token");
     let irsa_path = pod.token_path();
     let token_path = match row.mech {
-        Mech::PodIdentity => pi_path.clone(),
+        Mech::PodIdentity => identity.token_path(),
         _ => irsa_path.clone(),
     };
     match row.file {
-        File::Token if row.mech == Mech::PodIdentity => {
-            pi_writer
-                .write("eks-pod-identity-token", token.as_bytes())
-                .expect("write the pod identity token");
-        }
+        File::Token if row.mech == Mech::PodIdentity => identity.write_token(token.as_bytes()),
         File::Token => {
             pod.writer
                 .write_token(token.as_bytes())
                 .expect("write the token");
             if row.mech == Mech::Both {
                 let mut pi_spec = spec.clone();
-                pi_spec.audiences = vec!["pods.eks.amazonaws.com".into()];
+                pi_spec.audiences = vec![POD_IDENTITY_AUDIENCE.into()];
                 let pi_token = issuer()
                     .issue(&pi_spec)
                     .expect("sign the pod identity token");
-                pi_writer
-                    .write("eks-pod-identity-token", pi_token.as_bytes())
-                    .expect("write the pod identity token");
+                identity.write_token(pi_token.as_bytes());
             }
         }
         File::Missing => {}
@@ -578,10 +565,7 @@ fn run_row(row: &Row) {
         }
     }
 
-    let agent = peers
-        .runtime
-        .block_on(FakeAgent::start(AGENT_KEY, ACCOUNT))
-        .expect("start the fake agent");
+    let agent = &identity.agent;
     match row.agent {
         Agent::Healthy => {}
         Agent::Down => {}
@@ -604,8 +588,8 @@ fn run_row(row: &Row) {
     set(&mut env, "AWS_ROLE_ARN", &role_arn);
     match row.mech {
         Mech::Irsa => {}
-        Mech::PodIdentity => set_pod_identity(&mut env, &agent_uri, &pi_path, false),
-        Mech::Both => set_pod_identity(&mut env, &agent_uri, &pi_path, true),
+        Mech::PodIdentity => identity.set_env_at(&mut env, &agent_uri, false),
+        Mech::Both => identity.set_env_at(&mut env, &agent_uri, true),
         Mech::Neither => {
             unset(&mut env, "AWS_ROLE_ARN");
             unset(&mut env, "AWS_WEB_IDENTITY_TOKEN_FILE");
@@ -750,7 +734,7 @@ fn run_row(row: &Row) {
             report["findings"]
         );
     }
-    drop(agent);
+    drop(identity);
 }
 
 /// The highest severity among the report's findings ("none" when there are none).

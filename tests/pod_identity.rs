@@ -7,49 +7,40 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use irsa_doctor_emulator::agent::{AgentMode, FakeAgent};
+use irsa_doctor_emulator::agent::AgentMode;
+use irsa_doctor_emulator::harness::PodIdentity;
+use irsa_doctor_emulator::harness::pod_identity::{AGENT_ACCESS_KEY, POD_IDENTITY_AUDIENCE};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
 use serde_json::json;
 
+/// The role the agent's credentials belong to (`agent_role_arn("aws")`), as reports show it.
 const POD_ROLE_ARN: &str =
     "arn:aws:sts::111122223333:assumed-role/pod-identity-role/eks-demo-web-7d9f-0a1b";
-const AGENT_KEY: &str = "ASIAPODIDENTITYEXAMPLE";
+const AGENT_KEY: &str = AGENT_ACCESS_KEY;
 
 /// A pod using EKS Pod Identity alone: its token volume, the agent, and no IRSA variables.
 struct PiPod {
+    /// Declared first, so the agent stops while the pod's runtime still runs.
+    identity: PodIdentity,
     pod: Pod,
-    agent: FakeAgent,
-    token_path: std::path::PathBuf,
 }
 
 impl PiPod {
     fn new() -> PiPod {
         let pod = Pod::new();
-        let agent = pod
-            .peers
-            .runtime
-            .block_on(FakeAgent::start(AGENT_KEY, "111122223333"))
-            .unwrap();
-        pod.peers.sts.register_credentials(AGENT_KEY, POD_ROLE_ARN);
-        let writer = AtomicWriter::new(pod.tmp.path().join("pods.eks.amazonaws.com")).unwrap();
+        let identity = PodIdentity::start(&pod);
+        identity.register_role(&pod.peers.sts, "aws");
         let mut c = claims(100, 86_400);
-        c["aud"] = json!(["pods.eks.amazonaws.com"]);
+        c["aud"] = json!([POD_IDENTITY_AUDIENCE]);
         let token = jwt(&c);
-        writer
-            .write("eks-pod-identity-token", token.as_bytes())
-            .unwrap();
-        agent.expect_token(Some(&token));
-        let token_path = writer.dir().join("eks-pod-identity-token");
-        PiPod {
-            pod,
-            agent,
-            token_path,
-        }
+        identity.write_token(token.as_bytes());
+        identity.agent.expect_token(Some(&token));
+        PiPod { identity, pod }
     }
 
     fn env(&self) -> Vec<(String, String)> {
         let mut env = self.pod.env();
-        set_pod_identity(&mut env, &self.agent.uri(), &self.token_path, false);
+        self.identity.set_env(&mut env, false);
         env
     }
 }
@@ -102,25 +93,25 @@ fn agent_failures_are_classified() {
     let cases = [
         Case {
             name: "400 with the agent's body",
-            setup: |pi, _| pi.agent.expect_token(Some("another-token")),
+            setup: |pi, _| pi.identity.agent.expect_token(Some("another-token")),
             code: "POD_IDENTITY_DENIED",
             fragment: "HTTP 400: {\"message\":\"Invalid token: the service account token could not be validated\"}",
         },
         Case {
             name: "500",
-            setup: |pi, _| pi.agent.set_mode(AgentMode::ServerError),
+            setup: |pi, _| pi.identity.agent.set_mode(AgentMode::ServerError),
             code: "POD_IDENTITY_AGENT_ERROR",
             fragment: "HTTP 500",
         },
         Case {
             name: "accepted, never answered: EKS Auth slow, not a missing agent",
-            setup: |pi, _| pi.agent.set_mode(AgentMode::Silent),
+            setup: |pi, _| pi.identity.agent.set_mode(AgentMode::Silent),
             code: "POD_IDENTITY_AGENT_ERROR",
             fragment: "accepted the connection but did not answer in time: connected, but no answer within 2s",
         },
         Case {
             name: "429 is throttling, not a denial",
-            setup: |pi, _| pi.agent.set_mode(AgentMode::Throttle),
+            setup: |pi, _| pi.identity.agent.set_mode(AgentMode::Throttle),
             code: "POD_IDENTITY_THROTTLED",
             fragment: "HTTP 429",
         },
@@ -233,7 +224,7 @@ fn both_mechanisms_and_proxies() {
     assert!(
         message.contains(&format!(
             "http_proxy set, and NO_PROXY (unset) does not cover the EKS Pod Identity agent ({})",
-            pi.agent.uri()
+            pi.identity.agent.uri()
         )),
         "{message}"
     );

@@ -92,10 +92,7 @@ impl Daemon {
 
     /// Whether it still runs (a zombie counts as exited); needs no `&mut`.
     pub fn alive(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
+        super::proc::is_running(self.pid())
     }
 
     /// Polls `/readyz` until it answers 200; the moment it did. Panics after `deadline`.

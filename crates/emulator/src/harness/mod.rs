@@ -9,6 +9,10 @@
 //! - `csm`: the daemon's client-side monitoring port, and datagrams as the SDKs send them.
 //! - `pod`: a scratch pod (home, token volume) and its fake AWS peers, and the scrubbed
 //!   environment that aims the daemon at them.
+//! - `pod_identity`: EKS Pod Identity beside a pod (the fake agent, its token volume, the
+//!   webhook's variables).
+//! - `proc`: a process as `/proc` sees it (RSS, CPU ticks, fds, threads), for the bench,
+//!   the soak and `Daemon::alive`.
 //!
 //! Waiting is always for a condition with a deadline, never a fixed sleep.
 
@@ -17,6 +21,8 @@ pub mod daemon;
 pub mod http;
 pub mod metrics;
 pub mod pod;
+pub mod pod_identity;
+pub mod proc;
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,8 @@ pub use daemon::{Daemon, KillOnDrop, check_json, codes, kill_daemons_on_panic, r
 pub use http::{Client, Conn, Response, get, request, send};
 pub use metrics::{sample, samples};
 pub use pod::{NOWHERE, Peers, Pod, base_env, set, set_pod_identity, shared_issuer, unset};
+pub use pod_identity::{AGENT_ACCESS_KEY, PodIdentity};
+pub use proc::ProcSample;
 
 /// The longest a harness wait takes unless told otherwise: generous for a slow, shared
 /// 2-core box, but finite, so a broken daemon fails the run instead of hanging it.

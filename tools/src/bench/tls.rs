@@ -1,11 +1,20 @@
-//! `scripts/bench`: `/metrics` over TLS with basic auth (`--web-config-file`) beside
-//! plain HTTP, on the same load generator as the plain figures (`load_over`, with the
-//! harness's HTTP client over a rustls stream). A module of `examples/bench.rs` (a
-//! directory without `main.rs`, so cargo does not take it for an example of its own).
+//! `/metrics` over TLS with basic auth (`--web-config-file`) beside plain HTTP, on
+//! the same load generator as the plain figures (`load_over`, with the harness's
+//! HTTP client over a rustls stream). `--tls` runs only this.
 
-use super::*;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
 use irsa_doctor_emulator::harness::http::{READ_TIMEOUT, connect_tcp};
-use std::net::TcpStream;
+use irsa_doctor_emulator::harness::{Conn, Pod};
+
+use crate::daemon::spawn;
+use crate::load::{Load, load, load_over};
+use crate::options::Plan;
+use crate::report::{Row, plural, print_report, progress};
 
 /// The scrape credentials of the bench's web config.
 const SCRAPE_USER: &str = "prometheus";
@@ -14,7 +23,7 @@ const SCRAPE_PASSWORD: &str = "bench-scrape-password";
 const SCRAPE_COST: u32 = 10;
 
 /// `--tls`: plain `/metrics` at 1 and 50 clients, then the same over TLS + basic auth.
-pub(super) fn tls_only(binary: &Path, pod: &Pod, plan: &Plan, facts: &[String]) {
+pub fn tls_only(binary: &Path, pod: &Pod, plan: &Plan, facts: &[String]) {
     progress("starting irsa-doctor serve (plain)");
     let daemon = spawn(binary, pod, &[]);
     let plain: Vec<Load> = [1, 50]
@@ -83,7 +92,7 @@ impl WebConfig {
 }
 
 /// The TLS rows: the same load as `plain` (1 and 50 clients), over TLS + basic auth.
-pub(super) fn tls_rows(binary: &Path, pod: &Pod, plain: &[Load], window: Duration) -> Vec<Row> {
+pub fn tls_rows(binary: &Path, pod: &Pod, plain: &[Load], window: Duration) -> Vec<Row> {
     let web = WebConfig::new();
     progress("starting irsa-doctor serve --web-config-file (TLS + basic auth)");
     let daemon = spawn(binary, pod, &["--web-config-file", &web.path()]);
@@ -104,7 +113,7 @@ pub(super) fn tls_rows(binary: &Path, pod: &Pod, plain: &[Load], window: Duratio
         let figure = format!(
             "/metrics over TLS + basic auth, {} client{}",
             base.clients,
-            if base.clients == 1 { "" } else { "s" }
+            plural(base.clients)
         );
         let value = format!("{}; plain is {ratio:.2}× its throughput", tls.describe());
         rows.push(Row::judged(
