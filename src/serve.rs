@@ -99,25 +99,31 @@ pub async fn run_with_verdict(
     tracing::info!("irsa-doctor stopped");
 }
 
-/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT. The handlers are installed when
+/// this is called, not when the future is first polled: `serve` logs that it serves before
+/// it polls it, and a SIGTERM in between must stop it gracefully, not kill it.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn received(signal: std::io::Result<Signal>, name: &'static str) -> &'static str {
+        match signal {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                tracing::warn!(error = %e, signal = name, "cannot listen for the signal");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    tokio::select! {
-        () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
-        r = tokio::signal::ctrl_c() => match r {
-            Ok(()) => tracing::info!(signal = "SIGINT", "shutting down"),
-            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT"),
-        },
+        name
+    }
+    let term = received(signal(SignalKind::terminate()), "SIGTERM");
+    let int = received(signal(SignalKind::interrupt()), "SIGINT");
+    async move {
+        let name = tokio::select! {
+            name = term => name,
+            name = int => name,
+        };
+        tracing::info!(signal = name, "shutting down");
     }
 }
 
