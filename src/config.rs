@@ -198,6 +198,47 @@ pub struct Opts {
         value_name = "FILE"
     )]
     pub web_config_file: Option<PathBuf>,
+    // --- verdict hook (src/verdict.rs): where `serve` leaves its verdict; not in `Config`.
+    /// Where `serve` writes its verdict when it stops (Kubernetes' terminationMessagePath), or `off` [default: /dev/termination-log].
+    #[arg(
+        long,
+        global = true,
+        env = "IRSA_DOCTOR_TERMINATION_LOG",
+        value_name = "PATH|off"
+    )]
+    pub termination_log: Option<String>,
+    /// A Prometheus Pushgateway to push the irsa_* series to; user info (https://USER:PASSWORD@HOST) is sent as basic auth.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_GATEWAY", value_name = "URL",
+          hide_env_values = true, value_parser = SecretUrl::new)]
+    pub push_gateway: Option<SecretUrl>,
+    /// How often to push to the Pushgateway (±10% jitter), and once more on exit.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_PUSH_INTERVAL", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub push_interval: Duration,
+    /// The workload's name in the pushed group [default: the pod's owner, else POD_NAME without its generated suffixes].
+    #[arg(long, global = true, env = "IRSA_DOCTOR_WORKLOAD", value_name = "NAME")]
+    pub workload: Option<String>,
+}
+
+/// `--push-gateway` as given: it may carry a password, so its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// For clap: any text; `push::Target::parse` validates it (and its errors never repeat it).
+    pub fn new(s: &str) -> Result<SecretUrl, std::convert::Infallible> {
+        Ok(SecretUrl(s.to_owned()))
+    }
+
+    /// The URL itself, user info and all.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(..)")
+    }
 }
 
 /// The probe timeout when none is given: Prometheus' `scrape_timeout` default.

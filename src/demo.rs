@@ -9,10 +9,14 @@
 //! with a clean environment aimed at those peers: it runs exactly as in a
 //! pod, and the demo never mutates its own environment. A timer walks
 //! through failure modes and back to healthy. The fake STS also answers the
-//! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`.
+//! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`. A fake
+//! Pushgateway receives the sidecar's pushes, and while the pod is first healthy a
+//! short-lived backup job runs and fails, and its verdict outlives its pod (`job`).
 //! A fake Kubernetes API (plain HTTP on loopback, through a generated
 //! KUBECONFIG) holds the pod and its ServiceAccount, whose role the demo
 //! changes under the running pod.
+
+mod job;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -23,6 +27,7 @@ use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
 use irsa_doctor_emulator::kube_api::{FakeKubeApi, kubeconfig, service_account, webhook_pod};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
 use irsa_doctor_emulator::oidc::FakeOidc;
+use irsa_doctor_emulator::pushgateway::FakePushgateway;
 use irsa_doctor_emulator::sts::{FakeSts, StsConfig, StsMode};
 
 /// Lifetime of the demo's tokens: short, so rotation is visible (the kubelet refreshes at 80%).
@@ -31,6 +36,8 @@ const TOKEN_TTL_SECS: i64 = 60;
 const TRUST_POLICY_FILE: &str = "trust-policy.json";
 /// The sidecar's probe interval in the demo, so failures show within seconds.
 const PROBE_INTERVAL: &str = "15s";
+/// How often the sidecar pushes to the demo's Pushgateway.
+const PUSH_INTERVAL: &str = "10s";
 /// The role's inline policy the demo edits, and what `--expect-access` asks of it.
 const POLICY_NAME: &str = "backup";
 const EXPECT_ACCESS: &str = "s3:PutObject=arn:aws:s3:::demo-backups/db/*";
@@ -157,6 +164,7 @@ struct Pod {
     sts: FakeSts,
     imds: FakeImds,
     oidc: FakeOidc,
+    pushgateway: FakePushgateway,
     kube: FakeKubeApi,
     root: PathBuf,
     /// Where the sidecar listens for the simulated application's client-side monitoring.
@@ -207,11 +215,15 @@ impl Pod {
                 std::fs::write(root.join("kubeconfig"), config)
             })
             .map_err(setup("kubeconfig"))?;
+        let pushgateway = FakePushgateway::start()
+            .await
+            .map_err(setup("fake Pushgateway"))?;
         // A free loopback UDP port for the sidecar's --csm-listen.
         let csm = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|s| s.local_addr())
             .map_err(setup("client-side monitoring port"))?;
         Ok(Pod {
+            pushgateway,
             csm,
             kube,
             oidc: FakeOidc::start(&issuer)
@@ -329,6 +341,10 @@ impl Pod {
             ("IRSA_DOCTOR_POD_SPEC_INTERVAL", "5s".into()),
             ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
             ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
+            ("IRSA_DOCTOR_PUSH_GATEWAY", self.pushgateway.endpoint()),
+            ("IRSA_DOCTOR_PUSH_INTERVAL", PUSH_INTERVAL.into()),
+            ("IRSA_DOCTOR_WORKLOAD", "web".into()),
+            ("IRSA_DOCTOR_TERMINATION_LOG", "off".into()),
             ("IRSA_DOCTOR_CSM_LISTEN", self.csm.to_string()),
         ]
     }
@@ -395,6 +411,11 @@ pub async fn run(
     println!("  curl {base}/debug?format=json     the same as JSON");
     println!("  curl {base}/metrics               Prometheus metrics");
     println!("  curl -X POST {base}/debug/probe   run the live checks now");
+    // Not as a `curl` line: scripts read the sidecar's address from those.
+    println!(
+        "  and the groups pushed to the (fake) Pushgateway: {}/metrics\n",
+        pod.pushgateway.endpoint()
+    );
     println!("  curl {base}/startupz              the start gate (a startupProbe)\n");
     println!(
         "Every {} the demo breaks something; Ctrl-C stops it.",
@@ -419,6 +440,13 @@ pub async fn run(
             }
             previous = *step;
             println!("\n[step {}] {}", i + 1, step.describe());
+            // Once, while the pod is healthy: a short-lived job whose failed run outlives it.
+            if i == 0 {
+                println!("\n[meanwhile] {}", job::DESCRIPTION);
+                if let Err(e) = job::run(&pod).await {
+                    println!("  the backup job could not run: {e}");
+                }
+            }
             let mut elapsed = Duration::ZERO;
             let app = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok();
             while elapsed < step_duration {

@@ -9,6 +9,7 @@ use irsa_doctor::config::{Cli, Command, LogFormat, LogLevel};
 use irsa_doctor::http::App;
 use irsa_doctor::probes::LiveProbe;
 use irsa_doctor::state::State;
+use irsa_doctor::verdict::Verdict;
 use irsa_doctor::web_config::Web;
 use irsa_doctor::{commands, environment, host, serve, target};
 
@@ -73,6 +74,18 @@ fn main() -> ExitCode {
             }
         },
         _ => None,
+    };
+    // --- verdict hook: where `serve` leaves its verdict (termination log, Pushgateway); a
+    // bad --push-gateway is one line and exit 2, like every other bad flag.
+    let verdict = match &cli.command {
+        None | Some(Command::Serve) => match Verdict::from_opts(&cli.opts, host::var) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("irsa-doctor: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        _ => Verdict::none(),
     };
     init_logging(cli.opts.log_format, cli.opts.log_level);
 
@@ -141,7 +154,8 @@ fn main() -> ExitCode {
                     state,
                     prober: Some(probe),
                 };
-                serve::run_with(app, listener, web, serve::shutdown_signal()).await;
+                serve::run_with_verdict(app, listener, web, verdict, serve::shutdown_signal())
+                    .await;
                 prober.abort();
                 ExitCode::SUCCESS
             }

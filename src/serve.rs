@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::http::{self, App};
 use crate::state::State;
+use crate::verdict::Verdict;
 use crate::watch;
 use crate::web_config::Web;
 use irsa_doctor_core::assessment::{self, Transition};
@@ -27,6 +28,17 @@ pub async fn run_with(
     app: App,
     listener: TcpListener,
     web: Option<Arc<Web>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    run_with_verdict(app, listener, web, Verdict::none(), shutdown).await
+}
+
+/// `run_with`, leaving the verdict where `verdict` says (termination log, Pushgateway).
+pub async fn run_with_verdict(
+    app: App,
+    listener: TcpListener,
+    web: Option<Arc<Web>>,
+    verdict: Verdict,
     shutdown: impl Future<Output = ()>,
 ) {
     let state = Arc::clone(&app.state);
@@ -48,13 +60,25 @@ pub async fn run_with(
             async move { watch::watch_file(&path, || state.reload_trust_policy(&path)).await },
         )
     });
-    let supervisor = tokio::spawn(supervise(Arc::clone(&state)));
+    let verdict = Arc::new(verdict);
+    let supervisor = tokio::spawn(supervise(Arc::clone(&state), Arc::clone(&verdict)));
     let csm = state
         .csm_listen
         .map(|addr| crate::csm::spawn(Arc::clone(&state), addr));
     // Its own task: an absent, refusing or slow API server never delays anything else.
     let pod_spec = tokio::spawn(crate::kubernetes::run(Arc::clone(&state)));
-    http::serve_with(listener, app, web, shutdown).await;
+    let pushes = verdict.spawn_pushes(&state);
+    // At the signal the final verdict is written and pushed while the server drains, so
+    // both fit in the second a sidecar has to stop.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = http::serve_with(listener, app, web, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(server);
+    let server_ended = tokio::select! {
+        () = shutdown => false,
+        () = &mut server => true,
+    };
     for w in watchers {
         w.abort();
     }
@@ -66,44 +90,55 @@ pub async fn run_with(
         c.stop();
     }
     pod_spec.abort();
+    if let Some(p) = pushes {
+        p.abort();
+    }
+    let _ = stop.send(());
+    if server_ended {
+        verdict.finish(&state).await;
+    } else {
+        tokio::join!(server, verdict.finish(&state));
+    }
     tracing::info!("irsa-doctor stopped");
 }
 
-/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT. The handlers are installed when
+/// this is called, not when the future is first polled: `serve` logs that it serves before
+/// it polls it, and a SIGTERM in between must stop it gracefully, not kill it.
 pub fn shutdown_signal() -> impl Future<Output = ()> {
-    // Registered now, in the runtime, before "serving" is logged: a SIGTERM that arrives
-    // right after start-up is a clean stop, not the default action killing the process.
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    async move {
-        let term = async {
-            match term {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn received(signal: std::io::Result<Signal>, name: &'static str) -> &'static str {
+        match signal {
+            Ok(mut s) => {
+                s.recv().await;
             }
-        };
-        tokio::select! {
-            () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
-            r = tokio::signal::ctrl_c() => match r {
-                Ok(()) => tracing::info!(signal = "SIGINT", "shutting down"),
-                Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT"),
-            },
+            Err(e) => {
+                tracing::warn!(error = %e, signal = name, "cannot listen for the signal");
+                std::future::pending::<()>().await;
+            }
         }
+        name
+    }
+    let term = received(signal(SignalKind::terminate()), "SIGTERM");
+    let int = received(signal(SignalKind::interrupt()), "SIGINT");
+    async move {
+        let name = tokio::select! {
+            name = term => name,
+            name = int => name,
+        };
+        tracing::info!(signal = name, "shutting down");
     }
 }
 
-/// Re-reads the assessment when the snapshot changes or time passes, and logs each raise
-/// and clear once per (token, code).
-async fn supervise(state: Arc<State>) {
+/// Re-reads the assessment when the snapshot changes or time passes, logs each raise
+/// and clear once per (token, code), and keeps the termination log's verdict current.
+async fn supervise(state: Arc<State>, verdict: Arc<Verdict>) {
     let mut changes = state.subscribe();
     let mut active: Vec<Finding> = Vec::new();
     loop {
         let now = state.assessment(crate::host::now());
         log_transitions(&active, &now.findings);
+        verdict.record(&state, &now);
         active = now.findings.clone();
         tokio::select! {
             r = changes.changed() => if r.is_err() { return },

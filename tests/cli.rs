@@ -219,7 +219,16 @@ fn demo_walks_through_failures_and_back() {
                 .ok()
         })
         .expect("the demo prints its URL");
-    std::thread::spawn(move || lines.for_each(drop)); // keep draining stdout
+    // Keep draining stdout, keeping what the demo says.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&said);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut said = sink.lock().unwrap();
+            said.push_str(&line);
+            said.push('\n');
+        }
+    });
 
     let report = || {
         request(addr, "GET", "/debug?format=json", &[])
@@ -235,6 +244,19 @@ fn demo_walks_through_failures_and_back() {
     wait_for("the pod's spec", deadline, || {
         report().filter(|r| r["pod"]["service_account"]["name"] == "demo-sa")
     });
+    // The short-lived backup job: its failed run, read back after its pod ended.
+    let job = wait_for("the backup job's verdict", deadline, || {
+        let said = said.lock().unwrap().clone();
+        said.contains("irsa_doctor_last_push_timestamp_seconds")
+            .then_some(said)
+    });
+    for line in [
+        "      Message:   status: critical (2 critical) at ",
+        "                 STS_ASSUME_FAILED: AssumeRoleWithWebIdentity failed: AccessDenied: ",
+        "    irsa_finding_active{code=\"STS_ASSUME_FAILED\",severity=\"critical\"} 1",
+    ] {
+        assert!(job.contains(line), "missing {line:?} in\n{job}");
+    }
     for code in [
         "TOKEN_EXPIRED",
         "TRUST_POLICY_DENIES",

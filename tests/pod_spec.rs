@@ -611,3 +611,47 @@ fn start_gate_timeout_opens_it_with_the_failure_in_the_findings() {
     assert!(open.body.contains("timeout"), "{}", open.body);
     assert!(server.codes().contains(&"STS_ASSUME_FAILED".to_owned()));
 }
+
+/// With the pod's spec read, the pushed group is named after the pod's controller owner:
+/// here a Job whose name the pod's own name does not give away.
+#[test]
+fn the_pushed_group_is_named_after_the_pods_owner() {
+    let pod = healthy_pod();
+    let c = Cluster::start();
+    let mut p = webhook_pod(NAMESPACE, "custom-pod-name", SERVICE_ACCOUNT, Some(ROLE));
+    p["metadata"]["labels"] = json!({});
+    p["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "Job",
+        "name": "nightly-report", "uid": "0b5e8e55-2c5e-4d7e-9a55-8e1f3c1f2a10", "controller": true}]);
+    c.api.put(p);
+    c.api
+        .put(service_account(NAMESPACE, SERVICE_ACCOUNT, Some(ROLE)));
+    let pushgateway = c
+        .runtime
+        .block_on(irsa_doctor_emulator::pushgateway::FakePushgateway::start())
+        .expect("start the fake Pushgateway");
+    let mut env = env(&pod, &c);
+    set(&mut env, "POD_NAME", "custom-pod-name");
+    let server = serve(
+        &env,
+        &[
+            "--push-gateway",
+            &pushgateway.endpoint(),
+            "--push-interval",
+            "1s",
+        ],
+    );
+    server.wait_ready(DEADLINE);
+    wait_for("a group named after the owner", DEADLINE, || {
+        pushgateway
+            .group(&[("namespace", NAMESPACE), ("workload", "nightly-report")])
+            .map(|_| ())
+    });
+    assert!(
+        pushgateway
+            .keys()
+            .iter()
+            .all(|k| !k.iter().any(|(_, v)| v == "custom-pod-name")),
+        "one group, the owner's: {:?}",
+        pushgateway.keys()
+    );
+}

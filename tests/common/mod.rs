@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod moto;
+pub mod pushgateway;
 
 use irsa_doctor_emulator::harness::{self, Daemon};
 pub use irsa_doctor_emulator::harness::{
@@ -58,6 +59,24 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// A peer that is not installed: a skip with a note locally, a failure under `CI`, where
+/// `.ci/run` installs it (`install` says how).
+pub fn peer_missing(what: &str, install: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is required in CI ({install})"
+    );
+    eprintln!("skipping: {what} not installed ({install})");
+}
+
+/// A free loopback port, for peers that take a port rather than a socket.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 /// EKS-shaped claims (the emulator's `TokenSpec`) issued `age` seconds ago with `lifetime` seconds to live.

@@ -1,7 +1,7 @@
 //! moto's STS and IAM server (PyPI `moto[server]`) as a peer, and the Python scripts in
 //! `tests/peers/` that set it up with boto3.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -32,19 +32,11 @@ pub fn start_moto() -> Option<Moto> {
         .stderr(Stdio::null())
         .status();
     if found.is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "moto_server is required in CI (pip install 'moto[server]')"
-        );
-        eprintln!("skipping: moto_server not installed (pip install 'moto[server]' pyjwt)");
+        super::peer_missing("moto_server", "pip install 'moto[server]' pyjwt");
         return None;
     }
     // moto takes a port, not a socket: borrow a free one from the OS.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())

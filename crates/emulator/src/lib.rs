@@ -1,5 +1,6 @@
 //! Local stand-ins for what a pod talks to: the kubelet's token writer, an RS256
-//! token issuer and its OIDC endpoint, STS, IMDS and the Pod Identity agent.
+//! token issuer and its OIDC endpoint, STS, IMDS, the Pod Identity agent and a
+//! Pushgateway.
 //! Used by `irsa-doctor demo` and by the integration tests, so both exercise
 //! the same peers. Everything binds 127.0.0.1 only.
 //!
@@ -18,5 +19,6 @@ pub mod issuer;
 pub mod kube_api;
 pub mod kubelet;
 pub mod oidc;
+pub mod pushgateway;
 mod server;
 pub mod sts;

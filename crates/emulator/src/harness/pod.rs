@@ -143,7 +143,8 @@ impl Pod {
 }
 
 /// The environment every run starts from: nothing of the host's but `PATH`, the IRSA role
-/// of `StsConfig::default()`, and every AWS endpoint at the discard port until a peer is set.
+/// of `StsConfig::default()`, every AWS endpoint at the discard port until a peer is set, and
+/// no termination log.
 pub fn base_env(home: &Path) -> Vec<(String, String)> {
     let mut env = vec![
         ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
@@ -158,6 +159,8 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
         ),
         ("AWS_ROLE_ARN".into(), StsConfig::default().role_arn()),
         ("IRSA_DOCTOR_LOG_FORMAT".into(), "json".into()),
+        // A test run inside a Kubernetes pod must not overwrite that pod's own message.
+        ("IRSA_DOCTOR_TERMINATION_LOG".into(), "off".into()),
         // Every daemon its own client-side monitoring port: tests run side by side.
         ("IRSA_DOCTOR_CSM_LISTEN".into(), "127.0.0.1:0".into()),
     ];
