@@ -15,7 +15,13 @@ pub async fn check(state: &State, probe: &LiveProbe, format: Format) -> i32 {
     if let Some(path) = &state.config.trust_policy_file {
         state.reload_trust_policy(path);
     }
-    probe.run_once().await;
+    // The pod's spec beside the probe; an API that does not answer costs at most its timeout.
+    let pod_spec = async {
+        if crate::kubernetes::configured() {
+            crate::kubernetes::Reader::new().read_once(state).await;
+        }
+    };
+    tokio::join!(probe.run_once(), pod_spec);
     let report = state.report(crate::host::now());
     match format {
         Format::Json => println!("{}", report.to_json()),

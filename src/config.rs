@@ -170,6 +170,12 @@ pub struct Opts {
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub imds_check: bool,
+    /// How long `/startupz` holds (503) without working credentials before it opens anyway.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_STARTUP_GATE_TIMEOUT", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub startup_gate_timeout: Duration,
+    /// How often the pod's own Pod and ServiceAccount are re-read from the Kubernetes API.
+    #[arg(long, global = true, env = "IRSA_DOCTOR_POD_SPEC_INTERVAL", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub pod_spec_interval: Duration,
     /// Do not check IMDS reachability.
     #[arg(long, global = true, action = ArgAction::SetTrue, overrides_with = "imds_check")]
     pub no_imds_check: bool,
@@ -450,6 +456,8 @@ pub fn for_target(
         probe_timeout,
         expiry_warning: opts.expiry_warning,
         imds_check: opts.imds_check && !opts.no_imds_check,
+        startup_gate_timeout: opts.startup_gate_timeout,
+        pod_spec_interval: opts.pod_spec_interval,
     })
 }
 

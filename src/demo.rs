@@ -12,6 +12,9 @@
 //! role's IAM reads, so `--expect-access` shows a policy losing `s3:PutObject`. A fake
 //! Pushgateway receives the sidecar's pushes, and while the pod is first healthy a
 //! short-lived backup job runs and fails, and its verdict outlives its pod (`job`).
+//! A fake Kubernetes API (plain HTTP on loopback, through a generated
+//! KUBECONFIG) holds the pod and its ServiceAccount, whose role the demo
+//! changes under the running pod.
 
 mod job;
 
@@ -21,6 +24,7 @@ use std::time::Duration;
 
 use irsa_doctor_emulator::imds::{FakeImds, ImdsConfig, ImdsMode};
 use irsa_doctor_emulator::issuer::{DEFAULT_ISSUER, Issuer, TokenSpec};
+use irsa_doctor_emulator::kube_api::{FakeKubeApi, kubeconfig, service_account, webhook_pod};
 use irsa_doctor_emulator::kubelet::AtomicWriter;
 use irsa_doctor_emulator::oidc::FakeOidc;
 use irsa_doctor_emulator::pushgateway::FakePushgateway;
@@ -37,6 +41,14 @@ const PUSH_INTERVAL: &str = "10s";
 /// The role's inline policy the demo edits, and what `--expect-access` asks of it.
 const POLICY_NAME: &str = "backup";
 const EXPECT_ACCESS: &str = "s3:PutObject=arn:aws:s3:::demo-backups/db/*";
+/// The pod's name, namespace and ServiceAccount, in its token and in the fake API.
+const POD_NAME: &str = "web-7d9f";
+const NAMESPACE: &str = "demo";
+const SERVICE_ACCOUNT: &str = "demo-sa";
+/// The bearer token the demo's fake Kubernetes API accepts.
+const KUBE_TOKEN: &str = "demo-kube-api-token";
+/// The role the ServiceAccount is re-annotated with in the role-changed step.
+const NEW_ROLE: &str = "arn:aws:iam::111122223333:role/demo-v2";
 
 /// The demo role's inline policy; without `put`, it has lost `s3:PutObject`.
 fn backup_policy(put: bool) -> serde_json::Value {
@@ -84,10 +96,11 @@ enum Step {
     ImdsOpen,
     AccessLost,
     AppDenied,
+    RoleChanged,
 }
 
 impl Step {
-    const CYCLE: [Step; 9] = [
+    const CYCLE: [Step; 10] = [
         Step::Healthy,
         Step::KubeletStalled,
         Step::WrongServiceAccount,
@@ -95,6 +108,7 @@ impl Step {
         Step::StsDown,
         Step::ImdsOpen,
         Step::AccessLost,
+        Step::RoleChanged,
         Step::AppDenied,
         Step::Healthy,
     ];
@@ -123,6 +137,9 @@ impl Step {
             Step::AppDenied => {
                 "the application's own s3:PutObject to another bucket is denied (its SDK reports it over client-side monitoring): APP_ACCESS_DENIED says the role allows it only on demo-backups; curl /debug/policy"
             }
+            Step::RoleChanged => {
+                "the ServiceAccount's eks.amazonaws.com/role-arn changed under the running pod, which keeps the old role until recreated (ROLE_ANNOTATION_CHANGED names the restart command)"
+            }
         }
     }
 
@@ -130,7 +147,12 @@ impl Step {
     fn rotates(self) -> bool {
         matches!(
             self,
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::AppDenied
+            Step::Healthy
+                | Step::StsDown
+                | Step::ImdsOpen
+                | Step::AccessLost
+                | Step::AppDenied
+                | Step::RoleChanged
         )
     }
 }
@@ -143,6 +165,7 @@ struct Pod {
     imds: FakeImds,
     oidc: FakeOidc,
     pushgateway: FakePushgateway,
+    kube: FakeKubeApi,
     root: PathBuf,
     /// Where the sidecar listens for the simulated application's client-side monitoring.
     csm: SocketAddr,
@@ -172,6 +195,26 @@ impl Pod {
         imds.set_mode(ImdsMode::Neither);
         sts.set_inline_policy(POLICY_NAME, &backup_policy(true));
         let issuer = Issuer::generate(DEFAULT_ISSUER)?;
+        let user = format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}");
+        let kube = FakeKubeApi::start(KUBE_TOKEN, &user, None)
+            .await
+            .map_err(setup("fake Kubernetes API"))?;
+        let mut pod = webhook_pod(NAMESPACE, POD_NAME, SERVICE_ACCOUNT, Some(&sts.role_arn()));
+        // A Deployment's pod: ReplicaSet web-7d9f of Deployment web.
+        pod["metadata"]["labels"]["pod-template-hash"] = "7d9f".into();
+        pod["metadata"]["ownerReferences"][0]["name"] = POD_NAME.into();
+        kube.put(pod);
+        kube.put(service_account(
+            NAMESPACE,
+            SERVICE_ACCOUNT,
+            Some(&sts.role_arn()),
+        ));
+        std::fs::write(root.join("kube-token"), KUBE_TOKEN)
+            .and_then(|()| {
+                let config = kubeconfig(&kube.url(), None, &root.join("kube-token"), NAMESPACE);
+                std::fs::write(root.join("kubeconfig"), config)
+            })
+            .map_err(setup("kubeconfig"))?;
         let pushgateway = FakePushgateway::start()
             .await
             .map_err(setup("fake Pushgateway"))?;
@@ -182,6 +225,7 @@ impl Pod {
         Ok(Pod {
             pushgateway,
             csm,
+            kube,
             oidc: FakeOidc::start(&issuer)
                 .await
                 .map_err(setup("fake OIDC issuer"))?,
@@ -225,6 +269,13 @@ impl Pod {
         } else {
             StsMode::Healthy
         });
+        let role = if step == Step::RoleChanged {
+            NEW_ROLE.to_owned()
+        } else {
+            self.sts.role_arn()
+        };
+        self.kube
+            .put(service_account(NAMESPACE, SERVICE_ACCOUNT, Some(&role)));
         self.imds.set_mode(if step == Step::ImdsOpen {
             ImdsMode::Both
         } else {
@@ -243,9 +294,12 @@ impl Pod {
                 s.service_account = "default".into();
             }),
             Step::WrongAudience => self.write_token(|s| s.audiences = vec!["api".into()]),
-            Step::Healthy | Step::StsDown | Step::ImdsOpen | Step::AccessLost | Step::AppDenied => {
-                self.write_token(|_| {})
-            }
+            Step::Healthy
+            | Step::StsDown
+            | Step::ImdsOpen
+            | Step::AccessLost
+            | Step::AppDenied
+            | Step::RoleChanged => self.write_token(|_| {}),
         }
         false
     }
@@ -277,9 +331,14 @@ impl Pod {
                     .display()
                     .to_string(),
             ),
-            ("POD_NAMESPACE", "demo".into()),
-            ("SERVICE_ACCOUNT_NAME", "demo-sa".into()),
-            ("POD_NAME", "web-7d9f".into()),
+            ("POD_NAMESPACE", NAMESPACE.into()),
+            ("SERVICE_ACCOUNT_NAME", SERVICE_ACCOUNT.into()),
+            ("POD_NAME", POD_NAME.into()),
+            (
+                "KUBECONFIG",
+                self.root.join("kubeconfig").display().to_string(),
+            ),
+            ("IRSA_DOCTOR_POD_SPEC_INTERVAL", "5s".into()),
             ("IRSA_DOCTOR_PROBE_INTERVAL", PROBE_INTERVAL.into()),
             ("IRSA_DOCTOR_LOG_FORMAT", "text".into()),
             ("IRSA_DOCTOR_PUSH_GATEWAY", self.pushgateway.endpoint()),
@@ -357,6 +416,7 @@ pub async fn run(
         "  and the groups pushed to the (fake) Pushgateway: {}/metrics\n",
         pod.pushgateway.endpoint()
     );
+    println!("  curl {base}/startupz              the start gate (a startupProbe)\n");
     println!(
         "Every {} the demo breaks something; Ctrl-C stops it.",
         humantime::format_duration(step_duration)

@@ -7,6 +7,8 @@
 //! - `GET /debug/policy` the least-privilege identity policy of the application's calls so far
 //! - `GET /healthz`      `200 ok` while the process and its loops are alive
 //! - `GET /readyz`       `200` once the first token read and first probe attempt are done, else `503`
+//! - `GET /startupz`     the start gate: `503` until a test-assume or agent call succeeded, then
+//!   `200` for good; `200` anyway after `--startup-gate-timeout` (the findings say why)
 //!
 //! Anything else is `404`, a known path with the wrong method `405`. `HEAD`
 //! is accepted wherever `GET` is. Only `POST /debug/probe` may wait on STS;
@@ -223,7 +225,19 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 )
             }
         }
-        "/" | "/metrics" | "/debug" | "/debug/policy" | "/healthz" | "/readyz" => {
+        "/startupz" if is_get => match state.startup_gate() {
+            Some(opened) => respond(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                format!("open: {}\n", opened.describe()),
+            ),
+            None => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "closed: waiting for a test-assume or agent call to succeed\n",
+            ),
+        },
+        "/" | "/metrics" | "/debug" | "/debug/policy" | "/healthz" | "/readyz" | "/startupz" => {
             method_not_allowed("GET, HEAD")
         }
         "/debug/probe" => method_not_allowed("POST"),
@@ -296,7 +310,7 @@ const LANDING: &str = r#"<!doctype html>
 <ul>
 <li><a href="/debug">/debug</a> (report; <a href="/debug?format=json">JSON</a>)</li>
 <li><a href="/metrics">/metrics</a></li>
-<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/startupz">/startupz</a></li>
 <li><a href="/debug/policy">/debug/policy</a> (least-privilege policy of the application's calls)</li>
 <li><code>POST /debug/probe</code> runs the live checks now</li>
 </ul></body></html>

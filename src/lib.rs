@@ -12,6 +12,7 @@ pub mod environment;
 pub mod files;
 pub mod host;
 pub mod http;
+pub mod kubernetes;
 pub mod metrics;
 pub mod probes;
 pub mod push;

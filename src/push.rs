@@ -250,7 +250,7 @@ impl Pusher {
             basic_auth = self.target.basic_auth(), interval = %humantime::format_duration(self.interval),
             "pushing to the Pushgateway once the first probe has run");
         let mut changes = state.subscribe();
-        while !state.is_ready() {
+        while !state.is_ready() || pod_spec_pending(&state) {
             if changes.changed().await.is_err() {
                 return;
             }
@@ -349,9 +349,20 @@ impl Pusher {
 }
 
 /// The pod's controller owner (kind, name) and its `pod-template-hash` label, when the pod
-/// spec was read; this build does not read it, so the workload comes from the pod name.
-fn pod_owner(_state: &State) -> (Option<(String, String)>, Option<String>) {
-    (None, None)
+/// spec was read from the Kubernetes API; else none, and the workload comes from the pod name.
+fn pod_owner(state: &State) -> (Option<(String, String)>, Option<String>) {
+    let snapshot = state.snapshot();
+    let Some(pod) = snapshot.pod_spec.pod else {
+        return (None, None);
+    };
+    (pod.owner.map(|o| (o.kind, o.name)), pod.pod_template_hash)
+}
+
+/// Whether the pod's spec is still being read for the first time: the group is named once,
+/// so the first push waits for the owner (each API call is bounded, so this ends).
+fn pod_spec_pending(state: &State) -> bool {
+    let spec = state.snapshot().pod_spec;
+    spec.configured && spec.read_at.is_none()
 }
 
 /// The HTTP(S) connector: the system's root certificates, the aws-lc-rs provider the AWS

@@ -65,6 +65,8 @@ pub async fn run_with_verdict(
     let csm = state
         .csm_listen
         .map(|addr| crate::csm::spawn(Arc::clone(&state), addr));
+    // Its own task: an absent, refusing or slow API server never delays anything else.
+    let pod_spec = tokio::spawn(crate::kubernetes::run(Arc::clone(&state)));
     let pushes = verdict.spawn_pushes(&state);
     // At the signal the final verdict is written and pushed while the server drains, so
     // both fit in the second a sidecar has to stop.
@@ -87,6 +89,7 @@ pub async fn run_with_verdict(
     if let Some(c) = csm {
         c.stop();
     }
+    pod_spec.abort();
     if let Some(p) = pushes {
         p.abort();
     }

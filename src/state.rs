@@ -4,8 +4,8 @@
 //! so the snapshot, the counters and the logs never disagree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
@@ -16,6 +16,7 @@ use irsa_doctor_core::assessment::Assessment;
 use irsa_doctor_core::findings::Context;
 use irsa_doctor_core::report::{self, Report};
 use irsa_doctor_core::snapshot::{Snapshot, TokenChange};
+use irsa_doctor_core::startup::{self, Opened};
 use irsa_doctor_core::time;
 use irsa_doctor_core::token::{Decoded, ReadError};
 
@@ -46,6 +47,10 @@ pub struct State {
     generation: AtomicU64,
     assessment_cache: Mutex<Option<Cached<Arc<Assessment>>>>,
     metrics_cache: Mutex<Option<Cached<bytes::Bytes>>>,
+    /// When the state was created: the start gate's timeout counts from here.
+    started: Instant,
+    /// The start gate, latched the first time it opens.
+    gate: OnceLock<Opened>,
 }
 
 /// A value derived from one snapshot generation, judged within one whole Unix second: every
@@ -98,6 +103,8 @@ impl State {
             generation: AtomicU64::new(0),
             assessment_cache: Mutex::new(None),
             metrics_cache: Mutex::new(None),
+            started: crate::host::instant(),
+            gate: OnceLock::new(),
         })
     }
 
@@ -252,6 +259,31 @@ impl State {
         cached(&self.metrics_cache, generation, time::unix(now), || {
             bytes::Bytes::from(self.metrics.render(&self.context(&snap, now), &assessment))
         })
+    }
+
+    /// `/startupz`: whether and why the start gate is open. Latched: once open, it stays
+    /// open whatever later probes find (a probe must never restart the app's containers).
+    pub fn startup_gate(&self) -> Option<Opened> {
+        if let Some(opened) = self.gate.get() {
+            return Some(*opened);
+        }
+        let elapsed = crate::host::instant().saturating_duration_since(self.started);
+        let opened = startup::gate(
+            &self.snapshot.borrow(),
+            elapsed,
+            self.config.startup_gate_timeout,
+        )?;
+        if self.gate.set(opened).is_ok() {
+            match opened {
+                Opened::Credentials => {
+                    tracing::info!(reason = opened.describe(), "start gate open")
+                }
+                Opened::Timeout => {
+                    tracing::warn!(reason = opened.describe(), timeout = %humantime::format_duration(self.config.startup_gate_timeout), "start gate open")
+                }
+            }
+        }
+        self.gate.get().copied()
     }
 
     /// Whether `/readyz` answers 200.

@@ -252,6 +252,7 @@ fn data_never_imports_decisions_or_views() {
         "time",
         "arn",
         "partition",
+        "pod",
     ];
     let decisions = ["findings", "assessment", "report"];
     let mut wrong = Vec::new();

@@ -240,6 +240,10 @@ fn demo_walks_through_failures_and_back() {
     wait_for("healthy start", deadline, || {
         report().filter(|r| r["status"] == "ok" && r["sts"]["result"] == "success")
     });
+    // The demo's fake Kubernetes API serves the pod and its ServiceAccount.
+    wait_for("the pod's spec", deadline, || {
+        report().filter(|r| r["pod"]["service_account"]["name"] == "demo-sa")
+    });
     // The short-lived backup job: its failed run, read back after its pod ended.
     let job = wait_for("the backup job's verdict", deadline, || {
         let said = said.lock().unwrap().clone();
@@ -260,6 +264,7 @@ fn demo_walks_through_failures_and_back() {
         "STS_UNREACHABLE",
         "IMDS_REACHABLE",
         "ACCESS_NOT_ALLOWED",
+        "ROLE_ANNOTATION_CHANGED",
     ] {
         wait_for(code, deadline, || {
             report().filter(|r| codes(r).contains(&code.to_string()))

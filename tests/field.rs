@@ -22,9 +22,11 @@ use std::time::Duration;
 use common::*;
 use irsa_doctor_emulator::agent::AgentMode;
 use irsa_doctor_emulator::harness::PodIdentity;
+use irsa_doctor_emulator::harness::kube::{Cluster, NAMESPACE, POD, SERVICE_ACCOUNT};
 use irsa_doctor_emulator::harness::pod_identity::POD_IDENTITY_AUDIENCE;
 use irsa_doctor_emulator::imds::{ImdsConfig, ImdsMode};
 use irsa_doctor_emulator::issuer::{Issuer, TokenSpec};
+use irsa_doctor_emulator::kube_api::{container, service_account, webhook_pod};
 use irsa_doctor_emulator::oidc::OidcMode;
 use irsa_doctor_emulator::sts::{StsConfig, StsMode};
 use serde_json::Value;
@@ -194,6 +196,28 @@ enum Iam {
     Refused,
 }
 
+/// The pod's own spec in the Kubernetes API (a fake over HTTPS, reached through KUBECONFIG).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kube {
+    /// No API configured: nothing is read.
+    Off,
+    /// The pod as the webhook left it for the row's mechanism; its ServiceAccount annotated
+    /// with the row's role (a Pod Identity pod keeps its old IRSA annotation).
+    Readable,
+    /// RBAC grants no `get` on pods.
+    NoRbac,
+    /// The ServiceAccount was re-annotated with another role after the pod started.
+    RoleChanged,
+    /// The pod runs with `hostNetwork: true`.
+    HostNetwork,
+    /// An `uploader` container that calls AWS is listed in `eks.amazonaws.com/skip-containers`.
+    SkippedContainer,
+    /// The app container takes `AWS_ACCESS_KEY_ID` from a Secret.
+    StaticKeys,
+    /// The token volume's `defaultMode` is 0600 and the app runs as uid 1000, no fsGroup.
+    UnreadableToken,
+}
+
 /// One configuration. `env` entries are set after the mechanism's own variables; a key
 /// starting with `-` removes that variable.
 #[derive(Clone, Copy, Debug)]
@@ -214,6 +238,7 @@ struct Row {
     policy: Policy,
     iam: Iam,
     extra: Extra,
+    kube: Kube,
     env: &'static [(&'static str, &'static str)],
     flags: &'static [&'static str],
     want: &'static [&'static str],
@@ -245,6 +270,7 @@ const IRSA: Row = Row {
     policy: Policy::None,
     iam: Iam::Off,
     extra: Extra::None,
+    kube: Kube::Off,
     env: &[],
     flags: &[],
     want: &[],
@@ -356,6 +382,17 @@ const ROWS: &[Row] = &[
     Row { name: "trust policy denies and so does STS", policy: Policy::Outdated, sts: Sts::Denied, want: &["TRUST_POLICY_DENIES", "STS_ASSUME_FAILED"], ..IRSA },
     Row { name: "pod identity, proxy without the agent in NO_PROXY", env: &[("HTTPS_PROXY", PROXY), ("HTTP_PROXY", PROXY)], want: &["PROXY_INTERCEPTS_CREDENTIALS"], ..PI },
     Row { name: "both mechanisms", mech: Mech::Both, want: &["BOTH_IDENTITY_MECHANISMS"], ..IRSA },
+    Row { name: "irsa, its spec readable", kube: Kube::Readable, ..IRSA },
+    Row { name: "aws-cn, its spec readable", part: Part::Cn, kube: Kube::Readable, ..IRSA },
+    Row { name: "pod identity, its spec readable, the ServiceAccount keeps its IRSA annotation", kube: Kube::Readable, ..PI },
+    Row { name: "irsa with hostNetwork, its spec readable", kube: Kube::HostNetwork, ..IRSA },
+    Row { name: "irsa, no RBAC for its own spec (info only)", kube: Kube::NoRbac, want: &["KUBERNETES_API_UNAVAILABLE"], ..IRSA },
+    Row { name: "irsa, ServiceAccount re-annotated since the pod started", kube: Kube::RoleChanged, want: &["ROLE_ANNOTATION_CHANGED"], ..IRSA },
+    Row { name: "not mutated, ServiceAccount annotated", mech: Mech::Neither, kube: Kube::Readable, want: &["IRSA_ENV_MISSING", "TOKEN_FILE_MISSING", "ROLE_ANNOTATION_CHANGED"], ..IRSA },
+    Row { name: "irsa, a container that calls AWS listed in skip-containers", kube: Kube::SkippedContainer, want: &["APP_CONTAINER_NOT_INJECTED"], ..IRSA },
+    Row { name: "irsa, the app container takes AWS_ACCESS_KEY_ID from a Secret", kube: Kube::StaticKeys, want: &["APP_CONTAINER_STATIC_KEYS"], ..IRSA },
+    Row { name: "irsa, token 0600 root and the app runs as uid 1000 without fsGroup", kube: Kube::UnreadableToken, want: &["TOKEN_UNREADABLE_BY_APP"], ..IRSA },
+    Row { name: "pod identity with hostNetwork, the agent refuses it", agent: Agent::Down, kube: Kube::HostNetwork, want: &["POD_IDENTITY_AGENT_UNREACHABLE", "POD_IDENTITY_UNSUPPORTED_HERE"], ..PI },
     Row { name: "expected access, the policy lost s3:PutObject", iam: Iam::Policy(r#"{"Statement": [
       {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}"#), want: &["ACCESS_NOT_ALLOWED"], ..IRSA },
     Row { name: "expected access, an explicit Deny on the bucket", iam: Iam::Policy(r#"{"Statement": [
@@ -624,6 +661,51 @@ fn run_row(row: &Row) {
             Some(key) => unset(&mut env, key),
             None => set(&mut env, key, value),
         }
+    }
+
+    // The pod's own spec, as the API server holds it.
+    let cluster = (row.kube != Kube::Off).then(Cluster::start);
+    if let Some(c) = &cluster {
+        let injected = matches!(row.mech, Mech::Irsa | Mech::Both).then_some(role_arn.as_str());
+        let mut pod_object = webhook_pod(NAMESPACE, POD, SERVICE_ACCOUNT, injected);
+        let app = &mut pod_object["spec"]["containers"][0];
+        match row.kube {
+            Kube::HostNetwork => pod_object["spec"]["hostNetwork"] = true.into(),
+            Kube::SkippedContainer => {
+                pod_object["metadata"]["annotations"] =
+                    serde_json::json!({"eks.amazonaws.com/skip-containers": "uploader"});
+                let mut uploader = container("uploader", "uploader:1", None);
+                if let Some(env) = uploader["env"].as_array_mut() {
+                    env.push(serde_json::json!({"name": "AWS_REGION", "value": row.part.region()}));
+                }
+                if let Some(containers) = pod_object["spec"]["containers"].as_array_mut() {
+                    containers.push(uploader);
+                }
+            }
+            Kube::StaticKeys => {
+                if let Some(env) = app["env"].as_array_mut() {
+                    env.push(serde_json::json!({"name": "AWS_ACCESS_KEY_ID",
+                        "valueFrom": {"secretKeyRef": {"name": "aws-creds", "key": "id"}}}));
+                }
+            }
+            Kube::UnreadableToken => {
+                app["securityContext"] = serde_json::json!({"runAsUser": 1000, "runAsGroup": 1000});
+                pod_object["spec"]["volumes"][0]["projected"]["defaultMode"] = 0o600.into();
+            }
+            Kube::Off | Kube::Readable | Kube::NoRbac | Kube::RoleChanged => {}
+        }
+        let annotated = match row.kube {
+            Kube::RoleChanged => format!("arn:{}:iam::{ACCOUNT}:role/renamed", row.part.name()),
+            _ => role_arn.clone(),
+        };
+        c.api.put(pod_object);
+        c.api.put(service_account(
+            NAMESPACE,
+            SERVICE_ACCOUNT,
+            Some(&annotated),
+        ));
+        c.api.forbid("pods", row.kube == Kube::NoRbac);
+        c.env(&mut env);
     }
 
     let mut flags: Vec<String> = row.flags.iter().map(|f| (*f).to_owned()).collect();

@@ -13,7 +13,7 @@ use hyper::{HeaderMap, Response, StatusCode};
 /// The `WWW-Authenticate` challenge of a 401 (realm `irsa-doctor`).
 pub const CHALLENGE: &str = "Basic realm=\"irsa-doctor\"";
 /// Paths that never need credentials: the kubelet's probes cannot send any.
-pub const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+pub const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/startupz"];
 /// Successful verifications remembered; past this the cache starts over (bounded memory).
 pub const AUTH_CACHE_CAPACITY: usize = 256;
 /// bcrypt runs at once: each takes tens of milliseconds of a core by design, so an

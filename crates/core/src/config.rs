@@ -77,4 +77,14 @@ pub struct Config {
     pub expiry_warning: Duration,
     /// Whether to probe IMDS.
     pub imds_check: bool,
+    /// `--startup-gate-timeout`: `/startupz` opens after this long even without credentials.
+    pub startup_gate_timeout: Duration,
+    /// How often the pod's own spec is re-read from the Kubernetes API.
+    pub pod_spec_interval: Duration,
 }
+
+/// The default `--pod-spec-interval`.
+pub const DEFAULT_POD_SPEC_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The default `--startup-gate-timeout`.
+pub const DEFAULT_STARTUP_GATE_TIMEOUT: Duration = Duration::from_secs(120);

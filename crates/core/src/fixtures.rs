@@ -45,6 +45,8 @@ pub fn healthy() -> Fixture {
         probe_timeout: Duration::from_secs(10),
         expiry_warning: Duration::from_secs(3600),
         imds_check: true,
+        startup_gate_timeout: crate::config::DEFAULT_STARTUP_GATE_TIMEOUT,
+        pod_spec_interval: crate::config::DEFAULT_POD_SPEC_INTERVAL,
     };
     let env = EnvFacts {
         role_arn: Some(ROLE.into()),

@@ -33,6 +33,8 @@ pub struct Snapshot {
     pub probe_attempted: bool,
     /// The application's own calls (client-side monitoring); `None` with `--csm-listen off`.
     pub app: Option<crate::app::AppSnapshot>,
+    /// The pod's own Pod and ServiceAccount, read from the Kubernetes API.
+    pub pod_spec: crate::pod::PodSpecSnapshot,
 }
 
 /// The region the SDK resolved from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile or IMDS.

@@ -16,6 +16,7 @@ pub mod agent;
 pub mod harness;
 pub mod imds;
 pub mod issuer;
+pub mod kube_api;
 pub mod kubelet;
 pub mod oidc;
 pub mod pushgateway;

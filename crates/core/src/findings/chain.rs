@@ -47,10 +47,18 @@ fn irsa_env(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     if ctx.config.role_arn.is_some() && ctx.env.role_arn.is_none() {
         message.push_str(" (--role-arn was given to irsa-doctor, but the application's SDK reads the environment)");
     }
+    // With the pod's spec read: which role the ServiceAccount names, and how to recreate the pod.
+    let (sa_note, recreate) = super::pod::service_account_role(ctx).unwrap_or_default();
+    message.push_str(&sa_note);
     let remediation = if meant_for_pod_identity {
         message.push_str("; the pod has only part of EKS Pod Identity's variables (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
         format!(
             "this pod looks meant for EKS Pod Identity: create the association for its namespace and ServiceAccount (aws eks create-pod-identity-association), check the eks-pod-identity-agent add-on runs, then recreate the pod: the webhook injects both variables only at creation, so a pod older than its association has neither; see {POD_ID_ASSOCIATION}"
+        )
+    } else if !recreate.is_empty() {
+        format!(
+            "{recreate}the webhook mutates pods only at creation and ignores its own failures (failurePolicy: Ignore); check that it runs (kubectl get mutatingwebhookconfiguration pod-identity-webhook) and that the pod is not labelled {}",
+            crate::pod::SKIP_WEBHOOK_LABEL
         )
     } else {
         format!(

@@ -23,6 +23,7 @@ mod app;
 mod chain;
 mod identity;
 mod links;
+pub(crate) mod pod;
 mod pod_identity;
 mod sts;
 mod tokens;
@@ -178,6 +179,18 @@ codes! {
         "the application's SDK version predates web identity (IRSA pod) or container-credential (Pod Identity pod) support";
     AppCredentialsFailing => "APP_CREDENTIALS_FAILING", Critical,
         "in the last 15 minutes the application's own credential provider failed (its AssumeRoleWithWebIdentity errored) or its calls were refused as expired (ExpiredToken)";
+    KubernetesApiUnavailable => "KUBERNETES_API_UNAVAILABLE", Info,
+        "the pod's own spec could not be read from the Kubernetes API (no API, RBAC refused, not found); the message names the missing permission";
+    RoleAnnotationChanged => "ROLE_ANNOTATION_CHANGED", Critical,
+        "the ServiceAccount's eks.amazonaws.com/role-arn differs from the AWS_ROLE_ARN the pod was created with (or the pod has none although the ServiceAccount is annotated): recreate the pod";
+    AppContainerNotInjected => "APP_CONTAINER_NOT_INJECTED", Critical,
+        "an application container lacks AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE or the token mount that the others have (skip-containers, a container that set AWS_ROLE_ARN itself)";
+    AppContainerStaticKeys => "APP_CONTAINER_STATIC_KEYS", Critical,
+        "an application container's spec sets AWS_ACCESS_KEY_ID, AWS_PROFILE or AWS_SHARED_CREDENTIALS_FILE (env or envFrom): they win over web identity in that container";
+    TokenUnreadableByApp => "TOKEN_UNREADABLE_BY_APP", Critical,
+        "the projected token's file mode and group (as mounted) do not let an application container's runAsUser/runAsGroup/fsGroup/supplementalGroups read it";
+    PodIdentityUnsupportedHere => "POD_IDENTITY_UNSUPPORTED_HERE", Critical,
+        "a Pod Identity pod on Fargate or with hostNetwork: true (the agent does not serve it)";
 }
 
 impl Serialize for Code {
@@ -422,6 +435,7 @@ const FAMILIES: &[&[Check]] = &[
     pod_identity::CHECKS,
     access::CHECKS,
     app::CHECKS,
+    pod::CHECKS,
 ];
 
 /// Computes all findings, worst first (then in `Code::ALL` order), evaluating the policies itself.

@@ -69,6 +69,7 @@ pub fn build(ctx: &Context<'_>, assessment: &Assessment) -> Report {
             .app
             .as_ref()
             .map(|a| app::build(a, assessment.app.as_ref())),
+        pod: super::pod::section(&snap.pod_spec),
         findings: assessment.findings.clone(),
     }
 }

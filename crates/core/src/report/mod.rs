@@ -12,9 +12,11 @@ use crate::policy::trust;
 
 pub mod app;
 mod build;
+mod pod;
 mod text;
 
 pub use build::build;
+pub use pod::{ContainerSection, PodSection};
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +45,8 @@ pub struct Report {
     pub access: Option<AccessSection>,
     /// The application's own calls (client-side monitoring); null with `--csm-listen off`.
     pub app: Option<app::AppSection>,
+    /// The pod's own Pod and ServiceAccount from the Kubernetes API; null until read.
+    pub pod: Option<PodSection>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }

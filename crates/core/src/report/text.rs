@@ -194,6 +194,9 @@ impl Report {
         if let Some(a) = &self.app {
             a.write_text(&mut o);
         }
+        if let Some(p) = &self.pod {
+            p.write_text(&mut o);
+        }
         o
     }
 }

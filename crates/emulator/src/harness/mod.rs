@@ -7,6 +7,7 @@
 //! - `http`: a blocking HTTP/1.1 client (one-shot requests, keep-alive connections).
 //! - `metrics`: samples out of a Prometheus exposition.
 //! - `csm`: the daemon's client-side monitoring port, and datagrams as the SDKs send them.
+//! - `kube`: the fake Kubernetes API over HTTPS with its CA, token and a generated KUBECONFIG.
 //! - `pod`: a scratch pod (home, token volume) and its fake AWS peers, and the scrubbed
 //!   environment that aims the daemon at them.
 //! - `pod_identity`: EKS Pod Identity beside a pod (the fake agent, its token volume, the
@@ -19,6 +20,7 @@
 pub mod csm;
 pub mod daemon;
 pub mod http;
+pub mod kube;
 pub mod metrics;
 pub mod pod;
 pub mod pod_identity;

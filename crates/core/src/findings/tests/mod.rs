@@ -10,6 +10,7 @@ use crate::token::ReadError;
 mod access;
 mod app;
 mod chain;
+mod pod;
 mod pod_identity;
 mod sts;
 mod tokens;
