@@ -121,7 +121,7 @@ pub struct Opts {
         value_name = "SUBJECT"
     )]
     pub expected_subject: Option<String>,
-    /// A JSON trust policy to evaluate offline.
+    /// The role's trust policy as JSON (raw, or URL-encoded as IAM returns it; e.g. a mounted ConfigMap), judged against the token and re-read on change.
     #[arg(
         long,
         global = true,
@@ -129,16 +129,16 @@ pub struct Opts {
         value_name = "FILE"
     )]
     pub trust_policy_file: Option<PathBuf>,
-    /// Also read the role's trust policy with iam:GetRole (with the test-assumed credentials).
+    /// Also read the role's trust policy with iam:GetRole, hourly, with the test-assumed credentials (a --trust-policy-file wins).
     #[arg(long, global = true, env = "IRSA_DOCTOR_FETCH_TRUST_POLICY", default_value_t = false,
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub fetch_trust_policy: bool,
-    /// Access the workload needs, `ACTION[=RESOURCE]` (RESOURCE defaults to *), checked against the role's own policies; repeatable.
+    /// Access the workload needs, `ACTION[=RESOURCE]` (RESOURCE defaults to *; e.g. `s3:PutObject=arn:aws:s3:::bucket/prefix/*`), checked against the role's own policies; repeatable, comma-separated in the env var.
     #[arg(long, global = true, env = "IRSA_DOCTOR_EXPECT_ACCESS", value_delimiter = ',',
           action = ArgAction::Append, value_name = "ACTION[=RESOURCE]")]
     pub expect_access: Vec<String>,
-    /// Where the issuer's OIDC discovery document is [default: <iss>/.well-known/openid-configuration].
+    /// Where the issuer's OIDC discovery document is, e.g. a private mirror [default: <iss>/.well-known/openid-configuration].
     #[arg(
         long,
         global = true,
@@ -179,7 +179,7 @@ pub struct Opts {
     /// Do not check IMDS reachability.
     #[arg(long, global = true, action = ArgAction::SetTrue, overrides_with = "imds_check")]
     pub no_imds_check: bool,
-    /// Log format.
+    /// Log format: `json` for log pipelines, `text` for humans.
     #[arg(long, global = true, env = "IRSA_DOCTOR_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Log level.

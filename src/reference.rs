@@ -70,7 +70,7 @@ fn flags_markdown() -> String {
         let (env, default) = env_and_default(a);
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
-            usage(a),
+            usage(a).replace('|', "\\|"),
             env.map_or("-".into(), |e| format!("`{e}`")),
             default.map_or("-".into(), |d| format!("`{d}`")),
             clean(help(a)).replace('|', "\\|")
