@@ -42,12 +42,7 @@ pub fn access_evaluation(ctx: &Context<'_>) -> AccessEvaluation {
                     .as_deref()
                     .or(a.role_arn.as_deref())
                     .or(ctx.config.role_arn.as_deref()),
-                region: ctx
-                    .env
-                    .region
-                    .as_deref()
-                    .or(ctx.env.profile_region.as_deref())
-                    .or(ctx.snapshot.region.region.as_deref()),
+                region: super::sdk_region(ctx),
             };
             let checks = ctx
                 .config

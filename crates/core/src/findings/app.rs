@@ -49,20 +49,10 @@ pub fn app_evaluation(ctx: &Context<'_>) -> Option<AppEvaluation> {
             .map_err(|e| e.message.as_str())
     });
     let pod = Pod {
-        role_arn: ctx
-            .config
-            .role_arn
-            .as_deref()
-            .or(ctx.env.role_arn.as_deref())
-            .or(access.role_arn.as_deref()),
+        role_arn: super::configured_role(ctx).or(access.role_arn.as_deref()),
         mechanism: mechanism(ctx),
         policies,
-        region: ctx
-            .env
-            .region
-            .as_deref()
-            .or(ctx.env.profile_region.as_deref())
-            .or(ctx.snapshot.region.region.as_deref()),
+        region: super::sdk_region(ctx),
     };
     Some(explain::evaluate(app, &pod))
 }

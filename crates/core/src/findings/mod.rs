@@ -340,16 +340,20 @@ fn issuer_host(ctx: &Context<'_>) -> String {
         .unwrap_or_else(|| "<issuer host/path>".into())
 }
 
-/// The pod's partition: `AWS_ROLE_ARN`'s (or `--role-arn`'s), else the region's (the
-/// environment's, the profile's, or the one the SDK resolved); `None` when nothing tells.
-fn partition_known(ctx: &Context<'_>) -> Option<Partition> {
-    let region = ctx
-        .env
+/// The region the pod's SDK uses: the environment's, the profile's, or the one the SDK
+/// resolved (IMDS); `None` when nothing tells.
+fn sdk_region<'a>(ctx: &Context<'a>) -> Option<&'a str> {
+    ctx.env
         .region
         .as_deref()
         .or(ctx.env.profile_region.as_deref())
-        .or(ctx.snapshot.region.region.as_deref());
-    Partition::of(configured_role(ctx), region)
+        .or(ctx.snapshot.region.region.as_deref())
+}
+
+/// The pod's partition: `AWS_ROLE_ARN`'s (or `--role-arn`'s), else the region's;
+/// `None` when nothing tells.
+fn partition_known(ctx: &Context<'_>) -> Option<Partition> {
+    Partition::of(configured_role(ctx), sdk_region(ctx))
 }
 
 /// The pod's partition, `aws` when nothing tells: every ARN and host in a remediation follows it.
