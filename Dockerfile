@@ -19,6 +19,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY crates ./crates
+# A workspace member: cargo reads its manifest even though only the binary is built.
+COPY tools ./tools
 COPY image/rootfs ./image/rootfs
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -541,7 +541,10 @@ local util = import '../lib/util.libsonnet';
               "IAM actions the applications were denied over the last hour, by count. `curl localhost:9911/debug` in the pod explains each against the role's identity policies and permissions boundary, and GET /debug/policy drafts the least-privilege policy.",
               [8, 9, 15, 42],
               [
-                target('A', 'sort_desc(sum by (action) (increase(irsa_app_api_calls_total{outcome="denied", %s}[1h])) > 0)' % sel, '{{action}}', instant=true),
+                // A series first seen within the hour counts whole (its counter started at
+                // the pod's first such call): increase() alone sees 0 for a counter that
+                // appears already at 2, and would miss every new action's first denials.
+                target('A', 'sort_desc(sum by (action) ((irsa_app_api_calls_total{outcome="denied", %(s)s} unless irsa_app_api_calls_total{outcome="denied", %(s)s} offset 1h) or increase(irsa_app_api_calls_total{outcome="denied", %(s)s}[1h])) > 0)' % { s: sel }, '{{action}}', instant=true),
               ]) + {
           fieldConfig: {
             defaults: {
