@@ -146,12 +146,18 @@ pub const MINIMUMS: &[Minimum] = &[
         Some("1.23.13"),
         Some("1.47.11"),
     ),
+    // Java v1: the IRSA page now lists 1.12.782, but web identity is in the default chain
+    // since 1.11.704 (the page's earlier figure), and a working SDK must never be called too
+    // old: the lower one stands. Pod Identity: the page now says Java v1 does not support it
+    // at all (it once listed 1.12.746), so no version is judged; a Java v1 application on a
+    // Pod Identity pod falls through, and APP_NOT_USING_POD_IDENTITY reports that from its
+    // own calls.
     row(
         "aws-sdk-java",
         Some(1),
         "aws-sdk-java",
         Some("1.11.704"),
-        Some("1.12.746"),
+        None,
     ),
     row(
         "aws-sdk-java",
@@ -323,4 +329,41 @@ pub fn too_old(sdk: &Sdk, mechanism: Mechanism) -> Option<&'static str> {
         Mechanism::PodIdentity => row.pod_identity?,
     };
     older_than(&sdk.version, minimum)?.then_some(minimum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One row per SDK the table knows, on each side of its minimum, and the rows that
+    /// must never be judged: an unknown SDK, Go v2 (every version has web identity), and
+    /// Java v1 on a Pod Identity pod (unsupported at any version: its fall-through shows
+    /// in the application's own calls instead).
+    #[test]
+    fn minimum_versions() {
+        use Mechanism::{PodIdentity as Pi, WebIdentity as Wi};
+        #[rustfmt::skip]
+        let cases: &[(&str, Mechanism, Option<&str>)] = &[
+            ("Boto3/1.9.100 Python/3.11 Botocore/1.12.100", Wi, Some("1.9.220")),
+            ("Boto3/1.9.220 Python/3.11 Botocore/1.12.200", Wi, None),
+            ("Boto3/1.34.0 md/Botocore#1.34.0", Pi, Some("1.34.41")),
+            ("Boto3/1.34.41 md/Botocore#1.34.41", Pi, None),
+            ("aws-cli/1.16.100 Python/3.11 botocore/1.12.90", Wi, Some("1.16.232")),
+            ("aws-cli/2.13.0 Python/3.11", Pi, Some("2.15.0")),
+            ("aws-cli/2.15.0 Python/3.11", Pi, None),
+            ("aws-sdk-go/1.23.12 (go1.21; linux; amd64)", Wi, Some("1.23.13")),
+            ("aws-sdk-go/1.47.11 (go1.21; linux; amd64)", Pi, None),
+            ("aws-sdk-java/1.11.600 Linux/6.1", Wi, Some("1.11.704")),
+            ("aws-sdk-java/1.12.500 Linux/6.1", Wi, None),
+            ("aws-sdk-java/1.12.500 Linux/6.1", Pi, None),
+            ("aws-sdk-java/2.21.29 Linux/6.1", Pi, Some("2.21.30")),
+            ("aws-sdk-nodejs/2.1500.0 linux/v20", Pi, Some("2.1550.0")),
+            ("aws-sdk-go-v2/1.0.0 os/linux", Wi, None),
+            ("my-own-client/0.1", Wi, None),
+        ];
+        for (ua, mechanism, want) in cases {
+            let sdk = parse(ua).unwrap_or_else(|| panic!("{ua} parses"));
+            assert_eq!(too_old(&sdk, *mechanism), *want, "{ua} for {mechanism:?}");
+        }
+    }
 }
