@@ -2,8 +2,9 @@
 //! really evaluates a web-identity trust relationship: issuer, audience,
 //! expiry, role ARN and a `StringLike` subject condition, answering with the
 //! status codes, error codes and messages real STS uses. Fault injection
-//! (`StsMode`) reproduces throttling, outages, garbage and clock skew. It
-//! also answers the role's IAM reads (`iam`), for `--expect-access`.
+//! (`StsMode`) reproduces throttling, outages, garbage and clock skew. The
+//! actions are in `actions`; it also answers the role's IAM reads (`iam`), for
+//! `--expect-access`.
 
 use std::collections::HashMap;
 use std::io;
@@ -14,13 +15,13 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, HeaderMap};
+use hyper::header::HeaderMap;
 use hyper::{Request, StatusCode};
 
 use super::issuer::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_SUBJECT, random_uuid, unix_now};
 use super::server::{
-    HangUp, LocalServer, Reply, form_decode, lock, random_secret, random_session_token,
-    random_upper_alnum, response, rfc3339, serve_loopback, set_header, xml_escape,
+    HangUp, LocalServer, Reply, form_decode, lock, random_upper_alnum, response, serve_loopback,
+    set_header, xml_escape,
 };
 
 /// The XML namespace of every STS response.
@@ -399,177 +400,6 @@ impl State {
             ),
         }
     }
-
-    /// Evaluates the token the way STS does, in STS's order: parse, provider, audience, expiry, trust policy.
-    fn assume_role_with_web_identity(
-        &self,
-        params: &HashMap<String, String>,
-        request_id: &str,
-    ) -> Answer {
-        let invalid = |message: &str| {
-            Answer::error(
-                StatusCode::BAD_REQUEST,
-                "InvalidIdentityToken",
-                message,
-                request_id,
-            )
-        };
-        let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
-        let (role_arn, session, token) = match (
-            param("RoleArn"),
-            param("RoleSessionName"),
-            param("WebIdentityToken"),
-        ) {
-            (Some(r), Some(s), Some(t)) => (r, s, t),
-            (r, s, _) => {
-                let missing = if r.is_none() {
-                    "roleArn"
-                } else if s.is_none() {
-                    "roleSessionName"
-                } else {
-                    "webIdentityToken"
-                };
-                return Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    "ValidationError",
-                    &format!(
-                        "1 validation error detected: Value null at '{missing}' failed to satisfy constraint: Member must not be null"
-                    ),
-                    request_id,
-                );
-            }
-        };
-        let config = lock(&self.config).clone();
-        let now = unix_now();
-
-        let Ok(decoded) = irsa_doctor_core::token::decode(token) else {
-            return invalid("Couldn't parse the web identity token");
-        };
-        let claims = decoded.claims;
-        // The same evaluator irsa-doctor uses, so the demo's denials are the real explanations.
-        let trusted =
-            irsa_doctor_core::policy::trust::parse(&config.trust_policy_json().to_string())
-                .map(|policy| irsa_doctor_core::policy::trust::evaluate(&policy, &claims).verdict)
-                .is_ok_and(|v| v == irsa_doctor_core::policy::trust::Verdict::Allowed);
-        let issuer = claims.issuer.unwrap_or_default();
-        if issuer != config.issuer {
-            return invalid(&format!(
-                "No OpenIDConnect provider found in your account for {issuer}"
-            ));
-        }
-        if !claims.audiences.contains(&config.audience) {
-            return invalid("Incorrect token audience");
-        }
-        let Some(expires_at) = claims.expires_at else {
-            return invalid("Missing a required claim: exp");
-        };
-        if expires_at <= now {
-            return Answer::error(
-                StatusCode::BAD_REQUEST,
-                "ExpiredTokenException",
-                &format!(
-                    "Token expired: current date/time {now} must be before the expiration date/time {expires_at}"
-                ),
-                request_id,
-            );
-        }
-        let subject = claims.subject.unwrap_or_default();
-        // STS does not say which condition failed, or whether the role exists: one message for all.
-        if *role_arn != config.role_arn() || !trusted {
-            return Answer::error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-                request_id,
-            );
-        }
-
-        let ttl = params
-            .get("DurationSeconds")
-            .and_then(|d| d.parse::<i64>().ok())
-            .unwrap_or_else(|| i64::try_from(config.credentials_ttl.as_secs()).unwrap_or(3600));
-        let access_key_id = format!("ASIA{}", random_upper_alnum(16));
-        let identity = Identity {
-            arn: format!(
-                "arn:{}:sts::{}:assumed-role/{}/{session}",
-                config.partition, config.account_id, config.role_name
-            ),
-            user_id: format!("{}:{session}", self.role_id),
-            account: config.account_id.clone(),
-        };
-        lock(&self.identities).insert(access_key_id.clone(), identity.clone());
-
-        let result = format!(
-            "<Credentials>\
-             <AccessKeyId>{access_key_id}</AccessKeyId>\
-             <SecretAccessKey>{secret}</SecretAccessKey>\
-             <SessionToken>{session_token}</SessionToken>\
-             <Expiration>{expiration}</Expiration>\
-             </Credentials>\
-             <SubjectFromWebIdentityToken>{subject}</SubjectFromWebIdentityToken>\
-             <AssumedRoleUser><AssumedRoleId>{user_id}</AssumedRoleId><Arn>{arn}</Arn></AssumedRoleUser>\
-             <Provider>{provider}</Provider>\
-             <Audience>{audience}</Audience>",
-            secret = random_secret(),
-            session_token = random_session_token(),
-            expiration = rfc3339(now.saturating_add(ttl)),
-            subject = xml_escape(&subject),
-            user_id = xml_escape(&identity.user_id),
-            arn = xml_escape(&identity.arn),
-            provider = xml_escape(&issuer),
-            audience = xml_escape(&config.audience),
-        );
-        Answer::success("AssumeRoleWithWebIdentity", &result, request_id)
-    }
-
-    /// Answers who the SigV4 `Credential=` key belongs to; the signature itself is not checked.
-    fn get_caller_identity(
-        &self,
-        headers: &HeaderMap,
-        caller_override: Option<&str>,
-        request_id: &str,
-    ) -> Answer {
-        let Some(access_key_id) = sigv4_access_key_id(headers) else {
-            return Answer::error(
-                StatusCode::FORBIDDEN,
-                "MissingAuthenticationToken",
-                "Request is missing Authentication Token",
-                request_id,
-            );
-        };
-        let identity = match caller_override {
-            Some(arn) => Identity::for_arn(arn),
-            None => match lock(&self.identities).get(&access_key_id).cloned() {
-                Some(identity) => identity,
-                None => {
-                    return Answer::error(
-                        StatusCode::FORBIDDEN,
-                        "InvalidClientTokenId",
-                        "The security token included in the request is invalid.",
-                        request_id,
-                    );
-                }
-            },
-        };
-        let result = format!(
-            "<Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account>",
-            xml_escape(&identity.arn),
-            xml_escape(&identity.user_id),
-            xml_escape(&identity.account),
-        );
-        Answer::success("GetCallerIdentity", &result, request_id)
-    }
-}
-
-/// The access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/sts/aws4_request, ...`.
-fn sigv4_access_key_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let fields = value.strip_prefix("AWS4-HMAC-SHA256")?;
-    let credential = fields
-        .split(',')
-        .find_map(|field| field.trim().strip_prefix("Credential="))?;
-    let access_key_id = credential.split('/').next()?.trim();
-    (!access_key_id.is_empty()).then(|| access_key_id.to_owned())
 }
 
 /// An STS answer before the per-response headers are added.
@@ -615,6 +445,7 @@ impl Answer {
     }
 }
 
+mod actions;
 mod iam;
 #[cfg(test)]
 mod tests;

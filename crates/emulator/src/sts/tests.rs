@@ -1,3 +1,4 @@
+use super::actions::sigv4_access_key_id;
 use super::*;
 use crate::issuer::{Issuer, TokenSpec};
 use crate::server::http_date;
@@ -6,7 +7,7 @@ use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput as AssumeOutput;
-use hyper::header::HeaderValue;
+use hyper::header::{AUTHORIZATION, HeaderValue};
 
 fn client(fake: &FakeSts, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
     let mut config = aws_sdk_sts::Config::builder()
