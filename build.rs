@@ -1,13 +1,14 @@
 //! Link settings for the shipped binary.
 //!
 //! The binary is a position-independent executable with ~30,000 relative relocations
-//! (vtables, string tables, the IAM action table). As RELA entries they take 690 KiB
-//! of the file, and the loader reads every one at start, so all of it stays resident:
-//! about 0.5 MiB of the sidecar's idle RSS. Packed relative relocations (DT_RELR: a bitmap
-//! instead of 24 bytes each) take 8 KiB. GNU ld ≥ 2.38 and lld ≥ 15 pack them; glibc
-//! ≥ 2.36 loads them (the binary then requires `GLIBC_ABI_DT_RELR`, which an older glibc
-//! refuses at start with a clear error rather than misbehaving). An older GNU ld ignores
-//! the option with a warning. The image carries the glibc of the image it was built in.
+//! (vtables, and every static table of `&str`, the IAM action table among them). As RELA
+//! entries they take 690 KiB of the file, and the loader reads every one at start, so all
+//! of it stays resident: about 0.5 MiB of the sidecar's idle RSS. Packed relative
+//! relocations (DT_RELR: a bitmap instead of 24 bytes each) take 8 KiB. GNU ld ≥ 2.38 and
+//! lld ≥ 15 pack them; glibc ≥ 2.36 loads them (the binary then requires
+//! `GLIBC_ABI_DT_RELR`, which an older glibc refuses at start with a clear error rather
+//! than misbehaving). An older GNU ld ignores the option with a warning. The container
+//! image carries its builder's glibc.
 
 fn main() {
     // Cargo hands a build script the target's facts in its environment; this is the
