@@ -21,26 +21,19 @@ pub struct Action {
 /// and spaces (`SecretsManager`, as some SDKs spell it); an unknown service (newer than the
 /// table) gets botocore's rule, its id lowercased without spaces.
 pub fn prefix(service: &str) -> String {
-    if let Ok(i) = SERVICES.binary_search_by(|(id, _)| (*id).cmp(service)) {
-        return SERVICES[i].1.to_owned();
-    }
-    let squashed = squash(service);
-    SERVICES
-        .iter()
-        .find(|(id, _)| squash(id) == squashed)
-        .map_or(squashed, |(_, p)| (*p).to_owned())
+    known(service).map_or_else(|| squash(service), |(_, p)| p.to_owned())
 }
 
-/// The table's service id for `service` (exact, or ignoring case and spaces).
-fn canonical(service: &str) -> Option<&'static str> {
+/// The table's `(service id, prefix)` row for `service` (exact, or ignoring case and spaces).
+fn known(service: &str) -> Option<(&'static str, &'static str)> {
     if let Ok(i) = SERVICES.binary_search_by(|(id, _)| (*id).cmp(service)) {
-        return Some(SERVICES[i].0);
+        return Some(SERVICES[i]);
     }
     let squashed = squash(service);
     SERVICES
         .iter()
         .find(|(id, _)| squash(id) == squashed)
-        .map(|(id, _)| *id)
+        .copied()
 }
 
 fn squash(s: &str) -> String {
@@ -52,8 +45,9 @@ fn squash(s: &str) -> String {
 
 /// The IAM action an SDK call needs.
 pub fn action_for(service: &str, api: &str) -> Action {
-    let prefix = prefix(service);
-    let id = canonical(service).unwrap_or(service);
+    let row = known(service);
+    let prefix = row.map_or_else(|| squash(service), |(_, p)| p.to_owned());
+    let id = row.map_or(service, |(id, _)| id);
     let irregular = IRREGULAR
         .binary_search_by(|(s, o, _)| (*s, *o).cmp(&(id, api)))
         .ok()

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::csm::KeyKind;
 use super::sdk::{self, CredentialSource, Mechanism};
 use super::{AppSnapshot, DenialEntry, SdkEntry};
+use crate::arn;
 use crate::policy::access::{self, AccessCheck, Caller, Decision, ExpectedAccess, RolePolicies};
 
 /// One SDK identity, judged.
@@ -84,24 +85,11 @@ pub fn evaluate(app: &AppSnapshot, pod: &Pod<'_>) -> AppEvaluation {
     }
 }
 
-/// An instance id as a session name (`i-0123…`): the node role's credentials.
-fn is_instance_session(principal: &str) -> bool {
-    principal
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.strip_prefix("i-"))
-        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// Whether `principal` is a session of `role` (`arn:aws:sts::1:assumed-role/R/s` for
-/// `arn:aws:iam::1:role/path/R`).
+/// `arn:aws:iam::1:role/path/R`): the same account and role name.
 fn is_session_of(principal: &str, role: &str) -> bool {
-    let role_name = role.rsplit('/').next().unwrap_or(role);
-    let account = role.split(':').nth(4).unwrap_or("");
-    let mut parts = principal.splitn(2, ":assumed-role/");
-    let (head, rest) = (parts.next().unwrap_or(""), parts.next());
-    rest.is_some_and(|r| r.split('/').next() == Some(role_name))
-        && head.split(':').nth(4) == Some(account)
+    arn::session_name(principal).is_some()
+        && arn::role_identity(principal).is_some_and(|p| arn::role_identity(role) == Some(p))
 }
 
 fn judge_sdk(e: &SdkEntry, app: &AppSnapshot, pod: &Pod<'_>) -> SdkVerdict {
@@ -149,7 +137,7 @@ fn credential_source(
         }
     }
     if let Some(p) = &e.denied_as {
-        if is_instance_session(p) {
+        if arn::is_node_role_session(p) {
             return (
                 CredentialSource::Imds,
                 Some(format!(
