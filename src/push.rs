@@ -53,8 +53,8 @@ pub struct Target {
     base: String,
     /// The `Authorization` header from the URL's user info (marked sensitive).
     auth: Option<HeaderValue>,
-    /// The user info's password, to scrub from error texts.
-    password: Option<String>,
+    /// The user info's password as given and decoded, to scrub from error texts.
+    secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Target {
@@ -98,23 +98,23 @@ impl Target {
                 .map(|c| c.into_owned())
                 .map_err(|_| TargetError::Invalid)
         };
-        let (auth, password) = match userinfo {
-            None => (None, None),
+        let (auth, secrets) = match userinfo {
+            None => (None, Vec::new()),
             Some(info) => {
-                let (user, password) = info.split_once(':').unwrap_or((info, ""));
-                let (user, password) = (decode(user)?, decode(password)?);
+                let (user, raw) = info.split_once(':').unwrap_or((info, ""));
+                let (user, password) = (decode(user)?, decode(raw)?);
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
                     .map_err(|_| TargetError::Invalid)?;
                 value.set_sensitive(true);
-                (Some(value), Some(password).filter(|p| !p.is_empty()))
+                (Some(value), vec![password, raw.to_owned()])
             }
         };
         let target = Target {
             base: format!("{scheme}://{host}{}", tail.trim_end_matches('/')),
             auth,
-            password,
+            secrets,
         };
         // Any group path is plain URL text, so one that parses means they all do.
         let url = target.group_url(&pushgateway::group_path("namespace", "workload"))?;
@@ -151,10 +151,7 @@ impl Target {
 
     /// `text` with the password (raw or percent-encoded) replaced, for error texts.
     fn scrub(&self, text: &str) -> String {
-        match &self.password {
-            Some(p) => text.replace(p.as_str(), "<redacted>"),
-            None => text.to_owned(),
-        }
+        crate::probes::errors::redact(text, &self.secrets)
     }
 }
 
@@ -296,7 +293,7 @@ impl Pusher {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| PushError::Http(chain(&e)))?;
+                .map_err(|e| PushError::Http(crate::probes::errors::error_chain(&e)))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -366,39 +363,21 @@ fn pod_spec_pending(state: &State) -> bool {
 }
 
 /// The HTTP(S) connector: the system's root certificates, the aws-lc-rs provider the AWS
-/// SDK's rustls uses too (one TLS stack in the binary). An `http://` target needs no roots.
+/// SDK's rustls uses too (one TLS stack in the binary). An `http://` target never makes a
+/// TLS handshake, so it loads and holds no roots.
 fn connector(https: bool) -> std::io::Result<hyper_rustls::HttpsConnector<HttpConnector>> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider.clone())
-    {
-        Ok(b) => b,
-        Err(e) if https => return Err(e),
-        Err(_) => {
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-                .with_safe_default_protocol_versions()
-                .map_err(std::io::Error::other)?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-        }
+    let builder = if https {
+        hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider)?
+    } else {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
     };
     Ok(builder.https_or_http().enable_http1().build())
-}
-
-/// An error and its sources, `a: b: c` (hyper's own text is only the outermost).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

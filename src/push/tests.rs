@@ -69,6 +69,12 @@ fn error_texts_are_scrubbed_of_the_password() {
         t.scrub("401 for pusher:hunter2 (hunter2)"),
         "401 for pusher:<redacted> (<redacted>)"
     );
+    // Both forms of a percent-encoded password: as decoded and as written in the URL.
+    let encoded = Target::parse("https://pusher:p%40ss@gw").unwrap();
+    assert_eq!(
+        encoded.scrub("sent p@ss, echoed p%40ss"),
+        "sent <redacted>, echoed <redacted>"
+    );
     let none = Target::parse("https://gw").unwrap();
     assert_eq!(none.scrub("hunter2"), "hunter2");
 }
