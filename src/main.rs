@@ -154,8 +154,7 @@ fn main() -> ExitCode {
                     state,
                     prober: Some(probe),
                 };
-                serve::run_with_verdict(app, listener, web, verdict, serve::shutdown_signal())
-                    .await;
+                serve::run(app, listener, web, verdict, serve::shutdown_signal()).await;
                 prober.abort();
                 ExitCode::SUCCESS
             }

@@ -18,23 +18,10 @@ use irsa_doctor_core::findings::{Finding, Severity};
 /// How often findings are re-judged without an input change (time-based ones: expiry, rotation).
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Runs the daemon on an already bound listener until `shutdown` resolves.
-pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-    run_with(app, listener, None, shutdown).await
-}
-
-/// `run` with the `--web-config-file` settings (TLS, basic auth).
-pub async fn run_with(
-    app: App,
-    listener: TcpListener,
-    web: Option<Arc<Web>>,
-    shutdown: impl Future<Output = ()>,
-) {
-    run_with_verdict(app, listener, web, Verdict::none(), shutdown).await
-}
-
-/// `run_with`, leaving the verdict where `verdict` says (termination log, Pushgateway).
-pub async fn run_with_verdict(
+/// Runs the daemon on an already bound listener until `shutdown` resolves, with the
+/// `--web-config-file` settings (TLS, basic auth), leaving the verdict where `verdict` says
+/// (termination log, Pushgateway).
+pub async fn run(
     app: App,
     listener: TcpListener,
     web: Option<Arc<Web>>,
