@@ -37,9 +37,8 @@ impl Assessment {
         let trust = findings::trust_policy_evaluation(ctx.snapshot);
         let access = findings::access_evaluation(ctx);
         let app = findings::app_evaluation(ctx);
-        let found = findings::evaluate_with(
-            &Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()),
-        );
+        let found =
+            findings::evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access, app.as_ref()));
         let now = time::unix(ctx.now);
         let tokens_valid = ctx
             .tokens()

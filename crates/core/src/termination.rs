@@ -142,10 +142,7 @@ fn one_line(text: &str, max: usize) -> String {
         return flat;
     }
     let ellipsis = '…';
-    let mut end = max.saturating_sub(ellipsis.len_utf8());
-    while !flat.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = flat.floor_char_boundary(max.saturating_sub(ellipsis.len_utf8()));
     let mut cut = flat[..end].trim_end().to_owned();
     cut.push(ellipsis);
     cut

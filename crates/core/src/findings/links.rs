@@ -29,6 +29,9 @@ pub(super) const SERVICE_ACCOUNT_TOKENS: &str =
 /// EKS best practices: keep pods off the node's instance profile (IMDS).
 pub(super) const RESTRICT_IMDS: &str =
     "https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html";
+/// EKS Pod Identity: what it is, and where it does not work (Fargate, hostNetwork).
+pub(super) const POD_IDENTITIES: &str =
+    "https://docs.aws.amazon.com/eks/latest/userguide/pod-identities.html";
 /// EKS Pod Identity: associations.
 pub(super) const POD_ID_ASSOCIATION: &str =
     "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-association.html";

@@ -403,19 +403,14 @@ impl<'a> Inputs<'a> {
         ctx: Context<'a>,
         trust: Option<&'a crate::policy::trust::Evaluation>,
         access: &'a AccessEvaluation,
+        app: Option<&'a crate::app::explain::AppEvaluation>,
     ) -> Inputs<'a> {
         Inputs {
             ctx,
             trust,
             access,
-            app: None,
+            app,
         }
-    }
-
-    /// The same inputs with the application's calls judged.
-    pub fn with_app(mut self, app: Option<&'a crate::app::explain::AppEvaluation>) -> Inputs<'a> {
-        self.app = app;
-        self
     }
 }
 
@@ -447,7 +442,7 @@ pub fn evaluate(ctx: &Context<'_>) -> Vec<Finding> {
     let trust = trust_policy_evaluation(ctx.snapshot);
     let access = access_evaluation(ctx);
     let app = app_evaluation(ctx);
-    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access).with_app(app.as_ref()))
+    evaluate_with(&Inputs::new(*ctx, trust.as_ref(), &access, app.as_ref()))
 }
 
 /// Computes all findings from inputs whose derived parts are already known.

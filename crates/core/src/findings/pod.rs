@@ -4,6 +4,7 @@
 //! only ever `KUBERNETES_API_UNAVAILABLE` (info). Healthy configurations that could trip a
 //! check, and why they do not, are the first rows of `findings/tests/pod.rs`.
 
+use super::links::{K8S_PROJECTED_PERMISSIONS, POD_IDENTITIES};
 use super::{Check, Code, Finding, Inputs};
 use crate::pod::{
     ApiErrorKind, ContainerFacts, ContainerKind, FileAccess, PodFacts, ServiceAccountFacts,
@@ -369,7 +370,7 @@ fn token_unreadable_by_app(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
             "{} and cannot read the web identity token: {file}; its SDK fails with \"permission denied\" reading AWS_WEB_IDENTITY_TOKEN_FILE",
             lines.join("; ")
         ),
-        "set the pod's securityContext.fsGroup (any group id): the kubelet then makes the token 0640 with that group for every container; or run all containers as the same runAsUser; and leave the projected volume's defaultMode unset (0644) — see https://kubernetes.io/docs/concepts/storage/projected-volumes/#securitycontext-interactions",
+        format!("set the pod's securityContext.fsGroup (any group id): the kubelet then makes the token 0640 with that group for every container; or run all containers as the same runAsUser; and leave the projected volume's defaultMode unset (0644) — see {K8S_PROJECTED_PERMISSIONS}"),
     ));
 }
 
@@ -389,7 +390,7 @@ fn pod_identity_unsupported(ctx: &Inputs<'_>, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         Code::PodIdentityUnsupportedHere,
         format!("pod {} uses EKS Pod Identity, but {why}: its credential calls to the agent fail", pod_ref(pod)),
-        "use IAM roles for service accounts (annotate the ServiceAccount with eks.amazonaws.com/role-arn and recreate the pod) for Fargate and hostNetwork pods, or run the pod on EC2 nodes without hostNetwork; see https://docs.aws.amazon.com/eks/latest/userguide/pod-identities.html",
+        format!("use IAM roles for service accounts (annotate the ServiceAccount with eks.amazonaws.com/role-arn and recreate the pod) for Fargate and hostNetwork pods, or run the pod on EC2 nodes without hostNetwork; see {POD_IDENTITIES}"),
     ));
 }
 

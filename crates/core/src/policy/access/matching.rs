@@ -11,6 +11,11 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     string_like(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
 }
 
+/// Whether a statement's `Action` (or `NotAction`) covers `action`.
+pub(super) fn covers_action(statement: &Statement, action: &str) -> bool {
+    statement.actions.iter().any(|a| action_matches(a, action)) != statement.not_action
+}
+
 /// The resources the role's identity policies allow `action` on: every `Resource` of an
 /// Allow statement whose `Action` covers it (conditions aside), in policy order, each once.
 /// An application denied on one resource learns where the role does allow the action.
@@ -18,8 +23,7 @@ pub fn allowing_resources(policies: &RolePolicies, action: &str) -> Vec<String> 
     let mut out: Vec<String> = Vec::new();
     let statements = policies.identity.iter().flat_map(|p| &p.policy.statements);
     for s in statements.filter(|s| s.effect == Effect::Allow && !s.not_resource) {
-        let covers = s.actions.iter().any(|a| action_matches(a, action)) != s.not_action;
-        if covers {
+        if covers_action(s, action) {
             for r in &s.resources {
                 if !out.contains(r) {
                     out.push(r.clone());

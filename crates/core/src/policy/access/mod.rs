@@ -35,8 +35,8 @@ use super::condition::{
     self, Lookup, Outcome, describe_failure, describe_holding, unevaluable_parts,
 };
 use super::{ConditionResult, Effect, Policy, Statement, quote_label};
-use matching::resource_outcome;
 pub use matching::{action_matches, allowing_resources, resource_matches};
+use matching::{covers_action, resource_outcome};
 
 /// What "allowed" means here; the report's notes and the README say it.
 pub const SCOPE_NOTE: &str = "\"allowed\" means allowed by the role's identity policies and permissions boundary; service control policies, resource policies (bucket and key policies), session policies and VPC endpoint policies are invisible from the pod and may still deny";
@@ -359,11 +359,7 @@ fn judge<'p>(
         .iter()
         .enumerate()
         .map(|(index, statement)| {
-            let action_matches = statement
-                .actions
-                .iter()
-                .any(|a| action_matches(a, &want.action))
-                != statement.not_action;
+            let action_matches = covers_action(statement, &want.action);
             let resource = resource_outcome(statement, &want.resource, variables);
             let conditions: Vec<ConditionResult> = statement
                 .conditions
