@@ -536,15 +536,7 @@ fn garbage_and_floods_are_bounded_counted_and_never_stop_the_daemon() {
         .map(|i| csm::api_call(&format!("Svc{i}"), "DoThing", &ua, 200, None))
         .collect();
     csm::send(to, &flood);
-    let r = wait_for("every datagram counted", Duration::from_secs(30), || {
-        let r = server.report();
-        let e = &r["app"]["events"];
-        let counted = e["accepted"].as_u64()?
-            + e["dropped"].as_u64()?
-            + e["malformed"].as_u64()?
-            + e["oversized"].as_u64()?;
-        (counted >= 608).then_some(r)
-    });
+    let r = csm::wait_for_events(&server, 608);
     let e = &r["app"]["events"];
     assert_eq!(e["malformed"], 7, "{e:#}");
     assert_eq!(e["oversized"], 1, "{e:#}");

@@ -69,12 +69,6 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
-fn ready(server: &Server) {
-    wait_for("ready", DEADLINE, || {
-        (server.get("/readyz").status == 200).then_some(())
-    });
-}
-
 /// A failing run: its termination message names the failure, its group is in the
 /// Pushgateway under the workload (not the pod), pushed again at exit.
 #[test]
@@ -85,7 +79,7 @@ fn a_failed_run_is_readable_after_the_pod_is_gone() {
     let pod = Pod::new();
     let env = cron_pod(&pod, "db-backup-29391840-7kq2m", true);
     let mut server = serve(&env, &["--push-gateway", &pg.url(None)]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let group = wait_for("the group in the Pushgateway", DEADLINE, || {
         pg.groups_of("db-backup").pop()
     });
@@ -147,7 +141,7 @@ fn two_runs_of_a_cronjob_leave_one_group() {
     let first = Pod::new();
     let env = cron_pod(&first, "db-backup-29391840-7kq2m", true);
     let mut server = serve(&env, &["--push-gateway", &pg.url(None)]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     wait_for("the first run's group", DEADLINE, || {
         pg.groups_of("db-backup").pop()
     });
@@ -156,7 +150,7 @@ fn two_runs_of_a_cronjob_leave_one_group() {
     let second = Pod::new();
     let env = cron_pod(&second, "db-backup-29391900-x8z4p", false);
     let mut server = serve(&env, &["--push-gateway", &pg.url(None)]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     stop(&mut server);
     assert_eq!(
         termination_message(&second).lines().count(),
@@ -187,7 +181,7 @@ fn a_healthy_run_without_a_pushgateway() {
     let pod = Pod::new();
     let env = cron_pod(&pod, "web-7d9f8c6b5-x2k4p", false);
     let mut server = serve(&env, &[]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     // The verdict is on disk while the pod runs, so a container killed without warning
     // still leaves one.
     wait_for("the running verdict", DEADLINE, || {
@@ -221,7 +215,7 @@ fn forty_findings_are_cut_at_a_whole_line() {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = serve(&env, &args);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let report = server.report();
     let shown = report["findings"]
         .as_array()
@@ -262,7 +256,7 @@ fn an_absent_pushgateway_is_a_warning() {
     let pod = Pod::new();
     let env = cron_pod(&pod, "db-backup-29391840-7kq2m", false);
     let mut server = serve(&env, &["--push-gateway", "http://127.0.0.1:9"]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     server.wait_for_log("push to the Pushgateway failed", 1);
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.report()["status"], "ok", "a push is not a finding");
@@ -298,7 +292,7 @@ fn a_pushgateway_that_never_answers_does_not_hold_the_shutdown() {
     let pod = Pod::new();
     let env = cron_pod(&pod, "db-backup-29391840-7kq2m", true);
     let mut server = serve(&env, &["--push-gateway", &url]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let took = stop(&mut server);
     assert!(took < SHUTDOWN, "SIGTERM to exit took {took:?}");
     assert!(termination_message(&pod).starts_with("status: critical"));
@@ -319,7 +313,10 @@ fn a_pushgateway_that_never_answers_does_not_hold_the_shutdown() {
 fn the_push_request() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let capture = std::thread::spawn(move || {
+    // A channel, not join(): a daemon that never pushes fails the test at the deadline
+    // instead of leaving it blocked in accept().
+    let (captured, capture) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
@@ -349,7 +346,7 @@ fn the_push_request() {
         stream
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             .unwrap();
-        String::from_utf8(raw).unwrap()
+        let _ = captured.send(String::from_utf8(raw).unwrap());
     });
     let pod = Pod::new();
     let env = cron_pod(&pod, "web-7d9f8c6b5-x2k4p", false);
@@ -361,7 +358,9 @@ fn the_push_request() {
         &env,
         &["--push-gateway", &url, "--workload", "payments web"],
     );
-    let raw = capture.join().expect("one push");
+    let raw = capture
+        .recv_timeout(DEADLINE)
+        .expect("one push within the deadline");
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let request_line = head.lines().next().unwrap();
     assert_eq!(
@@ -426,7 +425,7 @@ fn a_pushgateway_behind_a_password() {
     let token = std::fs::read_to_string(pod.token_path()).unwrap();
     let url = pg.url(Some(&format!("pusher:{PASSWORD}")));
     let mut server = serve(&env, &["--push-gateway", &url, "--log-level", "debug"]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let group = wait_for("the group", DEADLINE, || pg.groups_of("db-backup").pop());
     assert_eq!(
         value(
@@ -443,7 +442,7 @@ fn a_pushgateway_behind_a_password() {
     let wrong_password = "not-the-Pa55word";
     let url = pg.url(Some(&format!("pusher:{wrong_password}")));
     let mut refused = serve(&env, &["--push-gateway", &url, "--log-level", "debug"]);
-    ready(&refused);
+    refused.wait_ready(DEADLINE);
     let logs = refused.wait_for_log("push to the Pushgateway failed", 1);
     assert!(logs.contains("answered 401"), "{logs}");
     stop(&mut refused);
@@ -525,7 +524,7 @@ fn https_is_verified() {
     };
     let (_pod, env) = trusted(&dir.path().join("ca.crt"));
     let mut server = serve(&env, &["--push-gateway", &pg.url(None)]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     server.wait_for_log("\"pushed to the Pushgateway\"", 1);
     stop(&mut server);
 
@@ -541,7 +540,7 @@ fn https_is_verified() {
     .unwrap();
     let (_pod, env) = trusted(&other.path().join("ca.crt"));
     let mut server = serve(&env, &["--push-gateway", &pg.url(None)]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let logs = server.wait_for_log("push to the Pushgateway failed", 1);
     assert!(logs.to_ascii_lowercase().contains("certificate"), "{logs}");
     stop(&mut server);
@@ -604,7 +603,7 @@ fn the_applications_calls_are_summed_up_last() {
     let pod = Pod::new();
     let env = cron_pod(&pod, "db-backup-29391840-7kq2m", false);
     let mut server = serve(&env, &["--csm-listen", "127.0.0.1:0"]);
-    ready(&server);
+    server.wait_ready(DEADLINE);
     let ua = csm::boto3_user_agent("1.34.0", "h");
     let session = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN";
     let key = "ASIAEXAMPLEAPPKEY123";

@@ -71,14 +71,6 @@ pub fn peer_missing(what: &str, install: &str) {
     eprintln!("skipping: {what} not installed ({install})");
 }
 
-/// A free loopback port, for peers that take a port rather than a socket.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// EKS-shaped claims (the emulator's `TokenSpec`) issued `age` seconds ago with `lifetime` seconds to live.
 pub fn claims(age: i64, lifetime: i64) -> Value {
     TokenSpec {

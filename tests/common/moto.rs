@@ -2,26 +2,19 @@
 //! `tests/peers/` that set it up with boto3.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use irsa_doctor_emulator::harness::{request, wait_for};
+use irsa_doctor_emulator::harness::{self, KillOnDrop, request, wait_for};
 use serde_json::Value;
 
-/// A running `moto_server` on loopback; killed when dropped.
+/// A running `moto_server` on loopback; killed when dropped (and when a panic aborts).
 pub struct Moto {
-    child: Child,
+    _child: KillOnDrop,
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_STS` / `_IAM` and the setup scripts.
     pub endpoint: String,
     /// Its socket address.
     pub addr: SocketAddr,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
@@ -36,7 +29,7 @@ pub fn start_moto() -> Option<Moto> {
         return None;
     }
     // moto takes a port, not a socket: borrow a free one from the OS.
-    let port = super::free_port();
+    let port = harness::free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -45,7 +38,7 @@ pub fn start_moto() -> Option<Moto> {
         .expect("spawn moto_server");
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let moto = Moto {
-        child,
+        _child: KillOnDrop::new(child),
         endpoint: format!("http://{addr}"),
         addr,
     };

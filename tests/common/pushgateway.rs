@@ -3,31 +3,24 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use irsa_doctor_emulator::harness::{Response, request, wait_for};
+use irsa_doctor_emulator::harness::{self, KillOnDrop, Response, request, wait_for};
 use serde_json::Value;
 
 /// Where Debian installs it; `PUSHGATEWAY` overrides.
 const BINARY: &str = "/usr/bin/prometheus-pushgateway";
 
-/// A running Pushgateway; killed when dropped.
+/// A running Pushgateway; killed when dropped (and when a panic aborts).
 pub struct Pushgateway {
-    child: Child,
+    _child: KillOnDrop,
     /// Its socket address.
     pub addr: SocketAddr,
     /// `Authorization` header for its own basic auth, when it has some.
     auth: Option<String>,
     /// `https` when it serves TLS.
     pub scheme: &'static str,
-}
-
-impl Drop for Pushgateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Pushgateway {
@@ -49,7 +42,7 @@ impl Pushgateway {
             return None;
         }
         // It takes a port, not a socket: borrow a free one from the OS.
-        let port = super::free_port();
+        let port = harness::free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let mut cmd = Command::new(&binary);
         cmd.arg(format!("--web.listen-address={addr}"))
@@ -65,7 +58,7 @@ impl Pushgateway {
             .spawn()
             .expect("spawn the Pushgateway");
         let pg = Pushgateway {
-            child,
+            _child: KillOnDrop::new(child),
             addr,
             auth,
             scheme,

@@ -13,7 +13,9 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use irsa_doctor_emulator::harness::csm::{api_call, api_call_attempt, boto3_user_agent, csm_addr};
+use irsa_doctor_emulator::harness::csm::{
+    api_call, api_call_attempt, boto3_user_agent, csm_addr, wait_for_events,
+};
 use irsa_doctor_emulator::harness::proc::clock_ticks_per_second;
 use irsa_doctor_emulator::harness::{Daemon, ProcSample, samples};
 
@@ -213,10 +215,10 @@ pub fn figures(binary: &Path, plan: &Plan) -> Vec<Row> {
     // Paced so the kernel's receive queue keeps up: the figure is memory, not loss.
     send_at(to, &random_flood(flood), Some(5_000));
     let read = settle(&daemon, before + flood as u64) - before;
-    // Let the listener publish and a scrape render the capped label sets once.
-    thread::sleep(Duration::from_secs(1));
+    // Wait for the listener to publish what it read (every 200 ms), then let a scrape
+    // render the capped label sets once.
+    let _ = wait_for_events(&daemon, before + read);
     let _ = daemon.metrics();
-    let _ = daemon.report();
     let rss_after = ProcSample::of(daemon.pid()).expect("sample the daemon").rss;
     let growth = rss_after as i64 - rss_before as i64;
     let series = daemon

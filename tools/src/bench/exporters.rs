@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use irsa_doctor_emulator::harness::{Client, KillOnDrop, PATIENCE, poll_until};
+use irsa_doctor_emulator::harness::{self, Client, KillOnDrop, PATIENCE, poll_until};
 
 use crate::idle::Idle;
 use crate::load::{self, CLIENTS, Load};
@@ -73,10 +73,7 @@ impl Exporter {
     ) -> Exporter {
         progress(&format!("starting {name} ({})", binary.display()));
         let scratch = tempfile::tempdir().expect("a scratch dir for the exporter");
-        // Take a free port from the OS; the exporter binds it right after (a small race).
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port");
+        let addr = SocketAddr::from(([127, 0, 0, 1], harness::free_port()));
         let args = args(addr, scratch.path());
         let child = Command::new(binary)
             .args(&args)

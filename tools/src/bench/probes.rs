@@ -2,10 +2,9 @@
 //! interval, and memory after many probes.
 
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use irsa_doctor_emulator::harness::ProcSample;
+use irsa_doctor_emulator::harness::{ProcSample, poll_until};
 
 use crate::daemon::{pod, spawn};
 use crate::machine::command_output;
@@ -32,16 +31,12 @@ pub fn figures(binary: &Path, plan: &Plan) -> [Row; 2] {
         &["--probe-interval", "1s", "--probe-timeout", "500ms"],
     );
     let probes_done = |n: u64| {
-        let patience = Duration::from_secs(30 + 3 * n);
-        let started = Instant::now();
-        while pod.peers.sts.assume_calls() < n {
-            assert!(
-                started.elapsed() < patience,
-                "only {} probes after {patience:?}",
-                pod.peers.sts.assume_calls()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        poll_until(
+            &format!("{n} probes"),
+            Duration::from_secs(30 + 3 * n),
+            Duration::from_millis(50),
+            || (pod.peers.sts.assume_calls() >= n).then_some(()),
+        )
     };
     let rss = || ProcSample::of(daemon.pid()).expect("sample the daemon").rss;
     probes_done(WARM_UP);

@@ -39,6 +39,15 @@ pub use proc::ProcSample;
 /// 2-core box, but finite, so a broken daemon fails the run instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// A free loopback port, for peers that take a port rather than a socket (they bind it
+/// right after: a small race the OS's port allocation makes unlikely).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Polls `poll` every 10 ms until it returns `Some`; panics naming `what` after `deadline`.
 pub fn wait_for<T>(what: &str, deadline: Duration, poll: impl FnMut() -> Option<T>) -> T {
     poll_until(what, deadline, Duration::from_millis(10), poll)
