@@ -186,14 +186,9 @@ fn ingest(state: &State, local: &mut AppSnapshot, datagram: &[u8]) -> bool {
     true
 }
 
-/// Copies the listener's snapshot into the shared one, keeping what the prober wrote there.
+/// Copies the listener's snapshot into the shared one.
 fn publish(state: &State, local: &AppSnapshot) {
-    state.update(|s| {
-        let node_key = s.app.as_ref().and_then(|a| a.node_key);
-        let mut app = local.clone();
-        app.node_key = node_key;
-        s.app = Some(app);
-    });
+    state.update(|s| s.app = Some(local.clone()));
 }
 
 #[cfg(test)]

@@ -174,12 +174,7 @@ pub async fn probe_imds(endpoint: &str) -> ImdsReach {
         "/latest/api/token",
         Some(("x-aws-ec2-metadata-token-ttl-seconds", "21600")),
     );
-    let v1 = status(
-        endpoint,
-        "GET",
-        "/latest/meta-data/iam/security-credentials/",
-        None,
-    );
+    let v1 = status(endpoint, "GET", CREDENTIALS_PATH, None);
     let (v2, v1) = tokio::join!(v2, v1);
     ImdsReach {
         v2: v2 == Some(200),

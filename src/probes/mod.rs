@@ -161,17 +161,16 @@ impl LiveProbe {
         };
         // With the application's calls observed, the node role's current key id tells whether
         // they are signed with it; only its fingerprint is kept.
-        if self.state.csm_listen.is_some() && imds.is_some_and(|i| i.v2 || i.v1) {
-            let key = chain::imds_access_key_id(&self.imds_endpoint)
+        let node_key = if self.state.csm_listen.is_some() && imds.is_some_and(|i| i.v2 || i.v1) {
+            chain::imds_access_key_id(&self.imds_endpoint)
                 .await
-                .map(|k| irsa_doctor_core::app::csm::KeyEvidence::of(&k, &self.state.key_hasher));
-            self.state.update(|s| {
-                if let Some(app) = s.app.as_mut() {
-                    app.node_key = key.map(|k| k.fingerprint);
-                }
-            });
-        }
+                .map(|k| irsa_doctor_core::app::csm::KeyEvidence::of(&k, &self.state.key_hasher))
+                .map(|k| k.fingerprint)
+        } else {
+            None
+        };
         self.state.update(|s| {
+            s.chain.node_key = node_key;
             s.chain.provider = chain.provider;
             s.chain.caller_arn = chain.caller_arn;
             s.chain.error = chain.error;

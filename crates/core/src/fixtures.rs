@@ -77,6 +77,7 @@ pub fn healthy() -> Fixture {
         error: None,
         imds_v2_reachable: Some(false),
         imds_v1_reachable: Some(false),
+        node_key: None,
     };
     snapshot.probe_attempted = true;
     Fixture {

@@ -388,6 +388,10 @@ pub struct ChainSnapshot {
     pub imds_v2_reachable: Option<bool>,
     /// IMDSv1 `GET` of the credentials path answered.
     pub imds_v1_reachable: Option<bool>,
+    /// The fingerprint (`app::csm::KeyEvidence`) of the node role's current key as IMDS
+    /// serves it, read while client-side monitoring listens: whether the application signs
+    /// with it.
+    pub node_key: Option<u64>,
 }
 
 impl ChainSnapshot {

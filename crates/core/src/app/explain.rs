@@ -75,12 +75,14 @@ pub struct Pod<'a> {
     pub policies: Option<Result<&'a RolePolicies, &'a str>>,
     /// The SDK's region, for `aws:RequestedRegion`.
     pub region: Option<&'a str>,
+    /// The fingerprint of the node role's current key, when IMDS served it.
+    pub node_key: Option<u64>,
 }
 
 /// Judges every SDK and denial of `app`.
 pub fn evaluate(app: &AppSnapshot, pod: &Pod<'_>) -> AppEvaluation {
     AppEvaluation {
-        sdks: app.sdks.iter().map(|e| judge_sdk(e, app, pod)).collect(),
+        sdks: app.sdks.iter().map(|e| judge_sdk(e, pod)).collect(),
         denials: app.denials.iter().map(|d| judge_denial(d, pod)).collect(),
     }
 }
@@ -92,8 +94,8 @@ fn is_session_of(principal: &str, role: &str) -> bool {
         && arn::role_identity(principal).is_some_and(|p| arn::role_identity(role) == Some(p))
 }
 
-fn judge_sdk(e: &SdkEntry, app: &AppSnapshot, pod: &Pod<'_>) -> SdkVerdict {
-    let (source, evidence, bypasses) = credential_source(e, app, pod);
+fn judge_sdk(e: &SdkEntry, pod: &Pod<'_>) -> SdkVerdict {
+    let (source, evidence, bypasses) = credential_source(e, pod);
     SdkVerdict {
         source,
         evidence,
@@ -102,11 +104,7 @@ fn judge_sdk(e: &SdkEntry, app: &AppSnapshot, pod: &Pod<'_>) -> SdkVerdict {
     }
 }
 
-fn credential_source(
-    e: &SdkEntry,
-    app: &AppSnapshot,
-    pod: &Pod<'_>,
-) -> (CredentialSource, Option<String>, bool) {
+fn credential_source(e: &SdkEntry, pod: &Pod<'_>) -> (CredentialSource, Option<String>, bool) {
     if let Some(s) = e.said_source {
         return (
             s,
@@ -115,7 +113,7 @@ fn credential_source(
         );
     }
     if let Some(key) = e.key {
-        if app.node_key == Some(key.fingerprint) {
+        if pod.node_key == Some(key.fingerprint) {
             return (
                 CredentialSource::Imds,
                 Some(

@@ -156,8 +156,6 @@ pub struct AppSnapshot {
     pub denials: Vec<DenialEntry>,
     /// Credential failures, first seen first.
     pub failures: Vec<FailureEntry>,
-    /// The fingerprint (`KeyEvidence`) of the node role's current key from IMDS, when read.
-    pub node_key: Option<u64>,
 }
 
 /// What one datagram did, for the counters the shell keeps.
@@ -196,7 +194,6 @@ impl AppSnapshot {
             calls: Vec::new(),
             denials: Vec::new(),
             failures: Vec::new(),
-            node_key: None,
         }
     }
 

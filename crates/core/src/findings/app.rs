@@ -53,6 +53,7 @@ pub fn app_evaluation(ctx: &Context<'_>) -> Option<AppEvaluation> {
         mechanism: mechanism(ctx),
         policies,
         region: super::sdk_region(ctx),
+        node_key: ctx.snapshot.chain.node_key,
     };
     Some(explain::evaluate(app, &pod))
 }

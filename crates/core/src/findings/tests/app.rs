@@ -364,7 +364,7 @@ fn the_applications_calls() {
             ),
             |f: &mut Fixture| {
                 let key = csm::KeyEvidence::of("ASIANODEROLEEXAMPLE1", &HASHER);
-                f.snapshot.app.as_mut().unwrap().node_key = Some(key.fingerprint);
+                f.snapshot.chain.node_key = Some(key.fingerprint);
             },
         ),
         &[(
