@@ -348,18 +348,19 @@ impl Pusher {
 /// The pod's controller owner (kind, name) and its `pod-template-hash` label, when the pod
 /// spec was read from the Kubernetes API; else none, and the workload comes from the pod name.
 fn pod_owner(state: &State) -> (Option<(String, String)>, Option<String>) {
-    let snapshot = state.snapshot();
-    let Some(pod) = snapshot.pod_spec.pod else {
-        return (None, None);
-    };
-    (pod.owner.map(|o| (o.kind, o.name)), pod.pod_template_hash)
+    state.read(|s| match &s.pod_spec.pod {
+        Some(pod) => (
+            pod.owner.as_ref().map(|o| (o.kind.clone(), o.name.clone())),
+            pod.pod_template_hash.clone(),
+        ),
+        None => (None, None),
+    })
 }
 
 /// Whether the pod's spec is still being read for the first time: the group is named once,
 /// so the first push waits for the owner (each API call is bounded, so this ends).
 fn pod_spec_pending(state: &State) -> bool {
-    let spec = state.snapshot().pod_spec;
-    spec.configured && spec.read_at.is_none()
+    state.read(|s| s.pod_spec.configured && s.pod_spec.read_at.is_none())
 }
 
 /// The HTTP(S) connector: the system's root certificates, the aws-lc-rs provider the AWS

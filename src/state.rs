@@ -139,6 +139,12 @@ impl State {
         self.snapshot.borrow().clone()
     }
 
+    /// `f` of the latest snapshot, without copying it (up to 512 call series and 64
+    /// denials); `f` holds the snapshot's read lock, so it must be quick and never await.
+    pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {
+        f(&self.snapshot.borrow())
+    }
+
     /// A receiver that wakes on every snapshot change.
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
         self.snapshot.subscribe()

@@ -120,7 +120,7 @@ impl Verdict {
                 .iter()
                 .map(|f| (f.token.clone(), f.code))
                 .collect(),
-            state.snapshot().app.is_some_and(|a| a.total_calls() > 0),
+            state.read(|s| s.app.as_ref().is_some_and(|a| a.total_calls() > 0)),
         );
         {
             let mut last = self.said.lock().unwrap_or_else(|p| p.into_inner());
@@ -152,6 +152,5 @@ fn message(state: &State, assessment: &Assessment, probed: bool) -> String {
 
 /// The one line summarising the application's own AWS calls, once any were seen.
 fn app_summary(state: &State, now: std::time::SystemTime) -> Option<String> {
-    let snapshot = state.snapshot();
-    irsa_doctor_core::app::app_summary(snapshot.app.as_ref()?, now)
+    state.read(|s| irsa_doctor_core::app::app_summary(s.app.as_ref()?, now))
 }
