@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::time::Duration;
 
-use common::moto::{Moto, peer, python, start_moto};
+use common::moto::{Moto, moto_installed, peer, python, start_moto};
 use common::*;
 use irsa_doctor_emulator::harness::csm::{self, csm_addr};
 use irsa_doctor_emulator::issuer::TokenSpec;
@@ -345,7 +345,7 @@ fn static_keys_in_the_app_only_and_its_secrets_never_leave() {
     set(&mut app, "AWS_ACCESS_KEY_ID", &key_id);
     set(&mut app, "AWS_SECRET_ACCESS_KEY", secret_key);
     set(&mut app, "AWS_SESSION_TOKEN", &session_token);
-    set(&mut app, "AWS_ROLE_ARN", &StsConfigRole::role());
+    set(&mut app, "AWS_ROLE_ARN", &trusted_role());
     python(&[&peer("csm_app.py"), "setup", &moto.endpoint]);
     let results = run_app(&app, &moto.endpoint, "put-allowed");
     assert_eq!(results[0]["ok"], true, "{results:#}");
@@ -405,12 +405,9 @@ fn static_keys_in_the_app_only_and_its_secrets_never_leave() {
     }
 }
 
-/// A role name the fake STS of `Pod::new()` trusts.
-struct StsConfigRole;
-impl StsConfigRole {
-    fn role() -> String {
-        irsa_doctor_emulator::sts::StsConfig::default().role_arn()
-    }
+/// The role the fake STS of `Pod::new()` trusts.
+fn trusted_role() -> String {
+    irsa_doctor_emulator::sts::StsConfig::default().role_arn()
 }
 
 /// An HTTP endpoint answering every request 400 `ExpiredToken`, as S3 does for expired credentials.
@@ -435,7 +432,7 @@ fn expired_token_endpoint() -> SocketAddr {
 
 #[test]
 fn refused_app_assume_and_expired_token_are_credentials_failing() {
-    if start_moto().is_none() {
+    if !moto_installed() {
         return; // boto3 comes with moto
     }
     let pod = Pod::new();
@@ -479,7 +476,7 @@ fn refused_app_assume_and_expired_token_are_credentials_failing() {
 
     // The right role, but an endpoint that refuses its calls as expired.
     let expired = format!("http://{}", expired_token_endpoint());
-    set(&mut app, "AWS_ROLE_ARN", &StsConfigRole::role());
+    set(&mut app, "AWS_ROLE_ARN", &trusted_role());
     let results = run_app(&app, &expired, "put-allowed");
     assert_eq!(results[0]["code"], "ExpiredToken", "{results:#}");
     let r = wait_for("the expired call", Duration::from_secs(30), || {
@@ -611,7 +608,7 @@ fn old_botocore_falls_back_to_the_node_role() {
         return;
     };
     if std::env::var_os("IRSA_DOCTOR_TEST_IN_NETNS").is_none() {
-        if start_moto().is_none() {
+        if !moto_installed() {
             return;
         }
         let isolated = Command::new("unshare")
@@ -696,7 +693,7 @@ fn old_botocore_falls_back_to_the_node_role() {
     .unwrap();
     let mut app = app_env(&pod, port);
     unset(&mut app, "AWS_EC2_METADATA_DISABLED");
-    set(&mut app, "AWS_ROLE_ARN", &StsConfigRole::role());
+    set(&mut app, "AWS_ROLE_ARN", &trusted_role());
     set(&mut app, "PYTHONPATH", &shim.display().to_string());
     let out = Command::new(&old_python)
         .args([&peer("csm_app.py"), "run", &moto.endpoint, "put-allowed"])

@@ -17,8 +17,9 @@ pub struct Moto {
     pub addr: SocketAddr,
 }
 
-/// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
-pub fn start_moto() -> Option<Moto> {
+/// Whether `moto_server` (and boto3, which comes with it) is installed; a skip with a note
+/// when not, outside CI.
+pub fn moto_installed() -> bool {
     let found = Command::new("moto_server")
         .arg("--help")
         .stdout(Stdio::null())
@@ -26,6 +27,13 @@ pub fn start_moto() -> Option<Moto> {
         .status();
     if found.is_err() {
         super::peer_missing("moto_server", "pip install 'moto[server]' pyjwt");
+    }
+    found.is_ok()
+}
+
+/// Starts `moto_server` on a free loopback port, or `None` when it is not installed outside CI.
+pub fn start_moto() -> Option<Moto> {
+    if !moto_installed() {
         return None;
     }
     // moto takes a port, not a socket: borrow a free one from the OS.

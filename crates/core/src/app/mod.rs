@@ -414,9 +414,8 @@ impl AppSnapshot {
         outcome: Outcome,
         now: SystemTime,
     ) -> bool {
-        let provider_call = c.service.eq_ignore_ascii_case("sts")
-            && c.api == "AssumeRoleWithWebIdentity"
-            && outcome != Outcome::Success;
+        let provider_call =
+            action == "sts:AssumeRoleWithWebIdentity" && outcome != Outcome::Success;
         let expired = outcome == Outcome::CredentialsExpired;
         if !provider_call && !expired {
             return true;
